@@ -1,0 +1,38 @@
+//! Table `scans`: One scan run (or import): status, progress, counters and timing.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "scans")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i32,
+    pub title: String,
+    pub status: String,
+    pub phase: String,
+    pub percent: f64,
+    #[sea_orm(column_type = "Text")]
+    pub message: Option<String>,
+    pub config_id: Option<i32>,
+    pub triggered_by: String,
+    pub triggered_by_user_id: Option<i32>,
+    pub created_at: DateTimeUtc,
+    pub started_at: Option<DateTimeUtc>,
+    pub completed_at: Option<DateTimeUtc>,
+    #[sea_orm(column_type = "Text")]
+    pub error_message: Option<String>,
+    #[sea_orm(column_type = "Text")]
+    pub command_lines: String,
+    pub hosts_total: i32,
+    pub hosts_up: i32,
+    pub open_ports: i32,
+    pub services_count: i32,
+    pub certificates_count: i32,
+    pub unexpected_ports: i32,
+    pub missing_ports: i32,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

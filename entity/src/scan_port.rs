@@ -1,0 +1,22 @@
+//! Table `scan_ports`: A port seen (or expected) on an address.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "scan_ports")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i32,
+    pub scan_id: i32,
+    pub ip_id: i32,
+    pub port: i32,
+    pub protocol: String,
+    pub state: String,
+    pub reason: Option<String>,
+    pub expected: bool,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,2 @@
+pub mod error_box;
+pub mod header;

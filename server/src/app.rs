@@ -1,0 +1,121 @@
+//! `run(settings, listener, shutdown)`: the only way the server starts, in `main` and in tests.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tower_sessions::session_store::ExpiredDeletion;
+
+use crate::auth::Actor;
+use crate::auth::rate_limit::LoginLimiter;
+use crate::auth::session_store::DbSessionStore;
+use crate::config::Settings;
+use crate::db::{self, DbMetrics};
+use crate::events::EventBus;
+use crate::http;
+use crate::service::{configs, users};
+use crate::state::AppState;
+
+/// Connects, migrates, bootstraps the first admin, then serves until `shutdown` resolves.
+pub async fn run(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let settings = Arc::new(settings);
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("while creating data dir {}", settings.data_dir.display()))?;
+    let metrics = Arc::new(DbMetrics::default());
+    let db = db::connect(&settings.effective_database_url(), metrics.clone()).await?;
+    db::migrate(&db).await?;
+
+    if let Some(password) = users::ensure_admin(&db, settings.admin_password.as_deref())
+        .await
+        .map_err(|e| anyhow::anyhow!("while creating the first admin: {e:?}"))?
+    {
+        // Printed once, on the first start only; it is not stored anywhere in clear.
+        println!(
+            "\n  First start: created user `admin` with password: {password}\n  \
+             Change it after signing in (or set SNEAKYSCAN_ADMIN_PASSWORD before the first start).\n"
+        );
+        tracing::warn!("created user `admin` with a generated password (printed on stdout)");
+    }
+    if settings.import_configs_at_start && settings.configs_dir.is_dir() {
+        let files = configs::yaml_files(&settings.configs_dir)?;
+        match configs::import_files(&db, &Actor::system(), &files).await {
+            Ok(report) => tracing::info!(created = ?report.created, skipped = report.skipped.len(), "imported scan configs"),
+            Err(e) => tracing::warn!(error = %e, "scan config import at start failed"),
+        }
+    }
+
+    let store = DbSessionStore::new(db.clone());
+    let purge = tokio::spawn(async move {
+        let mut every = tokio::time::interval(http::SESSION_PURGE_EVERY);
+        loop {
+            every.tick().await;
+            if let Err(e) = store.delete_expired().await {
+                tracing::warn!(error = %e, "purging expired sessions failed");
+            }
+        }
+    });
+
+    let events = EventBus::default();
+    let limiter = Arc::new(LoginLimiter::new(
+        Duration::from_secs(settings.auth.login_window_secs),
+        settings.auth.login_max_failures_per_account,
+        settings.auth.login_max_failures_per_ip,
+    ));
+    let schema = crate::graphql::build(db.clone(), settings.clone(), events.clone(), limiter.clone());
+    let csp: Arc<str> = http::spa::content_security_policy(&settings.frontend_dir).into();
+    let state = AppState {
+        db: db.clone(),
+        settings: settings.clone(),
+        events,
+        limiter,
+        metrics,
+        schema,
+        csp,
+    };
+
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, database = %db::redact(&settings.effective_database_url()), "SneakyScanner listening");
+    let result = axum::serve(
+        listener,
+        http::router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .context("while serving HTTP");
+    purge.abort();
+    db.close().await.ok();
+    tracing::info!("SneakyScanner stopped");
+    result
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutdown requested");
+}

@@ -1,0 +1,220 @@
+//! Server settings: defaults → `configs/sneakyscan.toml` (or `--config`) → `SNEAKYSCAN_*`
+//! environment → command-line flags. Every field is documented in `configs/sneakyscan.toml`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// Directory for the SQLite database, reports and scan output.
+    pub data_dir: PathBuf,
+    /// Database URL; empty means SQLite at `<data_dir>/sneakyscan.db`.
+    pub database_url: String,
+    /// Built frontend (Trunk output) served at `/`.
+    pub frontend_dir: PathBuf,
+    /// Directory of example scan configs (`*.yaml`) imported at start when `import_configs_at_start`.
+    pub configs_dir: PathBuf,
+    pub import_configs_at_start: bool,
+    /// Password for the `admin` account created on first start (env `SNEAKYSCAN_ADMIN_PASSWORD`).
+    pub admin_password: Option<String>,
+    pub log: LogSettings,
+    pub http: HttpSettings,
+    pub auth: AuthSettings,
+    pub graphql: GraphqlSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// `pretty` or `json`.
+    pub format: String,
+    /// A tracing filter, e.g. `info` or `server=debug,info`.
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Largest accepted request body (bytes). Imports of big nmap XML files need room.
+    pub max_body_bytes: usize,
+    /// Extra origins allowed to open the websocket (the served origin is always allowed).
+    pub allowed_origins: Vec<String>,
+    /// Seconds a websocket may stay open without a `connection_init`.
+    pub ws_init_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Sessions end after this many minutes without a request.
+    pub session_idle_minutes: i64,
+    /// Sessions end this many hours after sign-in, active or not.
+    pub session_absolute_hours: i64,
+    /// Mark the session cookie `Secure` (set when served over TLS, e.g. behind a proxy).
+    pub cookie_secure: bool,
+    /// Failed sign-ins allowed per account within `login_window_secs`.
+    pub login_max_failures_per_account: u32,
+    /// Failed sign-ins allowed per client IP within `login_window_secs`.
+    pub login_max_failures_per_ip: u32,
+    pub login_window_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct GraphqlSettings {
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    /// Introspection (and the schema in the playground). Turn off in production if you like.
+    pub introspection: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./data"),
+            database_url: String::new(),
+            frontend_dir: PathBuf::from("frontend/dist"),
+            configs_dir: PathBuf::from("configs"),
+            import_configs_at_start: false,
+            admin_password: None,
+            log: LogSettings::default(),
+            http: HttpSettings::default(),
+            auth: AuthSettings::default(),
+            graphql: GraphqlSettings::default(),
+        }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: "pretty".into(),
+            level: "info".into(),
+        }
+    }
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 64 * 1024 * 1024,
+            allowed_origins: Vec::new(),
+            ws_init_timeout_secs: 3,
+        }
+    }
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            session_idle_minutes: 120,
+            session_absolute_hours: 24,
+            cookie_secure: false,
+            login_max_failures_per_account: 5,
+            login_max_failures_per_ip: 20,
+            login_window_secs: 900,
+        }
+    }
+}
+
+impl Default for GraphqlSettings {
+    fn default() -> Self {
+        Self {
+            max_depth: 15,
+            max_complexity: 5000,
+            introspection: true,
+        }
+    }
+}
+
+/// Overrides given on the command line (the last layer).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+}
+
+impl Settings {
+    /// Loads the layers. A missing default file is fine; a missing `--config` file is an error.
+    pub fn load(config_file: Option<&Path>, overrides: &Overrides) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        match config_file {
+            Some(path) => {
+                anyhow::ensure!(path.exists(), "config file {} not found", path.display());
+                figment = figment.merge(Toml::file_exact(path));
+            }
+            None => figment = figment.merge(Toml::file("configs/sneakyscan.toml")),
+        }
+        // `SNEAKYSCAN_AUTH__COOKIE_SECURE=true` sets auth.cookie_secure.
+        figment = figment.merge(Env::prefixed("SNEAKYSCAN_").split("__"));
+        let mut settings: Settings = figment.extract().context("invalid settings")?;
+        if let Some(listen) = overrides.listen {
+            settings.listen = listen;
+        }
+        if let Some(dir) = &overrides.data_dir {
+            settings.data_dir = dir.clone();
+        }
+        if let Some(url) = &overrides.database_url {
+            settings.database_url = url.clone();
+        }
+        Ok(settings)
+    }
+
+    /// The database URL in effect (SQLite in the data dir unless set).
+    pub fn effective_database_url(&self) -> String {
+        if self.database_url.trim().is_empty() {
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("sneakyscan.db").display()
+            )
+        } else {
+            self.database_url.clone()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn load_applies_flags_over_defaults_when_given() {
+        let overrides = Overrides {
+            listen: Some("127.0.0.1:9999".parse().expect("addr")),
+            data_dir: Some(PathBuf::from("/tmp/x")),
+            database_url: None,
+        };
+        let s = Settings::load(None, &overrides).expect("settings");
+        assert_eq!(s.listen.port(), 9999);
+        assert_eq!(
+            s.effective_database_url(),
+            "sqlite:///tmp/x/sneakyscan.db?mode=rwc"
+        );
+    }
+
+    #[test]
+    fn load_fails_when_config_file_is_missing() {
+        let err = Settings::load(Some(Path::new("/nonexistent.toml")), &Overrides::default());
+        assert!(err.is_err());
+    }
+
+    #[test]
+    fn load_rejects_unknown_keys_in_file() {
+        let dir = std::env::temp_dir().join(format!("ss-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("bad.toml");
+        std::fs::write(&file, "listn = \"127.0.0.1:1\"\n").expect("write");
+        let err = Settings::load(Some(&file), &Overrides::default()).expect_err("must fail");
+        assert!(format!("{err:#}").contains("listn"));
+    }
+}

@@ -1,0 +1,99 @@
+//! The in-process progress bus. Publishers never wait: a slow or vanished subscriber only
+//! misses events (and then re-reads the scan row, which always holds the truth).
+
+use chrono::{DateTime, Utc};
+use tokio::sync::broadcast;
+
+use crate::service::scans::ScanStatus;
+
+/// One progress update of one scan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanEvent {
+    pub scan_id: i32,
+    pub status: ScanStatus,
+    pub phase: String,
+    pub percent: f64,
+    pub message: Option<String>,
+    pub hosts_up: i32,
+    pub open_ports: i32,
+    pub at: DateTime<Utc>,
+}
+
+impl ScanEvent {
+    /// The event that describes a scan row's current state.
+    pub fn from_row(row: &entity::scan::Model) -> Self {
+        Self {
+            scan_id: row.id,
+            status: ScanStatus::parse(&row.status).unwrap_or(ScanStatus::Failed),
+            phase: row.phase.clone(),
+            percent: row.percent,
+            message: row.message.clone(),
+            hosts_up: row.hosts_up,
+            open_ports: row.open_ports,
+            at: Utc::now(),
+        }
+    }
+}
+
+/// Owned by the app state (no global broker).
+#[derive(Debug, Clone)]
+pub struct EventBus {
+    tx: broadcast::Sender<ScanEvent>,
+}
+
+impl EventBus {
+    pub fn new(capacity: usize) -> Self {
+        let (tx, _) = broadcast::channel(capacity);
+        Self { tx }
+    }
+
+    /// Publishes without waiting; having no subscribers is fine.
+    pub fn publish(&self, event: ScanEvent) {
+        let _ = self.tx.send(event);
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<ScanEvent> {
+        self.tx.subscribe()
+    }
+}
+
+impl Default for EventBus {
+    fn default() -> Self {
+        Self::new(1024)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(id: i32) -> ScanEvent {
+        ScanEvent {
+            scan_id: id,
+            status: ScanStatus::Running,
+            phase: "tcp".into(),
+            percent: 10.0,
+            message: None,
+            hosts_up: 0,
+            open_ports: 0,
+            at: Utc::now(),
+        }
+    }
+
+    #[tokio::test]
+    async fn publish_reaches_subscribers_and_never_blocks_without_them() {
+        let bus = EventBus::new(4);
+        bus.publish(event(1));
+        let mut rx = bus.subscribe();
+        bus.publish(event(2));
+        assert_eq!(rx.recv().await.expect("event").scan_id, 2);
+        // A lagging subscriber does not stop the publisher.
+        for i in 0..100 {
+            bus.publish(event(i));
+        }
+        assert!(matches!(
+            rx.recv().await,
+            Err(broadcast::error::RecvError::Lagged(_))
+        ));
+    }
+}

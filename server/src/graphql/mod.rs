@@ -1,0 +1,57 @@
+//! The GraphQL schema: one Query/Mutation/Subscription merged from per-domain parts, with depth
+//! and complexity limits. `sdl()` is what `sneakyscan export-schema` writes to schema.graphql.
+
+pub mod auth;
+pub mod configs;
+pub mod connection;
+pub mod context;
+pub mod loaders;
+pub mod scans;
+pub mod subscription;
+
+use std::sync::Arc;
+
+use async_graphql::{MergedObject, MergedSubscription, Schema};
+use sea_orm::DatabaseConnection;
+
+use crate::auth::rate_limit::LoginLimiter;
+use crate::config::Settings;
+use crate::events::EventBus;
+
+#[derive(MergedObject, Default)]
+pub struct Query(auth::AuthQuery, configs::ConfigQuery, scans::ScanQuery);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(auth::AuthMutation, configs::ConfigMutation, scans::ScanMutation);
+
+#[derive(MergedSubscription, Default)]
+pub struct Subscription(subscription::ScanSubscription);
+
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
+
+/// Builds the schema with the shared services every resolver may use.
+pub fn build(
+    db: DatabaseConnection,
+    settings: Arc<Settings>,
+    events: EventBus,
+    limiter: Arc<LoginLimiter>,
+) -> AppSchema {
+    let mut builder = Schema::build(Query::default(), Mutation::default(), Subscription::default())
+        .limit_depth(settings.graphql.max_depth)
+        .limit_complexity(settings.graphql.max_complexity)
+        .limit_recursive_depth(64)
+        .data(db)
+        .data(events)
+        .data(limiter);
+    if !settings.graphql.introspection {
+        builder = builder.disable_introspection().disable_suggestions();
+    }
+    builder.data(settings).finish()
+}
+
+/// The schema in SDL, as committed in `schema.graphql`.
+pub fn sdl() -> String {
+    Schema::build(Query::default(), Mutation::default(), Subscription::default())
+        .finish()
+        .sdl()
+}

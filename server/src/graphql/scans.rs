@@ -1,0 +1,384 @@
+//! GraphQL for scans: list, detail with the full result tree (through DataLoaders), delete.
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use crate::error::GqlResult;
+use chrono::{DateTime, Utc};
+
+use entity::{scan, scan_certificate, scan_ip, scan_port, scan_service, scan_site, scan_tls_version};
+
+use crate::error::AppError;
+use crate::graphql::configs::ScanConfig;
+use crate::graphql::connection::connection;
+use crate::graphql::context::{ContextExt, parse_id};
+use crate::graphql::loaders::Loaders;
+use crate::service::pagination::PageRequest;
+use crate::service::scans::{self, ScanStatus as DomainStatus};
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "crate::service::scans::ScanStatus")]
+pub enum ScanStatus {
+    Queued,
+    Running,
+    Completed,
+    Failed,
+    Cancelled,
+    Interrupted,
+}
+
+fn loaders<'a>(ctx: &'a Context<'_>) -> &'a Loaders {
+    ctx.data_unchecked::<Loaders>()
+}
+
+fn json_list(text: &str) -> Vec<String> {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+#[derive(SimpleObject)]
+pub struct ScanSummary {
+    pub hosts_total: i32,
+    pub hosts_up: i32,
+    pub open_ports: i32,
+    pub services: i32,
+    pub certificates: i32,
+    pub unexpected_ports: i32,
+    pub missing_ports: i32,
+}
+
+pub struct Scan(pub scan::Model);
+
+#[Object]
+impl Scan {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    async fn status(&self) -> ScanStatus {
+        DomainStatus::parse(&self.0.status)
+            .unwrap_or(DomainStatus::Failed)
+            .into()
+    }
+    /// The phase running now (`queued`, `ping`, `tcp`, … `done`).
+    async fn phase(&self) -> &str {
+        &self.0.phase
+    }
+    async fn percent(&self) -> f64 {
+        self.0.percent
+    }
+    /// The latest progress line.
+    async fn message(&self) -> Option<&str> {
+        self.0.message.as_deref()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn started_at(&self) -> Option<DateTime<Utc>> {
+        self.0.started_at
+    }
+    async fn completed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.completed_at
+    }
+    async fn error_message(&self) -> Option<&str> {
+        self.0.error_message.as_deref()
+    }
+    /// Who started it: a username, `import` or `schedule`.
+    async fn triggered_by(&self) -> &str {
+        &self.0.triggered_by
+    }
+    async fn config(&self, ctx: &Context<'_>) -> GqlResult<Option<ScanConfig>> {
+        let Some(id) = self.0.config_id else {
+            return Ok(None);
+        };
+        let rows = loaders(ctx).configs.load_one(id).await.map_err(AppError::from)?;
+        Ok(rows.and_then(|mut v| v.pop()).map(ScanConfig))
+    }
+    async fn summary(&self) -> ScanSummary {
+        ScanSummary {
+            hosts_total: self.0.hosts_total,
+            hosts_up: self.0.hosts_up,
+            open_ports: self.0.open_ports,
+            services: self.0.services_count,
+            certificates: self.0.certificates_count,
+            unexpected_ports: self.0.unexpected_ports,
+            missing_ports: self.0.missing_ports,
+        }
+    }
+    /// The exact argv of every scanner process that ran, in order.
+    async fn command_lines(&self) -> Vec<Vec<String>> {
+        serde_json::from_str(&self.0.command_lines).unwrap_or_default()
+    }
+    async fn sites(&self, ctx: &Context<'_>) -> GqlResult<Vec<ScanSite>> {
+        let rows = loaders(ctx).sites.load_one(self.0.id).await.map_err(AppError::from)?;
+        Ok(rows.unwrap_or_default().into_iter().map(ScanSite).collect())
+    }
+    /// Every address of the scan, paginated (for scans too large to load at once).
+    async fn hosts(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> GqlResult<ScanHostConnection> {
+        let page = PageRequest::parse(first, after.as_deref())?;
+        let page = scans::hosts(ctx.db(), ctx.actor()?, self.0.id, page).await?;
+        Ok(ScanHostConnection::from_page(page, |h| h.id, ScanIp))
+    }
+}
+
+connection!(ScanConnection, ScanEdge, Scan);
+connection!(ScanHostConnection, ScanHostEdge, ScanIp);
+
+pub struct ScanSite(pub scan_site::Model);
+
+#[Object]
+impl ScanSite {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn ips(&self, ctx: &Context<'_>) -> GqlResult<Vec<ScanIp>> {
+        let rows = loaders(ctx).ips.load_one(self.0.id).await.map_err(AppError::from)?;
+        Ok(rows.unwrap_or_default().into_iter().map(ScanIp).collect())
+    }
+}
+
+pub struct ScanIp(pub scan_ip::Model);
+
+#[Object]
+impl ScanIp {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn address(&self) -> &str {
+        &self.0.address
+    }
+    async fn hostname(&self) -> Option<&str> {
+        self.0.hostname.as_deref()
+    }
+    /// `up`, `down` or `unknown`.
+    async fn status(&self) -> &str {
+        &self.0.status
+    }
+    async fn ping_expected(&self) -> Option<bool> {
+        self.0.ping_expected
+    }
+    async fn ping_actual(&self) -> Option<bool> {
+        self.0.ping_actual
+    }
+    async fn ports(&self, ctx: &Context<'_>) -> GqlResult<Vec<ScanPort>> {
+        let rows = loaders(ctx).ports.load_one(self.0.id).await.map_err(AppError::from)?;
+        Ok(rows.unwrap_or_default().into_iter().map(ScanPort).collect())
+    }
+}
+
+pub struct ScanPort(pub scan_port::Model);
+
+#[Object]
+impl ScanPort {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn port(&self) -> i32 {
+        self.0.port
+    }
+    /// `tcp` or `udp`.
+    async fn protocol(&self) -> &str {
+        &self.0.protocol
+    }
+    /// nmap's state (`open`, `closed`, `filtered`, …), or `missing` for an expected port not seen.
+    async fn state(&self) -> &str {
+        &self.0.state
+    }
+    async fn reason(&self) -> Option<&str> {
+        self.0.reason.as_deref()
+    }
+    /// Listed in the config's expectations.
+    async fn expected(&self) -> bool {
+        self.0.expected
+    }
+    /// Open but not expected.
+    async fn unexpected(&self) -> bool {
+        self.0.state == "open" && !self.0.expected
+    }
+    /// Expected but not open.
+    async fn missing(&self) -> bool {
+        self.0.state != "open" && self.0.expected
+    }
+    async fn service(&self, ctx: &Context<'_>) -> GqlResult<Option<ScanService>> {
+        let rows = loaders(ctx).services.load_one(self.0.id).await.map_err(AppError::from)?;
+        Ok(rows.and_then(|mut v| v.pop()).map(ScanService))
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct HttpInfo {
+    pub status: Option<i32>,
+    pub title: Option<String>,
+    pub server: Option<String>,
+}
+
+pub struct ScanService(pub scan_service::Model);
+
+#[Object]
+impl ScanService {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn name(&self) -> Option<&str> {
+        self.0.name.as_deref()
+    }
+    async fn product(&self) -> Option<&str> {
+        self.0.product.as_deref()
+    }
+    async fn version(&self) -> Option<&str> {
+        self.0.version.as_deref()
+    }
+    async fn extra_info(&self) -> Option<&str> {
+        self.0.extra_info.as_deref()
+    }
+    async fn tunnel(&self) -> Option<&str> {
+        self.0.tunnel.as_deref()
+    }
+    async fn cpe(&self) -> Option<&str> {
+        self.0.cpe.as_deref()
+    }
+    /// What the HTTP probe saw; null when the service was not probed.
+    async fn http(&self) -> Option<HttpInfo> {
+        let s = &self.0;
+        (s.http_status.is_some() || s.http_title.is_some() || s.http_server.is_some()).then(|| {
+            HttpInfo {
+                status: s.http_status,
+                title: s.http_title.clone(),
+                server: s.http_server.clone(),
+            }
+        })
+    }
+    async fn certificate(&self, ctx: &Context<'_>) -> GqlResult<Option<ScanCertificate>> {
+        let rows = loaders(ctx)
+            .certificates
+            .load_one(self.0.id)
+            .await
+            .map_err(AppError::from)?;
+        Ok(rows.and_then(|mut v| v.pop()).map(ScanCertificate))
+    }
+    async fn tls_versions(&self, ctx: &Context<'_>) -> GqlResult<Vec<ScanTlsVersion>> {
+        let rows = loaders(ctx)
+            .tls_versions
+            .load_one(self.0.id)
+            .await
+            .map_err(AppError::from)?;
+        Ok(rows.unwrap_or_default().into_iter().map(ScanTlsVersion).collect())
+    }
+}
+
+pub struct ScanCertificate(pub scan_certificate::Model);
+
+#[Object]
+impl ScanCertificate {
+    async fn subject(&self) -> &str {
+        &self.0.subject
+    }
+    async fn issuer(&self) -> &str {
+        &self.0.issuer
+    }
+    async fn sans(&self) -> Vec<String> {
+        json_list(&self.0.sans)
+    }
+    async fn not_before(&self) -> Option<DateTime<Utc>> {
+        self.0.not_before
+    }
+    async fn not_after(&self) -> Option<DateTime<Utc>> {
+        self.0.not_after
+    }
+    async fn serial(&self) -> Option<&str> {
+        self.0.serial.as_deref()
+    }
+    async fn sha256_fingerprint(&self) -> Option<&str> {
+        self.0.sha256_fingerprint.as_deref()
+    }
+    async fn key_type(&self) -> Option<&str> {
+        self.0.key_type.as_deref()
+    }
+    async fn key_bits(&self) -> Option<i32> {
+        self.0.key_bits
+    }
+    async fn signature_algorithm(&self) -> Option<&str> {
+        self.0.signature_algorithm.as_deref()
+    }
+    async fn self_signed(&self) -> bool {
+        self.0.self_signed
+    }
+}
+
+pub struct ScanTlsVersion(pub scan_tls_version::Model);
+
+#[Object]
+impl ScanTlsVersion {
+    async fn version(&self) -> &str {
+        &self.0.version
+    }
+    async fn ciphers(&self) -> Vec<String> {
+        json_list(&self.0.ciphers)
+    }
+    async fn grade(&self) -> Option<&str> {
+        self.0.grade.as_deref()
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct ScanFilter {
+    /// Only scans in these statuses (a single value is accepted too).
+    pub status: Option<Vec<ScanStatus>>,
+}
+
+#[derive(Default)]
+pub struct ScanQuery;
+
+#[Object]
+impl ScanQuery {
+    /// Scans, newest first.
+    async fn scans(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<ScanFilter>,
+    ) -> GqlResult<ScanConnection> {
+        let page = PageRequest::parse(first, after.as_deref())?;
+        let statuses: Vec<DomainStatus> = filter
+            .and_then(|f| f.status)
+            .unwrap_or_default()
+            .into_iter()
+            .map(Into::into)
+            .collect();
+        let page = scans::list(ctx.db(), ctx.actor()?, page, &statuses).await?;
+        Ok(ScanConnection::from_page(page, |s| s.id, Scan))
+    }
+
+    async fn scan(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Scan>> {
+        let actor = ctx.actor()?;
+        let Ok(id) = parse_id(&id, "scan") else {
+            return Ok(None);
+        };
+        match scans::get(ctx.db(), actor, id).await {
+            Ok(s) => Ok(Some(Scan(s))),
+            Err(AppError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct ScanMutation;
+
+#[Object]
+impl ScanMutation {
+    /// Deletes a finished scan: its rows and its files (OPERATOR).
+    async fn delete_scan(&self, ctx: &Context<'_>, id: ID) -> GqlResult<bool> {
+        let data_dir = &ctx.data_unchecked::<std::sync::Arc<crate::config::Settings>>().data_dir;
+        scans::delete(ctx.db(), ctx.actor()?, data_dir, parse_id(&id, "scan")?).await?;
+        Ok(true)
+    }
+}

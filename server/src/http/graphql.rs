@@ -1,0 +1,91 @@
+//! `POST /graphql`: JSON only (no GET, no forms, no multipart, no batches) so a cross-site form
+//! can never run a mutation with the session cookie.
+
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode, header::CONTENT_TYPE};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use crate::auth::backend::AuthSession;
+use crate::graphql::context::RequestAuth;
+use crate::graphql::loaders::Loaders;
+use crate::http::identity;
+use crate::state::AppState;
+
+/// A GraphQL-shaped error body for failures before execution.
+pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = serde_json::json!({
+        "data": null,
+        "errors": [{ "message": message, "extensions": { "code": code } }]
+    });
+    (status, Json(body)).into_response()
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+}
+
+pub async fn post(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    mut session: AuthSession,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !is_json(&headers) {
+        return error_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "send GraphQL requests as POST with Content-Type: application/json",
+        );
+    }
+    if body.first().is_some_and(|b| *b == b'[') {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "batched requests are not supported",
+        );
+    }
+    let request: async_graphql::Request = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                &format!("invalid GraphQL request body: {e}"),
+            );
+        }
+    };
+    let actor = match identity::resolve(&state, &headers, &mut session).await {
+        Ok(a) => a,
+        Err(e) => {
+            if let crate::error::AppError::Internal(detail) = &e {
+                tracing::error!(error = ?detail, "identity resolution failed");
+            }
+            return error_response(StatusCode::UNAUTHORIZED, e.code(), &e.to_string());
+        }
+    };
+    let request = request
+        .data(RequestAuth {
+            actor,
+            session: Some(session),
+            client_ip: peer.ip().to_string(),
+        })
+        .data(Loaders::new(&state.db));
+    let mut response = state.schema.execute(request).await;
+    // Errors async-graphql raises itself (syntax, validation, limits) have no code yet.
+    for err in &mut response.errors {
+        let ext = err.extensions.get_or_insert_with(Default::default);
+        if ext.get("code").is_none() {
+            ext.set("code", "GRAPHQL_VALIDATION");
+        }
+    }
+    Json(response).into_response()
+}

@@ -1,0 +1,71 @@
+//! `/healthz` (the process answers), `/readyz` (database reachable and migrated; nmap found or
+//! reported missing) and `/metrics` (Prometheus text).
+
+use std::path::PathBuf;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+
+use crate::db;
+use crate::state::AppState;
+
+pub async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// The first `name` executable on PATH.
+pub fn find_on_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    let database = match state.db.ping().await {
+        Ok(()) => "ok".to_owned(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness: database unreachable");
+            "unreachable".to_owned()
+        }
+    };
+    let migrations = match db::is_migrated(&state.db).await {
+        Ok(true) => "ok",
+        Ok(false) => "pending",
+        Err(_) => "unknown",
+    };
+    let nmap = find_on_path("nmap")
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "missing".into());
+    let ready = database == "ok" && migrations == "ok";
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(serde_json::json!({
+            "status": if ready { "ready" } else { "not ready" },
+            "database": database,
+            "migrations": migrations,
+            "nmap": nmap,
+        })),
+    )
+}
+
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let body = format!(
+        "# HELP sneakyscan_db_statements_total SQL statements sent to the database.\n\
+         # TYPE sneakyscan_db_statements_total counter\n\
+         sneakyscan_db_statements_total {}\n",
+        state.metrics.statements()
+    );
+    (
+        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        body,
+    )
+}

@@ -1,0 +1,58 @@
+//! Who is calling: an API key (`Authorization: Bearer …`) or the session cookie, with the
+//! absolute session timeout enforced here.
+
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+use chrono::Utc;
+
+use crate::auth::Actor;
+use crate::auth::backend::AuthSession;
+use crate::error::AppError;
+use crate::graphql::auth::SESSION_AUTH_AT;
+use crate::service::api_keys;
+use crate::state::AppState;
+
+/// The bearer token of a request, if it has an `Authorization: Bearer` header.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// Resolves the caller. A bad API key is an error (never silently anonymous); no credentials at
+/// all is `Ok(None)`.
+pub async fn resolve(
+    state: &AppState,
+    headers: &HeaderMap,
+    session: &mut AuthSession,
+) -> Result<Option<Actor>, AppError> {
+    if let Some(token) = bearer_token(headers) {
+        return api_keys::authenticate(&state.db, token).await.map(Some);
+    }
+    session_actor(state, session).await
+}
+
+/// The session's user, or `None` (logging out a session past its absolute lifetime).
+pub async fn session_actor(
+    state: &AppState,
+    session: &mut AuthSession,
+) -> Result<Option<Actor>, AppError> {
+    let Some(user) = session.user.clone() else {
+        return Ok(None);
+    };
+    let auth_at: Option<i64> = session
+        .session
+        .get(SESSION_AUTH_AT)
+        .await
+        .map_err(|e| AppError::internal(anyhow::anyhow!("session read: {e}")))?;
+    let max_age = state.settings.auth.session_absolute_hours * 3600;
+    let expired = auth_at.is_none_or(|at| Utc::now().timestamp() - at > max_age);
+    if expired {
+        session
+            .logout()
+            .await
+            .map_err(|e| AppError::internal(anyhow::anyhow!("session logout: {e}")))?;
+        return Ok(None);
+    }
+    Ok(Some(user.actor()))
+}

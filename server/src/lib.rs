@@ -1,0 +1,19 @@
+//! SneakyScanner server: GraphQL API, auth, scan configs and scans over SQLite/PostgreSQL.
+//! Start it with [`app::run`].
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod events;
+pub mod graphql;
+pub mod http;
+pub mod scanner;
+pub mod service;
+pub mod state;
+pub mod telemetry;
+
+pub use app::run;
+pub use config::Settings;

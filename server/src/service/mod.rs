@@ -1,0 +1,10 @@
+//! Business logic over `&DatabaseConnection`: role checks, validation, auditing. No GraphQL
+//! types here; resolvers and CLI commands are thin callers of these functions.
+
+pub mod api_keys;
+pub mod audit;
+pub mod configs;
+pub mod pagination;
+pub mod results;
+pub mod scans;
+pub mod users;

@@ -1,0 +1,22 @@
+//! Shared application state, handed to handlers and to the GraphQL schema.
+
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+
+use crate::auth::rate_limit::LoginLimiter;
+use crate::config::Settings;
+use crate::db::DbMetrics;
+use crate::events::EventBus;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub settings: Arc<Settings>,
+    pub events: EventBus,
+    pub limiter: Arc<LoginLimiter>,
+    pub metrics: Arc<DbMetrics>,
+    pub schema: crate::graphql::AppSchema,
+    /// The Content-Security-Policy header, with hashes of the SPA's inline scripts.
+    pub csp: Arc<str>,
+}
