@@ -58,9 +58,7 @@ fn document() -> String {
             }
             xml.push_str("</port>\n");
         }
-        xml.push_str(
-            "</ports>\n<times srtt=\"10\" rttvar=\"2817\" to=\"100000\"/>\n</host>\n",
-        );
+        xml.push_str("</ports>\n<times srtt=\"10\" rttvar=\"2817\" to=\"100000\"/>\n</host>\n");
     }
     xml.push_str(
         "<runstats><finished time=\"1795225616\" elapsed=\"12.77\" exit=\"success\"/>\

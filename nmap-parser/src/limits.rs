@@ -13,8 +13,8 @@ pub struct Limits {
     pub max_bytes: u64,
     /// Maximum element nesting depth (nmap's own output nests about 10 deep).
     pub max_depth: usize,
-    /// Maximum bytes of one script's `output` attribute, and separately of the text of all its
-    /// `<elem>`s together.
+    /// Maximum bytes of one script's `output` attribute; separately, of the text of all its
+    /// `<elem>`s together; and of the text of any single element whose text is kept (`<cpe>`).
     pub max_script_output: usize,
     /// Maximum `<elem>` + `<table>` nodes in one script.
     pub max_script_elements: usize,

@@ -657,3 +657,119 @@ fn find_path<'a>(nodes: &'a [ScriptElem], path: &[&str]) -> Option<&'a ScriptEle
         find_path(node.children(), rest)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn elem(key: &str, value: &str) -> ScriptElem {
+        ScriptElem::Elem {
+            key: Some(key.to_owned()),
+            value: value.to_owned(),
+        }
+    }
+
+    fn script() -> Script {
+        Script {
+            id: "ssl-cert".to_owned(),
+            output: String::new(),
+            elements: vec![
+                ScriptElem::Table {
+                    key: Some("validity".to_owned()),
+                    children: vec![
+                        elem("notBefore", "2026-11-21T01:46:41"),
+                        elem("notAfter", "2026-12-21T01:46:41"),
+                    ],
+                },
+                ScriptElem::Table {
+                    key: Some("list".to_owned()),
+                    children: vec![ScriptElem::Elem {
+                        key: None,
+                        value: "item".to_owned(),
+                    }],
+                },
+                elem("md5", "abc"),
+            ],
+        }
+    }
+
+    #[test]
+    fn script_find_follows_keys_when_path_exists() {
+        let s = script();
+        assert_eq!(
+            s.value(&["validity", "notAfter"]),
+            Some("2026-12-21T01:46:41")
+        );
+        assert_eq!(s.value(&["md5"]), Some("abc"));
+        assert_eq!(s.table(&["list"]).map(<[ScriptElem]>::len), Some(1));
+        assert_eq!(
+            s.find(&["validity"])
+                .and_then(|v| v.get("notBefore"))
+                .and_then(ScriptElem::value),
+            Some("2026-11-21T01:46:41")
+        );
+    }
+
+    #[test]
+    fn script_find_returns_none_when_path_is_missing_or_wrong_kind() {
+        let s = script();
+        assert_eq!(s.find(&[]), None);
+        assert_eq!(s.find(&["nope"]), None);
+        assert_eq!(s.find(&["md5", "deeper"]), None);
+        assert_eq!(s.value(&["validity"]), None);
+        assert_eq!(s.table(&["md5"]), None);
+        assert!(s.elements[2].children().is_empty());
+    }
+
+    #[test]
+    fn host_helpers_pick_addresses_when_several_kinds_present() {
+        let address = |addr: &str, addrtype| Address {
+            addr: addr.to_owned(),
+            addrtype,
+            vendor: None,
+        };
+        let mut host = Host {
+            addresses: vec![
+                address("02:42:ac:11:00:02", AddrType::Mac),
+                address("::1", AddrType::Ipv6),
+            ],
+            ..Host::default()
+        };
+        assert_eq!(host.ipv4(), None);
+        assert_eq!(host.ip(), Some(IpAddr::V6(Ipv6Addr::LOCALHOST)));
+        assert_eq!(host.primary_address().map(|a| a.addr.as_str()), Some("::1"));
+        host.addresses.push(address("127.0.0.9", AddrType::Ipv4));
+        assert_eq!(host.ip(), Some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 9))));
+        assert_eq!(
+            host.primary_address().map(|a| a.addr.as_str()),
+            Some("127.0.0.9")
+        );
+        assert_eq!(
+            host.mac().map(|a| a.addr.as_str()),
+            Some("02:42:ac:11:00:02")
+        );
+        assert!(!host.is_up());
+    }
+
+    #[test]
+    fn states_round_trip_when_spelled_as_nmap_does() {
+        for state in [
+            "open",
+            "closed",
+            "filtered",
+            "unfiltered",
+            "open|filtered",
+            "closed|filtered",
+        ] {
+            assert_eq!(PortState::from_nmap(state).as_str(), state);
+        }
+        assert_eq!(PortState::from_nmap("weird"), PortState::Unknown);
+        for proto in ["tcp", "udp", "sctp", "ip", "icmp", "arp"] {
+            assert_eq!(Protocol::from_nmap(proto).to_string(), proto);
+        }
+        assert_eq!(Protocol::from_nmap("err"), Protocol::Unknown);
+        assert_eq!(HostState::from_nmap("down"), HostState::Down);
+        assert_eq!("mac".parse::<AddrType>(), Ok(AddrType::Mac));
+        assert!("ipx".parse::<AddrType>().is_err());
+    }
+}

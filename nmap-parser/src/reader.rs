@@ -24,6 +24,9 @@ use crate::model::{
     TaskPhase, TaskProgress,
 };
 
+/// Buffer capacity kept between events; anything larger is released after use.
+const RETAINED_BUFFER: usize = 1 << 20;
+
 /// Reads an nmap (or masscan) XML document as a stream of [`Event`]s.
 ///
 /// Each [`Event::Host`] is yielded as soon as its `</host>` is read, so a scan can be persisted
@@ -230,6 +233,13 @@ impl<R: BufRead> NmapReader<R> {
         let mut buf = std::mem::take(&mut self.buf);
         let result = self.pump(&mut buf);
         buf.clear();
+        // One huge tag (a long script output) must not pin its buffer for the rest of a stream.
+        if buf.capacity() > RETAINED_BUFFER {
+            buf.shrink_to(RETAINED_BUFFER);
+        }
+        if self.text.capacity() > RETAINED_BUFFER && !self.capturing {
+            self.text.shrink_to(RETAINED_BUFFER);
+        }
         self.buf = buf;
         if result.is_err() {
             self.phase = Phase::Done;

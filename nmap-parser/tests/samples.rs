@@ -4,7 +4,8 @@ mod common;
 
 use common::{ALL_SAMPLES, data};
 use nmap_parser::{
-    AddrType, Event, HostState, NmapReader, NmapRun, PortState, Protocol, Script, ScriptElem, parse,
+    AddrType, Event, HostState, NmapReader, NmapRun, PortState, Protocol, Script, ScriptElem,
+    parse, parse_str,
 };
 
 fn parse_sample(name: &str) -> NmapRun {
@@ -446,4 +447,66 @@ fn parse_reads_sample_when_input_is_a_buffered_file() {
     let file = std::fs::File::open(path).expect("open");
     let run = parse(std::io::BufReader::with_capacity(64, file)).expect("parse");
     assert_eq!(run, parse_sample("nmap_sV_root.xml"));
+}
+
+#[test]
+fn parse_fills_os_scripts_and_mac_when_document_has_them() {
+    // Hand-written in nmap's shape: -O, hostscript, prescript/postscript, a MAC with vendor.
+    let xml = r#"<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE nmaprun>
+<nmaprun scanner="nmap" args="nmap -O -sC 127.0.0.1" start="1795225700" version="7.93" xmloutputversion="1.05">
+<prescript><script id="broadcast-ping" output="nothing"/></prescript>
+<host starttime="1795225700" endtime="1795225710"><status state="up" reason="arp-response" reason_ttl="0"/>
+<address addr="127.0.0.1" addrtype="ipv4"/>
+<address addr="02:42:AC:11:00:02" addrtype="mac" vendor="Private"/>
+<hostnames><hostname name="box.local" type="user"/><hostname name="localhost" type="PTR"/></hostnames>
+<ports><port protocol="udp" portid="53"><state state="open|filtered" reason="no-response" reason_ttl="0"/></port></ports>
+<os><portused state="open" proto="tcp" portid="22"/>
+<osmatch name="Linux 5.0 - 5.14" accuracy="98" line="67547">
+<osclass type="general purpose" vendor="Linux" osfamily="Linux" osgen="5.X" accuracy="98"><cpe>cpe:/o:linux:linux_kernel:5</cpe></osclass>
+</osmatch>
+<osmatch name="MikroTik RouterOS 7.2 - 7.5 (Linux 5.6.3)" accuracy="91" line="88409"/>
+</os>
+<distance value="0"/>
+<hostscript><script id="smb-os-discovery" output="OS: Unix"><elem key="os">Unix</elem><table key="empty"/><elem key="blank"/></script></hostscript>
+</host>
+<postscript><script id="reverse-index" output="done"/></postscript>
+<runstats><finished time="1795225710" exit="error" errormsg="interrupted"/><hosts up="1" down="0" total="1"/></runstats>
+</nmaprun>
+"#;
+    let run = parse_str(xml).expect("parse");
+    assert_eq!(run.prescripts[0].id, "broadcast-ping");
+    assert_eq!(run.postscripts[0].output, "done");
+    let host = &run.hosts[0];
+    assert_eq!(
+        host.mac().map(|m| m.vendor.as_deref()),
+        Some(Some("Private"))
+    );
+    assert_eq!(
+        host.primary_address().map(|a| a.addr.as_str()),
+        Some("127.0.0.1")
+    );
+    assert_eq!(host.hostname(), Some("box.local"));
+    assert_eq!(host.ports[0].protocol, Protocol::Udp);
+    assert_eq!(host.ports[0].state, PortState::OpenFiltered);
+    assert_eq!(host.os_matches.len(), 2);
+    assert_eq!(host.os_matches[0].name, "Linux 5.0 - 5.14");
+    assert_eq!(host.os_matches[0].accuracy, 98);
+    assert_eq!(
+        host.os_matches[0].classes[0].cpes,
+        ["cpe:/o:linux:linux_kernel:5"]
+    );
+    assert_eq!(
+        host.os_matches[0].classes[0].device_type.as_deref(),
+        Some("general purpose")
+    );
+    assert_eq!(host.os_matches[1].accuracy, 91);
+    assert_eq!(host.distance, Some(0));
+    let smb = host.host_script("smb-os-discovery").expect("hostscript");
+    assert_eq!(smb.value(&["os"]), Some("Unix"));
+    assert_eq!(smb.table(&["empty"]), Some(&[][..]));
+    assert_eq!(smb.value(&["blank"]), Some(""));
+    let stats = run.runstats.expect("runstats");
+    assert_eq!(stats.exit.as_deref(), Some("error"));
+    assert_eq!(stats.error_msg.as_deref(), Some("interrupted"));
 }

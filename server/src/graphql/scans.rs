@@ -109,8 +109,8 @@ impl Scan {
         serde_json::from_str(&self.0.command_lines).unwrap_or_default()
     }
     async fn sites(&self, ctx: &Context<'_>) -> GqlResult<Vec<ScanSite>> {
-        let rows = loaders(ctx).sites.load_one(self.0.id).await.map_err(AppError::from)?;
-        Ok(rows.unwrap_or_default().into_iter().map(ScanSite).collect())
+        let rows = loaders(ctx).sites.children(self.0.id, self.0.id).await?;
+        Ok(rows.into_iter().map(ScanSite).collect())
     }
     /// Every address of the scan, paginated (for scans too large to load at once).
     async fn hosts(
@@ -121,7 +121,10 @@ impl Scan {
     ) -> GqlResult<ScanHostConnection> {
         let page = PageRequest::parse(first, after.as_deref())?;
         let page = scans::hosts(ctx.db(), ctx.actor()?, self.0.id, page).await?;
-        Ok(ScanHostConnection::from_page(page, |h| h.id, ScanIp))
+        Ok(ScanHostConnection::from_page(page, |h| h.id, |ip| ScanIp {
+            row: ip,
+            paged: true,
+        }))
     }
 }
 
@@ -139,37 +142,53 @@ impl ScanSite {
         &self.0.name
     }
     async fn ips(&self, ctx: &Context<'_>) -> GqlResult<Vec<ScanIp>> {
-        let rows = loaders(ctx).ips.load_one(self.0.id).await.map_err(AppError::from)?;
-        Ok(rows.unwrap_or_default().into_iter().map(ScanIp).collect())
+        let rows = loaders(ctx).ips.children(self.0.scan_id, self.0.id).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| ScanIp { row, paged: false })
+            .collect())
     }
 }
 
-pub struct ScanIp(pub scan_ip::Model);
+pub struct ScanIp {
+    pub row: scan_ip::Model,
+    /// Reached through paginated `hosts`: load ports per address, not for the whole scan.
+    pub paged: bool,
+}
 
 #[Object]
 impl ScanIp {
     async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        ID(self.row.id.to_string())
     }
     async fn address(&self) -> &str {
-        &self.0.address
+        &self.row.address
     }
     async fn hostname(&self) -> Option<&str> {
-        self.0.hostname.as_deref()
+        self.row.hostname.as_deref()
     }
     /// `up`, `down` or `unknown`.
     async fn status(&self) -> &str {
-        &self.0.status
+        &self.row.status
     }
     async fn ping_expected(&self) -> Option<bool> {
-        self.0.ping_expected
+        self.row.ping_expected
     }
     async fn ping_actual(&self) -> Option<bool> {
-        self.0.ping_actual
+        self.row.ping_actual
     }
     async fn ports(&self, ctx: &Context<'_>) -> GqlResult<Vec<ScanPort>> {
-        let rows = loaders(ctx).ports.load_one(self.0.id).await.map_err(AppError::from)?;
-        Ok(rows.unwrap_or_default().into_iter().map(ScanPort).collect())
+        let rows = if self.paged {
+            loaders(ctx)
+                .ports_by_ip
+                .load_one(self.row.id)
+                .await
+                .map_err(AppError::from)?
+                .unwrap_or_default()
+        } else {
+            loaders(ctx).ports.children(self.row.scan_id, self.row.id).await?
+        };
+        Ok(rows.into_iter().map(ScanPort).collect())
     }
 }
 
@@ -207,8 +226,8 @@ impl ScanPort {
         self.0.state != "open" && self.0.expected
     }
     async fn service(&self, ctx: &Context<'_>) -> GqlResult<Option<ScanService>> {
-        let rows = loaders(ctx).services.load_one(self.0.id).await.map_err(AppError::from)?;
-        Ok(rows.and_then(|mut v| v.pop()).map(ScanService))
+        let mut rows = loaders(ctx).services.children(self.0.scan_id, self.0.id).await?;
+        Ok(rows.pop().map(ScanService))
     }
 }
 
@@ -256,20 +275,12 @@ impl ScanService {
         })
     }
     async fn certificate(&self, ctx: &Context<'_>) -> GqlResult<Option<ScanCertificate>> {
-        let rows = loaders(ctx)
-            .certificates
-            .load_one(self.0.id)
-            .await
-            .map_err(AppError::from)?;
-        Ok(rows.and_then(|mut v| v.pop()).map(ScanCertificate))
+        let mut rows = loaders(ctx).certificates.children(self.0.scan_id, self.0.id).await?;
+        Ok(rows.pop().map(ScanCertificate))
     }
     async fn tls_versions(&self, ctx: &Context<'_>) -> GqlResult<Vec<ScanTlsVersion>> {
-        let rows = loaders(ctx)
-            .tls_versions
-            .load_one(self.0.id)
-            .await
-            .map_err(AppError::from)?;
-        Ok(rows.unwrap_or_default().into_iter().map(ScanTlsVersion).collect())
+        let rows = loaders(ctx).tls_versions.children(self.0.scan_id, self.0.id).await?;
+        Ok(rows.into_iter().map(ScanTlsVersion).collect())
     }
 }
 

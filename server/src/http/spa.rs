@@ -55,7 +55,7 @@ pub fn router(frontend_dir: &Path) -> Router<crate::state::AppState> {
     let index = frontend_dir.join("index.html");
     if index.is_file() {
         Router::new().fallback_service(
-            ServeDir::new(frontend_dir).not_found_service(ServeFile::new(index)),
+            ServeDir::new(frontend_dir).fallback(ServeFile::new(index)),
         )
     } else {
         tracing::warn!(dir = %frontend_dir.display(), "frontend not built; serving a placeholder page");

@@ -1,0 +1,156 @@
+//! Subscriptions over real websockets: graphql-transport-ws and legacy graphql-ws, cookie and
+//! API-key authentication, Origin checks, init timeout.
+
+use e2e::{TestApp, sample_scan, ws};
+use serde_json::json;
+
+async fn session_cookie(app: &TestApp) -> String {
+    let res = reqwest::Client::new()
+        .post(format!("{}/graphql", app.base))
+        .json(&json!({
+            "query": "mutation($u:String!,$p:String!){ login(username:$u, password:$p){ id } }",
+            "variables": { "u": "admin", "p": e2e::ADMIN_PASSWORD }
+        }))
+        .send()
+        .await
+        .expect("login");
+    let set = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("sneakyscan_session="))
+        .expect("cookie")
+        .to_owned();
+    set.split(';').next().expect("pair").to_owned()
+}
+
+const PROGRESS: &str = "subscription($id:ID!){ scanProgress(scanId:$id){ scanId status phase percent hostsUp openPorts } }";
+
+#[tokio::test]
+async fn scan_progress_over_graphql_transport_ws_with_the_session_cookie() {
+    let app = TestApp::spawn().await;
+    let scan = server::service::results::store(&app.db().await, sample_scan("done", 1, 3))
+        .await
+        .expect("seed");
+    let cookie = session_cookie(&app).await;
+    let mut socket = ws::connect(&app.base, "graphql-transport-ws", Some(&app.base), Some(&cookie))
+        .await
+        .expect("connect");
+    let ack = ws::init(&mut socket, json!({})).await.expect("ack");
+    assert_eq!(ack["type"], "connection_ack");
+    ws::send(
+        &mut socket,
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": PROGRESS, "variables": { "id": scan.id.to_string() } } }),
+    )
+    .await;
+    // First event: the current state. The scan is finished, so the stream then completes.
+    let first = ws::next(&mut socket).await.expect("next");
+    assert_eq!(first["type"], "next", "{first}");
+    let p = &first["payload"]["data"]["scanProgress"];
+    assert_eq!(p["status"], "COMPLETED");
+    assert_eq!(p["percent"], 100.0);
+    assert_eq!(p["hostsUp"], 3);
+    assert_eq!(p["openPorts"], 6);
+    let done = ws::next(&mut socket).await.expect("complete");
+    assert_eq!(done["type"], "complete", "{done}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn api_key_in_connection_init_authenticates_and_legacy_protocol_works() {
+    let app = TestApp::spawn().await;
+    let scan = server::service::results::store(&app.db().await, sample_scan("done", 1, 1))
+        .await
+        .expect("seed");
+    let admin = app.admin().await;
+    let key = app
+        .gql(&admin, "mutation { createApiKey(input:{name:\"ws\"}){ token } }", json!({}))
+        .await;
+    let token = key["data"]["createApiKey"]["token"].as_str().expect("token").to_owned();
+
+    // graphql-transport-ws, no cookie, no Origin (a script).
+    let mut socket = ws::connect(&app.base, "graphql-transport-ws", None, None)
+        .await
+        .expect("connect");
+    let ack = ws::init(&mut socket, json!({ "authorization": format!("Bearer {token}") }))
+        .await
+        .expect("ack");
+    assert_eq!(ack["type"], "connection_ack");
+
+    // Legacy graphql-ws (subscriptions-transport-ws).
+    let mut legacy = ws::connect(&app.base, "graphql-ws", None, None).await.expect("connect");
+    let ack = ws::init(&mut legacy, json!({ "apiKey": token })).await.expect("ack");
+    assert_eq!(ack["type"], "connection_ack");
+    ws::send(
+        &mut legacy,
+        json!({ "id": "1", "type": "start", "payload": { "query": PROGRESS, "variables": { "id": scan.id.to_string() } } }),
+    )
+    .await;
+    let data = ws::next(&mut legacy).await.expect("data");
+    assert_eq!(data["type"], "data", "{data}");
+    assert_eq!(data["payload"]["data"]["scanProgress"]["status"], "COMPLETED");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn websocket_without_credentials_or_with_a_bad_key_is_refused() {
+    let app = TestApp::spawn().await;
+    for payload in [json!({}), json!({ "authorization": "Bearer ssk_wrong" })] {
+        let mut socket = ws::connect(&app.base, "graphql-transport-ws", None, None)
+            .await
+            .expect("connect");
+        let answer = ws::init(&mut socket, payload.clone()).await;
+        assert!(
+            answer.as_ref().is_none_or(|a| a["type"] != "connection_ack"),
+            "{payload}: {answer:?}"
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn websocket_from_a_foreign_origin_is_refused_before_upgrade() {
+    let app = TestApp::spawn().await;
+    let cookie = session_cookie(&app).await;
+    let err = ws::connect(&app.base, "graphql-transport-ws", Some("http://evil.example"), Some(&cookie))
+        .await
+        .expect_err("foreign origin");
+    match err {
+        tokio_tungstenite::tungstenite::Error::Http(res) => assert_eq!(res.status(), 403),
+        other => panic!("expected HTTP 403, got {other:?}"),
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn websocket_that_never_sends_init_is_closed() {
+    let app = TestApp::spawn_with(e2e::Backend::Sqlite, |s| s.http.ws_init_timeout_secs = 1)
+        .await
+        .expect("app");
+    let mut socket = ws::connect(&app.base, "graphql-transport-ws", None, None)
+        .await
+        .expect("connect");
+    // Send nothing: the server hangs up after the init timeout (bounded by the harness WAIT).
+    assert!(ws::next(&mut socket).await.is_none());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn subscription_to_an_unknown_scan_answers_not_found() {
+    let app = TestApp::spawn().await;
+    let cookie = session_cookie(&app).await;
+    let mut socket = ws::connect(&app.base, "graphql-transport-ws", Some(&app.base), Some(&cookie))
+        .await
+        .expect("connect");
+    ws::init(&mut socket, json!({})).await.expect("ack");
+    ws::send(
+        &mut socket,
+        json!({ "id": "9", "type": "subscribe", "payload": { "query": PROGRESS, "variables": { "id": "424242" } } }),
+    )
+    .await;
+    let err = ws::next(&mut socket).await.expect("error");
+    assert_eq!(err["type"], "next", "{err}");
+    assert_eq!(err["payload"]["errors"][0]["extensions"]["code"], "NOT_FOUND");
+    app.stop().await;
+}
