@@ -53,12 +53,17 @@ impl TestDatabase {
                     return Ok(None);
                 };
                 let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-                let admin = Database::connect(&admin_url).await.context("connect to postgres")?;
+                let admin = Database::connect(&admin_url)
+                    .await
+                    .context("connect to postgres")?;
                 admin
                     .execute_unprepared(&format!("CREATE DATABASE {name}"))
                     .await?;
                 admin.close().await.ok();
-                let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin_url);
+                let base = admin_url
+                    .rsplit_once('/')
+                    .map(|(b, _)| b)
+                    .unwrap_or(&admin_url);
                 Ok(Some(Self {
                     url: format!("{base}/{name}"),
                     drop_with: Some((admin_url, name)),
@@ -68,13 +73,13 @@ impl TestDatabase {
     }
 
     pub async fn drop_database(&mut self) {
-        if let Some((admin_url, name)) = self.drop_with.take() {
-            if let Ok(admin) = Database::connect(&admin_url).await {
-                let _ = admin
-                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .await;
-                admin.close().await.ok();
-            }
+        if let Some((admin_url, name)) = self.drop_with.take()
+            && let Ok(admin) = Database::connect(&admin_url).await
+        {
+            let _ = admin
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await;
+            admin.close().await.ok();
         }
     }
 }
@@ -144,7 +149,11 @@ impl TestApp {
             .await
             .expect("server answered in time")
             .expect("server answered /readyz");
-        assert!(res.status().is_success(), "server not ready: {}", res.status());
+        assert!(
+            res.status().is_success(),
+            "server not ready: {}",
+            res.status()
+        );
     }
 
     /// A client with its own cookie jar (a browser, in effect).
@@ -219,7 +228,9 @@ impl TestApp {
 
     /// A separate connection to the app's database, for seeding and checking.
     pub async fn db(&self) -> DatabaseConnection {
-        Database::connect(&self.database.url).await.expect("connect test db")
+        Database::connect(&self.database.url)
+            .await
+            .expect("connect test db")
     }
 
     /// The number of SQL statements the server has run so far (from /metrics).
@@ -297,7 +308,12 @@ pub fn sample_scan(title: &str, sites: usize, ips: usize) -> server::service::re
         created_at: now,
         started_at: Some(now),
         completed_at: Some(now),
-        command_lines: vec![vec!["nmap".into(), "-sT".into(), "-iL".into(), "targets.txt".into()]],
+        command_lines: vec![vec![
+            "nmap".into(),
+            "-sT".into(),
+            "-iL".into(),
+            "targets.txt".into(),
+        ]],
         sites: (0..sites)
             .map(|s| NewSite {
                 name: format!("site {s}"),
@@ -342,7 +358,9 @@ pub fn sample_scan(title: &str, sites: usize, ips: usize) -> server::service::re
                                     tls_versions: vec![
                                         NewTlsVersion {
                                             version: "TLSv1.2".into(),
-                                            ciphers: vec!["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256".into()],
+                                            ciphers: vec![
+                                                "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256".into(),
+                                            ],
                                             grade: Some("A".into()),
                                         },
                                         NewTlsVersion {

@@ -67,6 +67,10 @@ pub async fn next(socket: &mut Socket) -> Option<Value> {
 
 /// Sends `connection_init` with `payload` and returns the server's answer.
 pub async fn init(socket: &mut Socket, payload: Value) -> Option<Value> {
-    send(socket, json!({ "type": "connection_init", "payload": payload })).await;
+    send(
+        socket,
+        json!({ "type": "connection_init", "payload": payload }),
+    )
+    .await;
     next(socket).await
 }

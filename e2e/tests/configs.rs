@@ -16,7 +16,8 @@ sites:
 scan:
   tcp_ports: \"1-1024,8080,8443\"
 ";
-const CREATE: &str = "mutation($y:String!){ createScanConfig(input:{yaml:$y}){ id title siteNames addressCount } }";
+const CREATE: &str =
+    "mutation($y:String!){ createScanConfig(input:{yaml:$y}){ id title siteNames addressCount } }";
 
 async fn config_count(app: &TestApp) -> u64 {
     entity::scan_config::Entity::find()
@@ -42,29 +43,60 @@ async fn config_crud(backend: Backend) {
             json!({ "id": id, "y": GOOD.replace("Loopback lab", "Renamed lab") }),
         )
         .await;
-    assert_eq!(updated["data"]["updateScanConfig"]["title"], "Renamed lab", "{updated}");
+    assert_eq!(
+        updated["data"]["updateScanConfig"]["title"], "Renamed lab",
+        "{updated}"
+    );
 
     let list = app
-        .gql(&admin, "{ scanConfigs(first: 10) { totalCount edges { node { id title } } } }", json!({}))
+        .gql(
+            &admin,
+            "{ scanConfigs(first: 10) { totalCount edges { node { id title } } } }",
+            json!({}),
+        )
         .await;
     assert_eq!(list["data"]["scanConfigs"]["totalCount"], 1);
-    assert_eq!(list["data"]["scanConfigs"]["edges"][0]["node"]["title"], "Renamed lab");
+    assert_eq!(
+        list["data"]["scanConfigs"]["edges"][0]["node"]["title"],
+        "Renamed lab"
+    );
 
     let one = app
-        .gql(&admin, "query($id:ID!){ scanConfig(id:$id){ yaml } }", json!({ "id": id }))
+        .gql(
+            &admin,
+            "query($id:ID!){ scanConfig(id:$id){ yaml } }",
+            json!({ "id": id }),
+        )
         .await;
-    assert!(one["data"]["scanConfig"]["yaml"].as_str().expect("yaml").contains("Renamed lab"));
+    assert!(
+        one["data"]["scanConfig"]["yaml"]
+            .as_str()
+            .expect("yaml")
+            .contains("Renamed lab")
+    );
 
     let deleted = app
-        .gql(&admin, "mutation($id:ID!){ deleteScanConfig(id:$id) }", json!({ "id": id }))
+        .gql(
+            &admin,
+            "mutation($id:ID!){ deleteScanConfig(id:$id) }",
+            json!({ "id": id }),
+        )
         .await;
     assert_eq!(deleted["data"]["deleteScanConfig"], true);
     let gone = app
-        .gql(&admin, "query($id:ID!){ scanConfig(id:$id){ id } }", json!({ "id": id }))
+        .gql(
+            &admin,
+            "query($id:ID!){ scanConfig(id:$id){ id } }",
+            json!({ "id": id }),
+        )
         .await;
     assert!(gone["data"]["scanConfig"].is_null());
     let again = app
-        .gql(&admin, "mutation($id:ID!){ deleteScanConfig(id:$id) }", json!({ "id": id }))
+        .gql(
+            &admin,
+            "mutation($id:ID!){ deleteScanConfig(id:$id) }",
+            json!({ "id": id }),
+        )
         .await;
     assert_eq!(error_code(&again), "NOT_FOUND");
     app.stop().await;
@@ -95,8 +127,14 @@ async fn invalid_configs_are_refused_with_line_and_column_and_change_nothing() {
         let body = app.gql(&admin, CREATE, json!({ "y": yaml })).await;
         assert_eq!(error_code(&body), "VALIDATION", "{yaml}: {body}");
         if let Some(line) = line {
-            assert_eq!(body["errors"][0]["extensions"]["line"], *line, "{yaml}: {body}");
-            assert!(body["errors"][0]["extensions"]["column"].is_number(), "{body}");
+            assert_eq!(
+                body["errors"][0]["extensions"]["line"], *line,
+                "{yaml}: {body}"
+            );
+            assert!(
+                body["errors"][0]["extensions"]["column"].is_number(),
+                "{body}"
+            );
         }
         // An update with the same bad YAML leaves the stored config as it was.
         let upd = app
@@ -110,7 +148,11 @@ async fn invalid_configs_are_refused_with_line_and_column_and_change_nothing() {
     }
     assert_eq!(config_count(&app).await, 1);
     let stored = app
-        .gql(&admin, "query($id:ID!){ scanConfig(id:$id){ yaml } }", json!({ "id": id }))
+        .gql(
+            &admin,
+            "query($id:ID!){ scanConfig(id:$id){ yaml } }",
+            json!({ "id": id }),
+        )
         .await;
     assert_eq!(stored["data"]["scanConfig"]["yaml"], GOOD);
     app.stop().await;
@@ -130,7 +172,12 @@ async fn example_configs_are_valid_and_target_loopback_only() {
                 server::scanner::config::Target::Ip(ip) => ip.is_loopback(),
                 server::scanner::config::Target::Cidr(net) => net.addr().is_loopback(),
             };
-            assert!(loopback, "{}: {} is not loopback", file.display(), target.target);
+            assert!(
+                loopback,
+                "{}: {} is not loopback",
+                file.display(),
+                target.target
+            );
         }
     }
 }

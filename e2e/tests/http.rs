@@ -106,12 +106,24 @@ async fn over_deep_and_over_complex_queries_are_refused_with_a_code() {
     deep.push_str(" } } } }");
     let body = app.gql(&admin, &deep, json!({})).await;
     assert_eq!(error_code(&body), "GRAPHQL_VALIDATION", "{body}");
-    assert!(body["errors"][0]["message"].as_str().expect("msg").contains("deep"), "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .expect("msg")
+            .contains("deep"),
+        "{body}"
+    );
 
     let wide: String = (0..6000).map(|i| format!("a{i}: me {{ id }} ")).collect();
     let body = app.gql(&admin, &format!("{{ {wide} }}"), json!({})).await;
     assert_eq!(error_code(&body), "GRAPHQL_VALIDATION", "{body}");
-    assert!(body["errors"][0]["message"].as_str().expect("msg").contains("complex"), "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .expect("msg")
+            .contains("complex"),
+        "{body}"
+    );
     app.stop().await;
 }
 
@@ -130,7 +142,9 @@ async fn every_error_response_carries_a_code() {
         "query {",
     ] {
         let body = app.gql(&admin, query, json!({})).await;
-        let errors = body["errors"].as_array().unwrap_or_else(|| panic!("{query}: {body}"));
+        let errors = body["errors"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{query}: {body}"));
         assert!(!errors.is_empty(), "{query}");
         for e in errors {
             assert!(e["extensions"]["code"].is_string(), "{query}: {e}");
@@ -163,7 +177,9 @@ async fn responses_carry_security_headers_and_a_request_id() {
 #[tokio::test]
 async fn health_and_readiness_report_database_and_nmap() {
     let app = TestApp::spawn().await;
-    let res = reqwest::get(format!("{}/healthz", app.base)).await.expect("healthz");
+    let res = reqwest::get(format!("{}/healthz", app.base))
+        .await
+        .expect("healthz");
     assert_eq!(res.status(), 200);
     let ready: serde_json::Value = reqwest::get(format!("{}/readyz", app.base))
         .await
@@ -174,7 +190,10 @@ async fn health_and_readiness_report_database_and_nmap() {
     assert_eq!(ready["status"], "ready");
     assert_eq!(ready["database"], "ok");
     assert_eq!(ready["migrations"], "ok");
-    assert!(ready["nmap"].is_string(), "nmap is reported, found or missing: {ready}");
+    assert!(
+        ready["nmap"].is_string(),
+        "nmap is reported, found or missing: {ready}"
+    );
     app.stop().await;
 }
 
@@ -182,13 +201,23 @@ async fn health_and_readiness_report_database_and_nmap() {
 async fn the_web_app_is_served_with_index_fallback_and_graphiql_exists() {
     let app = TestApp::spawn().await;
     for path in ["/", "/scans/12", "/some/client/route"] {
-        let res = reqwest::get(format!("{}{path}", app.base)).await.expect("get");
+        let res = reqwest::get(format!("{}{path}", app.base))
+            .await
+            .expect("get");
         assert_eq!(res.status(), 200, "{path}");
         assert_eq!(res.text().await.expect("body"), TEST_INDEX_HTML, "{path}");
     }
-    let res = reqwest::get(format!("{}/graphiql", app.base)).await.expect("graphiql");
+    let res = reqwest::get(format!("{}/graphiql", app.base))
+        .await
+        .expect("graphiql");
     assert_eq!(res.status(), 200);
-    assert!(res.text().await.expect("body").to_lowercase().contains("graphiql"));
+    assert!(
+        res.text()
+            .await
+            .expect("body")
+            .to_lowercase()
+            .contains("graphiql")
+    );
     app.stop().await;
 }
 
@@ -199,8 +228,12 @@ async fn internal_details_are_never_sent() {
     // Break the database under the server: queries fail with an internal error.
     let db = app.db().await;
     use sea_orm::ConnectionTrait;
-    db.execute_unprepared("DROP TABLE scan_configs").await.expect("drop");
-    let body = app.gql(&admin, "{ scanConfigs { totalCount } }", json!({})).await;
+    db.execute_unprepared("DROP TABLE scan_configs")
+        .await
+        .expect("drop");
+    let body = app
+        .gql(&admin, "{ scanConfigs { totalCount } }", json!({}))
+        .await;
     assert_eq!(error_code(&body), "INTERNAL", "{body}");
     assert_eq!(body["errors"][0]["message"], "internal error");
     app.stop().await;

@@ -31,15 +31,38 @@ async fn migrations_up_down_up(backend: Backend) {
     Migrator::up(&db, None).await.expect("up");
     let tables = table_names(&db).await;
     for t in [
-        "alert_rules", "alerts", "api_keys", "audit_log", "notification_channels", "scan_certificates",
-        "scan_configs", "scan_ips", "scan_ports", "scan_scripts", "scan_services", "scan_sites",
-        "scan_tls_versions", "scans", "schedules", "sessions", "settings", "users",
+        "alert_rules",
+        "alerts",
+        "api_keys",
+        "audit_log",
+        "notification_channels",
+        "scan_certificates",
+        "scan_configs",
+        "scan_ips",
+        "scan_ports",
+        "scan_scripts",
+        "scan_services",
+        "scan_sites",
+        "scan_tls_versions",
+        "scans",
+        "schedules",
+        "sessions",
+        "settings",
+        "users",
     ] {
         assert!(tables.iter().any(|n| n == t), "{t} missing from {tables:?}");
     }
-    assert!(Migrator::get_pending_migrations(&db).await.expect("pending").is_empty());
+    assert!(
+        Migrator::get_pending_migrations(&db)
+            .await
+            .expect("pending")
+            .is_empty()
+    );
     Migrator::down(&db, None).await.expect("down");
-    assert!(table_names(&db).await.is_empty(), "down removes every table");
+    assert!(
+        table_names(&db).await.is_empty(),
+        "down removes every table"
+    );
     Migrator::up(&db, None).await.expect("up again");
     assert_eq!(table_names(&db).await, tables);
     db.close().await.ok();
@@ -53,18 +76,46 @@ async fn foreign_keys_cascade_from_scans(backend: Backend) {
         .await
         .expect("db")
         .expect("backend available");
-    let db = server::db::connect(&database.url, Default::default()).await.expect("connect");
+    let db = server::db::connect(&database.url, Default::default())
+        .await
+        .expect("connect");
     server::db::migrate(&db).await.expect("migrate");
-    let scan = server::service::results::store(&db, e2e::sample_scan("x", 2, 2)).await.expect("seed");
+    let scan = server::service::results::store(&db, e2e::sample_scan("x", 2, 2))
+        .await
+        .expect("seed");
     use sea_orm::{EntityTrait, PaginatorTrait};
-    assert_eq!(entity::scan_tls_version::Entity::find().count(&db).await.expect("count"), 8);
-    entity::scan::Entity::delete_by_id(scan.id).exec(&db).await.expect("delete");
+    assert_eq!(
+        entity::scan_tls_version::Entity::find()
+            .count(&db)
+            .await
+            .expect("count"),
+        8
+    );
+    entity::scan::Entity::delete_by_id(scan.id)
+        .exec(&db)
+        .await
+        .expect("delete");
     for count in [
-        entity::scan_site::Entity::find().count(&db).await.expect("count"),
-        entity::scan_ip::Entity::find().count(&db).await.expect("count"),
-        entity::scan_port::Entity::find().count(&db).await.expect("count"),
-        entity::scan_service::Entity::find().count(&db).await.expect("count"),
-        entity::scan_tls_version::Entity::find().count(&db).await.expect("count"),
+        entity::scan_site::Entity::find()
+            .count(&db)
+            .await
+            .expect("count"),
+        entity::scan_ip::Entity::find()
+            .count(&db)
+            .await
+            .expect("count"),
+        entity::scan_port::Entity::find()
+            .count(&db)
+            .await
+            .expect("count"),
+        entity::scan_service::Entity::find()
+            .count(&db)
+            .await
+            .expect("count"),
+        entity::scan_tls_version::Entity::find()
+            .count(&db)
+            .await
+            .expect("count"),
     ] {
         assert_eq!(count, 0);
     }

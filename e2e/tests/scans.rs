@@ -7,7 +7,8 @@ use serde_json::json;
 use server::service::results;
 use server::service::scans::ScanStatus;
 
-const PAGE: &str = "query($after:String, $filter: ScanFilter){ scans(first: 50, after: $after, filter: $filter) {
+const PAGE: &str =
+    "query($after:String, $filter: ScanFilter){ scans(first: 50, after: $after, filter: $filter) {
   totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id title status } } } }";
 
 async fn pagination_over_120_scans(backend: Backend) {
@@ -29,13 +30,25 @@ async fn pagination_over_120_scans(backend: Backend) {
         let conn = &body["data"]["scans"];
         assert_eq!(conn["totalCount"], 120, "{body}");
         let edges = conn["edges"].as_array().expect("edges");
-        titles.extend(edges.iter().map(|e| e["node"]["title"].as_str().expect("title").to_owned()));
+        titles.extend(
+            edges
+                .iter()
+                .map(|e| e["node"]["title"].as_str().expect("title").to_owned()),
+        );
         pages += 1;
         if conn["pageInfo"]["hasNextPage"] == false {
             break;
         }
-        after = Some(conn["pageInfo"]["endCursor"].as_str().expect("cursor").to_owned());
-        assert_eq!(edges.last().expect("edge")["cursor"], conn["pageInfo"]["endCursor"]);
+        after = Some(
+            conn["pageInfo"]["endCursor"]
+                .as_str()
+                .expect("cursor")
+                .to_owned(),
+        );
+        assert_eq!(
+            edges.last().expect("edge")["cursor"],
+            conn["pageInfo"]["endCursor"]
+        );
     }
     assert_eq!(pages, 3);
     assert_eq!(titles.len(), 120);
@@ -48,7 +61,11 @@ async fn pagination_over_120_scans(backend: Backend) {
         .await;
     assert_eq!(failed["data"]["scans"]["totalCount"], 30, "{failed}");
     let both = app
-        .gql(&admin, PAGE, json!({ "filter": { "status": ["FAILED", "COMPLETED"] } }))
+        .gql(
+            &admin,
+            PAGE,
+            json!({ "filter": { "status": ["FAILED", "COMPLETED"] } }),
+        )
         .await;
     assert_eq!(both["data"]["scans"]["totalCount"], 120);
     app.stop().await;
@@ -63,11 +80,17 @@ const DETAIL: &str = "query($id:ID!){ scan(id:$id){ id title status percent trig
 async fn scan_detail_tree(backend: Backend) {
     let app = TestApp::spawn_with(backend, |_| {}).await.expect("app");
     let db = app.db().await;
-    let small = results::store(&db, sample_scan("small", 1, 2)).await.expect("seed");
-    let large = results::store(&db, sample_scan("large", 8, 16)).await.expect("seed");
+    let small = results::store(&db, sample_scan("small", 1, 2))
+        .await
+        .expect("seed");
+    let large = results::store(&db, sample_scan("large", 8, 16))
+        .await
+        .expect("seed");
     let admin = app.admin().await;
 
-    let body = app.gql(&admin, DETAIL, json!({ "id": small.id.to_string() })).await;
+    let body = app
+        .gql(&admin, DETAIL, json!({ "id": small.id.to_string() }))
+        .await;
     let scan = &body["data"]["scan"];
     assert_eq!(scan["status"], "COMPLETED", "{body}");
     assert_eq!(scan["commandLines"][0][0], "nmap");
@@ -82,7 +105,10 @@ async fn scan_detail_tree(backend: Backend) {
     assert_eq!(ports[1]["port"], 443);
     assert_eq!(ports[1]["unexpected"], true);
     assert_eq!(ports[1]["service"]["certificate"]["subject"], "CN=lab.test");
-    assert_eq!(ports[1]["service"]["certificate"]["sans"], json!(["DNS:lab.test"]));
+    assert_eq!(
+        ports[1]["service"]["certificate"]["sans"],
+        json!(["DNS:lab.test"])
+    );
     assert_eq!(ports[1]["service"]["tlsVersions"][1]["version"], "TLSv1.3");
     assert_eq!(ports[2]["port"], 8080);
     assert_eq!(ports[2]["missing"], true);
@@ -90,18 +116,26 @@ async fn scan_detail_tree(backend: Backend) {
 
     // The same query over 64× more rows costs the same number of SQL statements.
     let before = app.statement_count().await;
-    let small_body = app.gql(&admin, DETAIL, json!({ "id": small.id.to_string() })).await;
+    let small_body = app
+        .gql(&admin, DETAIL, json!({ "id": small.id.to_string() }))
+        .await;
     let small_cost = app.statement_count().await - before;
     let before = app.statement_count().await;
-    let large_body = app.gql(&admin, DETAIL, json!({ "id": large.id.to_string() })).await;
+    let large_body = app
+        .gql(&admin, DETAIL, json!({ "id": large.id.to_string() }))
+        .await;
     let large_cost = app.statement_count().await - before;
     assert!(small_body["errors"].is_null() && large_body["errors"].is_null());
     assert_eq!(large_body["data"]["scan"]["summary"]["hostsTotal"], 128);
     assert_eq!(
-        large_body["data"]["scan"]["sites"][7]["ips"][15]["ports"][1]["service"]["tlsVersions"][0]["grade"],
+        large_body["data"]["scan"]["sites"][7]["ips"][15]["ports"][1]["service"]["tlsVersions"][0]
+            ["grade"],
         "A"
     );
-    assert_eq!(small_cost, large_cost, "statements per request must not grow with rows");
+    assert_eq!(
+        small_cost, large_cost,
+        "statements per request must not grow with rows"
+    );
     assert!(large_cost <= 16, "{large_cost} statements");
 
     // Paginated hosts for large scans.
@@ -122,8 +156,16 @@ async fn scan_detail_tree(backend: Backend) {
             json!({ "id": large.id.to_string(), "a": h["pageInfo"]["endCursor"] }),
         )
         .await;
-    assert_eq!(rest["data"]["scan"]["hosts"]["edges"].as_array().map(Vec::len), Some(28));
-    assert_eq!(rest["data"]["scan"]["hosts"]["pageInfo"]["hasNextPage"], false);
+    assert_eq!(
+        rest["data"]["scan"]["hosts"]["edges"]
+            .as_array()
+            .map(Vec::len),
+        Some(28)
+    );
+    assert_eq!(
+        rest["data"]["scan"]["hosts"]["pageInfo"]["hasNextPage"],
+        false
+    );
     app.stop().await;
 }
 both_backends!(scan_detail_tree);
@@ -131,31 +173,61 @@ both_backends!(scan_detail_tree);
 async fn delete_scan(backend: Backend) {
     let app = TestApp::spawn_with(backend, |_| {}).await.expect("app");
     let db = app.db().await;
-    let done = results::store(&db, sample_scan("done", 2, 3)).await.expect("seed");
+    let done = results::store(&db, sample_scan("done", 2, 3))
+        .await
+        .expect("seed");
     let mut running = sample_scan("running", 1, 1);
     running.status = ScanStatus::Running;
     let running = results::store(&db, running).await.expect("seed");
     // A file under the data dir, named by scan id, goes with the scan.
-    let report_dir = app.data_dir.path().join("reports").join(done.id.to_string());
+    let report_dir = app
+        .data_dir
+        .path()
+        .join("reports")
+        .join(done.id.to_string());
     std::fs::create_dir_all(&report_dir).expect("dir");
     std::fs::write(report_dir.join("report.json"), "{}").expect("file");
 
     let viewer = app.user_with_role("vera", "VIEWER").await;
     let del = "mutation($id:ID!){ deleteScan(id:$id) }";
-    let body = app.gql(&viewer, del, json!({ "id": done.id.to_string() })).await;
+    let body = app
+        .gql(&viewer, del, json!({ "id": done.id.to_string() }))
+        .await;
     assert_eq!(error_code(&body), "FORBIDDEN");
 
     let admin = app.admin().await;
-    let body = app.gql(&admin, del, json!({ "id": running.id.to_string() })).await;
+    let body = app
+        .gql(&admin, del, json!({ "id": running.id.to_string() }))
+        .await;
     assert_eq!(error_code(&body), "CONFLICT");
 
-    let body = app.gql(&admin, del, json!({ "id": done.id.to_string() })).await;
+    let body = app
+        .gql(&admin, del, json!({ "id": done.id.to_string() }))
+        .await;
     assert_eq!(body["data"]["deleteScan"], true, "{body}");
     assert!(!report_dir.exists());
     // Every row of the tree went with it (cascade).
-    assert_eq!(entity::scan_port::Entity::find().count(&db).await.expect("count"), 3);
-    assert_eq!(entity::scan_ip::Entity::find().count(&db).await.expect("count"), 1);
-    assert_eq!(entity::scan_certificate::Entity::find().count(&db).await.expect("count"), 1);
+    assert_eq!(
+        entity::scan_port::Entity::find()
+            .count(&db)
+            .await
+            .expect("count"),
+        3
+    );
+    assert_eq!(
+        entity::scan_ip::Entity::find()
+            .count(&db)
+            .await
+            .expect("count"),
+        1
+    );
+    assert_eq!(
+        entity::scan_certificate::Entity::find()
+            .count(&db)
+            .await
+            .expect("count"),
+        1
+    );
 
     for id in [done.id.to_string(), "abc".to_owned(), "-1".to_owned()] {
         let body = app.gql(&admin, del, json!({ "id": id })).await;

@@ -34,9 +34,14 @@ async fn scan_progress_over_graphql_transport_ws_with_the_session_cookie() {
         .await
         .expect("seed");
     let cookie = session_cookie(&app).await;
-    let mut socket = ws::connect(&app.base, "graphql-transport-ws", Some(&app.base), Some(&cookie))
-        .await
-        .expect("connect");
+    let mut socket = ws::connect(
+        &app.base,
+        "graphql-transport-ws",
+        Some(&app.base),
+        Some(&cookie),
+    )
+    .await
+    .expect("connect");
     let ack = ws::init(&mut socket, json!({})).await.expect("ack");
     assert_eq!(ack["type"], "connection_ack");
     ws::send(
@@ -65,22 +70,36 @@ async fn api_key_in_connection_init_authenticates_and_legacy_protocol_works() {
         .expect("seed");
     let admin = app.admin().await;
     let key = app
-        .gql(&admin, "mutation { createApiKey(input:{name:\"ws\"}){ token } }", json!({}))
+        .gql(
+            &admin,
+            "mutation { createApiKey(input:{name:\"ws\"}){ token } }",
+            json!({}),
+        )
         .await;
-    let token = key["data"]["createApiKey"]["token"].as_str().expect("token").to_owned();
+    let token = key["data"]["createApiKey"]["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
 
     // graphql-transport-ws, no cookie, no Origin (a script).
     let mut socket = ws::connect(&app.base, "graphql-transport-ws", None, None)
         .await
         .expect("connect");
-    let ack = ws::init(&mut socket, json!({ "authorization": format!("Bearer {token}") }))
-        .await
-        .expect("ack");
+    let ack = ws::init(
+        &mut socket,
+        json!({ "authorization": format!("Bearer {token}") }),
+    )
+    .await
+    .expect("ack");
     assert_eq!(ack["type"], "connection_ack");
 
     // Legacy graphql-ws (subscriptions-transport-ws).
-    let mut legacy = ws::connect(&app.base, "graphql-ws", None, None).await.expect("connect");
-    let ack = ws::init(&mut legacy, json!({ "apiKey": token })).await.expect("ack");
+    let mut legacy = ws::connect(&app.base, "graphql-ws", None, None)
+        .await
+        .expect("connect");
+    let ack = ws::init(&mut legacy, json!({ "apiKey": token }))
+        .await
+        .expect("ack");
     assert_eq!(ack["type"], "connection_ack");
     ws::send(
         &mut legacy,
@@ -89,7 +108,10 @@ async fn api_key_in_connection_init_authenticates_and_legacy_protocol_works() {
     .await;
     let data = ws::next(&mut legacy).await.expect("data");
     assert_eq!(data["type"], "data", "{data}");
-    assert_eq!(data["payload"]["data"]["scanProgress"]["status"], "COMPLETED");
+    assert_eq!(
+        data["payload"]["data"]["scanProgress"]["status"],
+        "COMPLETED"
+    );
     app.stop().await;
 }
 
@@ -102,7 +124,9 @@ async fn websocket_without_credentials_or_with_a_bad_key_is_refused() {
             .expect("connect");
         let answer = ws::init(&mut socket, payload.clone()).await;
         assert!(
-            answer.as_ref().is_none_or(|a| a["type"] != "connection_ack"),
+            answer
+                .as_ref()
+                .is_none_or(|a| a["type"] != "connection_ack"),
             "{payload}: {answer:?}"
         );
     }
@@ -113,9 +137,14 @@ async fn websocket_without_credentials_or_with_a_bad_key_is_refused() {
 async fn websocket_from_a_foreign_origin_is_refused_before_upgrade() {
     let app = TestApp::spawn().await;
     let cookie = session_cookie(&app).await;
-    let err = ws::connect(&app.base, "graphql-transport-ws", Some("http://evil.example"), Some(&cookie))
-        .await
-        .expect_err("foreign origin");
+    let err = ws::connect(
+        &app.base,
+        "graphql-transport-ws",
+        Some("http://evil.example"),
+        Some(&cookie),
+    )
+    .await
+    .expect_err("foreign origin");
     match err {
         tokio_tungstenite::tungstenite::Error::Http(res) => assert_eq!(res.status(), 403),
         other => panic!("expected HTTP 403, got {other:?}"),
@@ -140,9 +169,14 @@ async fn websocket_that_never_sends_init_is_closed() {
 async fn subscription_to_an_unknown_scan_answers_not_found() {
     let app = TestApp::spawn().await;
     let cookie = session_cookie(&app).await;
-    let mut socket = ws::connect(&app.base, "graphql-transport-ws", Some(&app.base), Some(&cookie))
-        .await
-        .expect("connect");
+    let mut socket = ws::connect(
+        &app.base,
+        "graphql-transport-ws",
+        Some(&app.base),
+        Some(&cookie),
+    )
+    .await
+    .expect("connect");
     ws::init(&mut socket, json!({})).await.expect("ack");
     ws::send(
         &mut socket,
@@ -151,6 +185,9 @@ async fn subscription_to_an_unknown_scan_answers_not_found() {
     .await;
     let err = ws::next(&mut socket).await.expect("error");
     assert_eq!(err["type"], "next", "{err}");
-    assert_eq!(err["payload"]["errors"][0]["extensions"]["code"], "NOT_FOUND");
+    assert_eq!(
+        err["payload"]["errors"][0]["extensions"]["code"],
+        "NOT_FOUND"
+    );
     app.stop().await;
 }

@@ -46,7 +46,9 @@ pub async fn run(
     if settings.import_configs_at_start && settings.configs_dir.is_dir() {
         let files = configs::yaml_files(&settings.configs_dir)?;
         match configs::import_files(&db, &Actor::system(), &files).await {
-            Ok(report) => tracing::info!(created = ?report.created, skipped = report.skipped.len(), "imported scan configs"),
+            Ok(report) => {
+                tracing::info!(created = ?report.created, skipped = report.skipped.len(), "imported scan configs")
+            }
             Err(e) => tracing::warn!(error = %e, "scan config import at start failed"),
         }
     }
@@ -68,7 +70,12 @@ pub async fn run(
         settings.auth.login_max_failures_per_account,
         settings.auth.login_max_failures_per_ip,
     ));
-    let schema = crate::graphql::build(db.clone(), settings.clone(), events.clone(), limiter.clone());
+    let schema = crate::graphql::build(
+        db.clone(),
+        settings.clone(),
+        events.clone(),
+        limiter.clone(),
+    );
     let csp: Arc<str> = http::spa::content_security_policy(&settings.frontend_dir).into();
     let state = AppState {
         db: db.clone(),

@@ -15,7 +15,11 @@ use crate::db::{self, DbMetrics};
 use crate::service::{api_keys, configs, users};
 
 #[derive(Debug, Parser)]
-#[command(name = "sneakyscan", version, about = "SneakyScanner: a self-hosted network scan manager")]
+#[command(
+    name = "sneakyscan",
+    version,
+    about = "SneakyScanner: a self-hosted network scan manager"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -151,7 +155,11 @@ fn read_password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
 
 async fn open_db(settings: &Settings) -> anyhow::Result<sea_orm::DatabaseConnection> {
     std::fs::create_dir_all(&settings.data_dir).ok();
-    let db = db::connect(&settings.effective_database_url(), Arc::new(DbMetrics::default())).await?;
+    let db = db::connect(
+        &settings.effective_database_url(),
+        Arc::new(DbMetrics::default()),
+    )
+    .await?;
     db::migrate(&db).await?;
     Ok(db)
 }
@@ -166,7 +174,11 @@ pub async fn run_command(cli: &Cli, settings: &Settings) -> anyhow::Result<()> {
     match &cli.command {
         Command::Serve { .. } => unreachable_serve(),
         Command::Migrate { down } => {
-            let db = db::connect(&settings.effective_database_url(), Arc::new(DbMetrics::default())).await?;
+            let db = db::connect(
+                &settings.effective_database_url(),
+                Arc::new(DbMetrics::default()),
+            )
+            .await?;
             match down {
                 Some(n) => migration::Migrator::down(&db, Some(*n)).await?,
                 None => migration::Migrator::up(&db, None).await?,
@@ -229,7 +241,9 @@ pub async fn run_command(cli: &Cli, settings: &Settings) -> anyhow::Result<()> {
             command: ConfigCommand::Import { files },
         } => {
             let db = open_db(settings).await?;
-            let report = configs::import_files(&db, &system, files).await.map_err(fail)?;
+            let report = configs::import_files(&db, &system, files)
+                .await
+                .map_err(fail)?;
             for t in &report.created {
                 println!("imported: {t}");
             }
@@ -263,12 +277,17 @@ async fn healthcheck(url: &str) -> anyhow::Result<()> {
     .context("healthcheck timed out")?
     .with_context(|| format!("cannot connect to {host}"))?;
     stream
-        .write_all(format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes())
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
         .await?;
     let mut buf = Vec::new();
-    tokio::time::timeout(std::time::Duration::from_secs(5), stream.read_to_end(&mut buf))
-        .await
-        .context("healthcheck timed out")??;
+    tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        stream.read_to_end(&mut buf),
+    )
+    .await
+    .context("healthcheck timed out")??;
     let head = String::from_utf8_lossy(&buf);
     let status = head.split_whitespace().nth(1).unwrap_or("");
     anyhow::ensure!(status == "200", "unhealthy: HTTP status {status:?}");

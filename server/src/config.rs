@@ -155,8 +155,13 @@ impl Settings {
             }
             None => figment = figment.merge(Toml::file("configs/sneakyscan.toml")),
         }
-        // `SNEAKYSCAN_AUTH__COOKIE_SECURE=true` sets auth.cookie_secure.
-        figment = figment.merge(Env::prefixed("SNEAKYSCAN_").split("__"));
+        // `SNEAKYSCAN_AUTH__COOKIE_SECURE=true` sets auth.cookie_secure. `SNEAKYSCAN_TEST_*`
+        // variables belong to the test suite, not to the server.
+        figment = figment.merge(
+            Env::prefixed("SNEAKYSCAN_")
+                .filter(|key| !key.as_str().to_ascii_lowercase().starts_with("test_"))
+                .split("__"),
+        );
         let mut settings: Settings = figment.extract().context("invalid settings")?;
         if let Some(listen) = overrides.listen {
             settings.listen = listen;
@@ -200,6 +205,18 @@ mod tests {
             s.effective_database_url(),
             "sqlite:///tmp/x/sneakyscan.db?mode=rwc"
         );
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API returns its own large error
+    fn load_reads_nested_env_and_ignores_test_variables() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SNEAKYSCAN_AUTH__COOKIE_SECURE", "true");
+            jail.set_env("SNEAKYSCAN_TEST_POSTGRES_URL", "postgres://x");
+            let s = Settings::load(None, &Overrides::default()).expect("settings");
+            assert!(s.auth.cookie_secure);
+            Ok(())
+        });
     }
 
     #[test]

@@ -28,13 +28,11 @@ impl DbMetrics {
 
 /// Opens the database, creating the SQLite file's directory when needed.
 pub async fn connect(url: &str, metrics: Arc<DbMetrics>) -> anyhow::Result<DatabaseConnection> {
-    if let Some(path) = sqlite_path(url) {
-        if let Some(parent) = std::path::Path::new(path).parent() {
-            if !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent)
-                    .with_context(|| format!("while creating {}", parent.display()))?;
-            }
-        }
+    if let Some(parent) = sqlite_path(url).and_then(|p| std::path::Path::new(p).parent())
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("while creating {}", parent.display()))?;
     }
     let mut opts = ConnectOptions::new(url.to_owned());
     opts.sqlx_logging(false)
@@ -89,7 +87,12 @@ pub fn redact(url: &str) -> String {
         (Some(scheme), Some(at)) if at > scheme => {
             let creds = &url[scheme + 3..at];
             match creds.find(':') {
-                Some(colon) => format!("{}{}:***{}", &url[..scheme + 3], &creds[..colon], &url[at..]),
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme + 3],
+                    &creds[..colon],
+                    &url[at..]
+                ),
                 None => url.to_owned(),
             }
         }
@@ -112,7 +115,10 @@ mod tests {
 
     #[test]
     fn sqlite_path_extracts_file_when_url_is_sqlite() {
-        assert_eq!(sqlite_path("sqlite://./data/a.db?mode=rwc"), Some("./data/a.db"));
+        assert_eq!(
+            sqlite_path("sqlite://./data/a.db?mode=rwc"),
+            Some("./data/a.db")
+        );
         assert_eq!(sqlite_path("postgres://x"), None);
     }
 }

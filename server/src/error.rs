@@ -125,13 +125,15 @@ impl From<AppError> for GqlError {
             AppError::Validation { pos, .. } => *pos,
             _ => None,
         };
-        GqlError(async_graphql::Error::new(err.to_string()).extend_with(|_, ext| {
-            ext.set("code", code);
-            if let Some(pos) = pos {
-                ext.set("line", pos.line);
-                ext.set("column", pos.column);
-            }
-        }))
+        GqlError(
+            async_graphql::Error::new(err.to_string()).extend_with(|_, ext| {
+                ext.set("code", code);
+                if let Some(pos) = pos {
+                    ext.set("line", pos.line);
+                    ext.set("column", pos.column);
+                }
+            }),
+        )
     }
 }
 
@@ -151,7 +153,10 @@ mod tests {
         assert_eq!(AppError::Conflict("x".into()).code(), "CONFLICT");
         assert_eq!(AppError::Scope("x".into()).code(), "SCOPE");
         assert_eq!(AppError::RateLimited("x".into()).code(), "RATE_LIMITED");
-        assert_eq!(AppError::internal(anyhow::anyhow!("boom")).code(), "INTERNAL");
+        assert_eq!(
+            AppError::internal(anyhow::anyhow!("boom")).code(),
+            "INTERNAL"
+        );
     }
 
     #[test]

@@ -54,7 +54,9 @@ impl FromStr for Role {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthMethod {
     Session,
-    ApiKey { key_id: i32 },
+    ApiKey {
+        key_id: i32,
+    },
     /// The server itself (CLI commands, start-up tasks).
     System,
 }
@@ -110,7 +112,9 @@ mod tests {
     fn require_allows_higher_roles_and_refuses_lower() {
         assert!(actor(Role::Admin).require(Role::Operator).is_ok());
         assert!(actor(Role::Operator).require(Role::Operator).is_ok());
-        let err = actor(Role::Viewer).require(Role::Operator).expect_err("viewer");
+        let err = actor(Role::Viewer)
+            .require(Role::Operator)
+            .expect_err("viewer");
         assert_eq!(err.code(), "FORBIDDEN");
     }
 

@@ -21,7 +21,9 @@ pub fn validate_new(password: &str) -> Result<(), AppError> {
         )));
     }
     if password.len() > 1024 {
-        return Err(AppError::validation("password is too long (1024 bytes max)"));
+        return Err(AppError::validation(
+            "password is too long (1024 bytes max)",
+        ));
     }
     Ok(())
 }
@@ -74,18 +76,29 @@ mod tests {
     async fn verify_accepts_right_password_and_rejects_wrong_one() {
         let h = hash("correct horse".into()).await.expect("hash");
         assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(verify("correct horse".into(), h.clone()).await.expect("verify"));
+        assert!(
+            verify("correct horse".into(), h.clone())
+                .await
+                .expect("verify")
+        );
         assert!(!verify("wrong horse".into(), h).await.expect("verify"));
     }
 
     #[tokio::test]
     async fn verify_is_false_when_hash_is_malformed() {
-        assert!(!verify("x".into(), "not-a-hash".into()).await.expect("verify"));
+        assert!(
+            !verify("x".into(), "not-a-hash".into())
+                .await
+                .expect("verify")
+        );
     }
 
     #[test]
     fn validate_new_rejects_short_passwords() {
-        assert_eq!(validate_new("short").expect_err("short").code(), "VALIDATION");
+        assert_eq!(
+            validate_new("short").expect_err("short").code(),
+            "VALIDATION"
+        );
         assert!(validate_new("long enough").is_ok());
     }
 }

@@ -71,7 +71,10 @@ impl LoginLimiter {
         now: Instant,
     ) -> usize {
         let Some(q) = map.get_mut(key) else { return 0 };
-        while q.front().is_some_and(|t| now.duration_since(*t) >= self.window) {
+        while q
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= self.window)
+        {
             q.pop_front();
         }
         q.len()
@@ -89,7 +92,10 @@ mod tests {
             assert!(l.check("alice", "1").is_ok());
             l.record_failure("alice", "1");
         }
-        assert_eq!(l.check("ALICE", "2").expect_err("limited").code(), "RATE_LIMITED");
+        assert_eq!(
+            l.check("ALICE", "2").expect_err("limited").code(),
+            "RATE_LIMITED"
+        );
         assert!(l.check("bob", "2").is_ok());
     }
 

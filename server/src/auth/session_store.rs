@@ -46,7 +46,11 @@ impl SessionStore for DbSessionStore {
         // someone else's session: insert, and draw a new id if the row exists.
         for _ in 0..4 {
             let inserted = session::Entity::insert(active_model(record)?)
-                .on_conflict(OnConflict::column(session::Column::Id).do_nothing().to_owned())
+                .on_conflict(
+                    OnConflict::column(session::Column::Id)
+                        .do_nothing()
+                        .to_owned(),
+                )
                 .exec_without_returning(&self.db)
                 .await
                 .map_err(backend)?;

@@ -1,7 +1,7 @@
 //! GraphQL for accounts: `me`, `login`/`logout`, users (admin) and API keys.
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use crate::error::GqlResult;
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use crate::auth::backend::Credentials;
@@ -33,7 +33,11 @@ impl User {
         &self.0.username
     }
     async fn role(&self) -> Role {
-        self.0.role.parse::<DomainRole>().unwrap_or(DomainRole::Viewer).into()
+        self.0
+            .role
+            .parse::<DomainRole>()
+            .unwrap_or(DomainRole::Viewer)
+            .into()
     }
     async fn disabled(&self) -> bool {
         self.0.disabled
@@ -58,7 +62,11 @@ impl ApiKey {
         &self.0.prefix
     }
     async fn role(&self) -> Role {
-        self.0.role.parse::<DomainRole>().unwrap_or(DomainRole::Viewer).into()
+        self.0
+            .role
+            .parse::<DomainRole>()
+            .unwrap_or(DomainRole::Viewer)
+            .into()
     }
     async fn user_id(&self) -> ID {
         ID(self.0.user_id.to_string())
@@ -185,8 +193,19 @@ impl AuthMutation {
             .insert(SESSION_AUTH_AT, Utc::now().timestamp())
             .await
             .map_err(|e| AppError::internal(anyhow::anyhow!("session insert: {e}")))?;
-        audit::record_raw(db, Some(user.id), &user.username, "login", None, None, Some(ip)).await?;
-        let model = users::get(db, user.id).await?.ok_or(AppError::NotFound("user"))?;
+        audit::record_raw(
+            db,
+            Some(user.id),
+            &user.username,
+            "login",
+            None,
+            None,
+            Some(ip),
+        )
+        .await?;
+        let model = users::get(db, user.id)
+            .await?
+            .ok_or(AppError::NotFound("user"))?;
         Ok(User(model))
     }
 
@@ -200,8 +219,16 @@ impl AuthMutation {
             .await
             .map_err(|e| AppError::internal(anyhow::anyhow!("session logout: {e}")))?;
         if let Some(user) = user {
-            audit::record_raw(ctx.db(), Some(user.id), &user.username, "logout", None, None, None)
-                .await?;
+            audit::record_raw(
+                ctx.db(),
+                Some(user.id),
+                &user.username,
+                "logout",
+                None,
+                None,
+                None,
+            )
+            .await?;
         }
         Ok(true)
     }
@@ -232,11 +259,7 @@ impl AuthMutation {
     }
 
     /// Creates a user (ADMIN).
-    async fn create_user(
-        &self,
-        ctx: &Context<'_>,
-        input: CreateUserInput,
-    ) -> GqlResult<User> {
+    async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput) -> GqlResult<User> {
         let user = users::create(
             ctx.db(),
             ctx.actor()?,
@@ -276,7 +299,9 @@ impl AuthMutation {
     ) -> GqlResult<bool> {
         let actor = ctx.actor()?;
         let id = actor.user_id.ok_or(AppError::NotFound("user"))?;
-        let user = users::get(ctx.db(), id).await?.ok_or(AppError::NotFound("user"))?;
+        let user = users::get(ctx.db(), id)
+            .await?
+            .ok_or(AppError::NotFound("user"))?;
         if !password::verify(current_password, user.password_hash.clone()).await? {
             return Err(AppError::InvalidCredentials("current password is wrong".into()).into());
         }

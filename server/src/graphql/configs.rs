@@ -1,7 +1,7 @@
 //! GraphQL for scan configs.
 
-use async_graphql::{Context, ID, InputObject, Object};
 use crate::error::GqlResult;
+use async_graphql::{Context, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 
 use crate::graphql::connection::connection;
@@ -93,7 +93,9 @@ impl ConfigMutation {
         ctx: &Context<'_>,
         input: ScanConfigInput,
     ) -> GqlResult<ScanConfig> {
-        Ok(ScanConfig(configs::create(ctx.db(), ctx.actor()?, &input.yaml).await?))
+        Ok(ScanConfig(
+            configs::create(ctx.db(), ctx.actor()?, &input.yaml).await?,
+        ))
     }
 
     async fn update_scan_config(
@@ -103,7 +105,9 @@ impl ConfigMutation {
         input: ScanConfigInput,
     ) -> GqlResult<ScanConfig> {
         let id = parse_id(&id, "scan config")?;
-        Ok(ScanConfig(configs::update(ctx.db(), ctx.actor()?, id, &input.yaml).await?))
+        Ok(ScanConfig(
+            configs::update(ctx.db(), ctx.actor()?, id, &input.yaml).await?,
+        ))
     }
 
     async fn delete_scan_config(&self, ctx: &Context<'_>, id: ID) -> GqlResult<bool> {

@@ -12,7 +12,9 @@ use futures::future::{BoxFuture, Shared};
 use async_graphql::dataloader::{DataLoader, Loader};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 
-use entity::{scan_certificate, scan_config, scan_ip, scan_port, scan_service, scan_site, scan_tls_version};
+use entity::{
+    scan_certificate, scan_config, scan_ip, scan_port, scan_service, scan_site, scan_tls_version,
+};
 
 use crate::error::AppError;
 
@@ -170,7 +172,9 @@ where
                 .entry(scan_id)
                 .or_insert_with(|| {
                     let loader = self.loader.clone();
-                    async move { loader.load_one(scan_id).await }.boxed().shared()
+                    async move { loader.load_one(scan_id).await }
+                        .boxed()
+                        .shared()
                 })
                 .clone()
         };
@@ -197,26 +201,60 @@ pub struct Loaders {
 impl Loaders {
     pub fn new(db: &DatabaseConnection) -> Self {
         Self {
-            configs: loader(db, scan_config::Column::Id, scan_config::Column::Id, |r: &scan_config::Model| r.id),
-            ports_by_ip: loader(db, scan_port::Column::IpId, scan_port::Column::Port, |r: &scan_port::Model| r.ip_id),
-            sites: ScanLevel::new(db, scan_site::Column::ScanId, scan_site::Column::Id, |r: &scan_site::Model| r.scan_id, |r: &scan_site::Model| r.scan_id),
-            ips: ScanLevel::new(db, scan_ip::Column::ScanId, scan_ip::Column::Id, |r: &scan_ip::Model| r.scan_id, |r: &scan_ip::Model| r.site_id),
-            ports: ScanLevel::new(db, scan_port::Column::ScanId, scan_port::Column::Port, |r: &scan_port::Model| r.scan_id, |r: &scan_port::Model| r.ip_id),
+            configs: loader(
+                db,
+                scan_config::Column::Id,
+                scan_config::Column::Id,
+                |r: &scan_config::Model| r.id,
+            ),
+            ports_by_ip: loader(
+                db,
+                scan_port::Column::IpId,
+                scan_port::Column::Port,
+                |r: &scan_port::Model| r.ip_id,
+            ),
+            sites: ScanLevel::new(
+                db,
+                scan_site::Column::ScanId,
+                scan_site::Column::Id,
+                |r: &scan_site::Model| r.scan_id,
+                |r: &scan_site::Model| r.scan_id,
+            ),
+            ips: ScanLevel::new(
+                db,
+                scan_ip::Column::ScanId,
+                scan_ip::Column::Id,
+                |r: &scan_ip::Model| r.scan_id,
+                |r: &scan_ip::Model| r.site_id,
+            ),
+            ports: ScanLevel::new(
+                db,
+                scan_port::Column::ScanId,
+                scan_port::Column::Port,
+                |r: &scan_port::Model| r.scan_id,
+                |r: &scan_port::Model| r.ip_id,
+            ),
             services: ScanLevel::new(
                 db,
                 scan_service::Column::ScanId,
                 scan_service::Column::Id,
-                |r: &scan_service::Model| r.scan_id, |r: &scan_service::Model| r.port_id),
+                |r: &scan_service::Model| r.scan_id,
+                |r: &scan_service::Model| r.port_id,
+            ),
             certificates: ScanLevel::new(
                 db,
                 scan_certificate::Column::ScanId,
                 scan_certificate::Column::Id,
-                |r: &scan_certificate::Model| r.scan_id, |r: &scan_certificate::Model| r.service_id),
+                |r: &scan_certificate::Model| r.scan_id,
+                |r: &scan_certificate::Model| r.service_id,
+            ),
             tls_versions: ScanLevel::new(
                 db,
                 scan_tls_version::Column::ScanId,
                 scan_tls_version::Column::Version,
-                |r: &scan_tls_version::Model| r.scan_id, |r: &scan_tls_version::Model| r.service_id),
+                |r: &scan_tls_version::Model| r.scan_id,
+                |r: &scan_tls_version::Model| r.service_id,
+            ),
         }
     }
 }

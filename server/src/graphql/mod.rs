@@ -22,7 +22,11 @@ use crate::events::EventBus;
 pub struct Query(auth::AuthQuery, configs::ConfigQuery, scans::ScanQuery);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(auth::AuthMutation, configs::ConfigMutation, scans::ScanMutation);
+pub struct Mutation(
+    auth::AuthMutation,
+    configs::ConfigMutation,
+    scans::ScanMutation,
+);
 
 #[derive(MergedSubscription, Default)]
 pub struct Subscription(subscription::ScanSubscription);
@@ -36,13 +40,17 @@ pub fn build(
     events: EventBus,
     limiter: Arc<LoginLimiter>,
 ) -> AppSchema {
-    let mut builder = Schema::build(Query::default(), Mutation::default(), Subscription::default())
-        .limit_depth(settings.graphql.max_depth)
-        .limit_complexity(settings.graphql.max_complexity)
-        .limit_recursive_depth(64)
-        .data(db)
-        .data(events)
-        .data(limiter);
+    let mut builder = Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .limit_depth(settings.graphql.max_depth)
+    .limit_complexity(settings.graphql.max_complexity)
+    .limit_recursive_depth(64)
+    .data(db)
+    .data(events)
+    .data(limiter);
     if !settings.graphql.introspection {
         builder = builder.disable_introspection().disable_suggestions();
     }
@@ -51,7 +59,11 @@ pub fn build(
 
 /// The schema in SDL, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(Query::default(), Mutation::default(), Subscription::default())
-        .finish()
-        .sdl()
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .finish()
+    .sdl()
 }

@@ -1,10 +1,12 @@
 //! GraphQL for scans: list, detail with the full result tree (through DataLoaders), delete.
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use crate::error::GqlResult;
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use entity::{scan, scan_certificate, scan_ip, scan_port, scan_service, scan_site, scan_tls_version};
+use entity::{
+    scan, scan_certificate, scan_ip, scan_port, scan_service, scan_site, scan_tls_version,
+};
 
 use crate::error::AppError;
 use crate::graphql::configs::ScanConfig;
@@ -90,7 +92,11 @@ impl Scan {
         let Some(id) = self.0.config_id else {
             return Ok(None);
         };
-        let rows = loaders(ctx).configs.load_one(id).await.map_err(AppError::from)?;
+        let rows = loaders(ctx)
+            .configs
+            .load_one(id)
+            .await
+            .map_err(AppError::from)?;
         Ok(rows.and_then(|mut v| v.pop()).map(ScanConfig))
     }
     async fn summary(&self) -> ScanSummary {
@@ -121,10 +127,14 @@ impl Scan {
     ) -> GqlResult<ScanHostConnection> {
         let page = PageRequest::parse(first, after.as_deref())?;
         let page = scans::hosts(ctx.db(), ctx.actor()?, self.0.id, page).await?;
-        Ok(ScanHostConnection::from_page(page, |h| h.id, |ip| ScanIp {
-            row: ip,
-            paged: true,
-        }))
+        Ok(ScanHostConnection::from_page(
+            page,
+            |h| h.id,
+            |ip| ScanIp {
+                row: ip,
+                paged: true,
+            },
+        ))
     }
 }
 
@@ -186,7 +196,10 @@ impl ScanIp {
                 .map_err(AppError::from)?
                 .unwrap_or_default()
         } else {
-            loaders(ctx).ports.children(self.row.scan_id, self.row.id).await?
+            loaders(ctx)
+                .ports
+                .children(self.row.scan_id, self.row.id)
+                .await?
         };
         Ok(rows.into_iter().map(ScanPort).collect())
     }
@@ -226,7 +239,10 @@ impl ScanPort {
         self.0.state != "open" && self.0.expected
     }
     async fn service(&self, ctx: &Context<'_>) -> GqlResult<Option<ScanService>> {
-        let mut rows = loaders(ctx).services.children(self.0.scan_id, self.0.id).await?;
+        let mut rows = loaders(ctx)
+            .services
+            .children(self.0.scan_id, self.0.id)
+            .await?;
         Ok(rows.pop().map(ScanService))
     }
 }
@@ -275,11 +291,17 @@ impl ScanService {
         })
     }
     async fn certificate(&self, ctx: &Context<'_>) -> GqlResult<Option<ScanCertificate>> {
-        let mut rows = loaders(ctx).certificates.children(self.0.scan_id, self.0.id).await?;
+        let mut rows = loaders(ctx)
+            .certificates
+            .children(self.0.scan_id, self.0.id)
+            .await?;
         Ok(rows.pop().map(ScanCertificate))
     }
     async fn tls_versions(&self, ctx: &Context<'_>) -> GqlResult<Vec<ScanTlsVersion>> {
-        let rows = loaders(ctx).tls_versions.children(self.0.scan_id, self.0.id).await?;
+        let rows = loaders(ctx)
+            .tls_versions
+            .children(self.0.scan_id, self.0.id)
+            .await?;
         Ok(rows.into_iter().map(ScanTlsVersion).collect())
     }
 }
@@ -388,7 +410,9 @@ pub struct ScanMutation;
 impl ScanMutation {
     /// Deletes a finished scan: its rows and its files (OPERATOR).
     async fn delete_scan(&self, ctx: &Context<'_>, id: ID) -> GqlResult<bool> {
-        let data_dir = &ctx.data_unchecked::<std::sync::Arc<crate::config::Settings>>().data_dir;
+        let data_dir = &ctx
+            .data_unchecked::<std::sync::Arc<crate::config::Settings>>()
+            .data_dir;
         scans::delete(ctx.db(), ctx.actor()?, data_dir, parse_id(&id, "scan")?).await?;
         Ok(true)
     }

@@ -1,11 +1,11 @@
 //! Live progress: `scanProgress(scanId)` and `scanUpdates`, fed by the event bus.
 
-use async_graphql::{Context, ID, SimpleObject, Subscription};
 use crate::error::GqlError;
+use async_graphql::{Context, ID, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
 use futures::Stream;
 use futures::StreamExt;
-use tokio_stream_lite::BroadcastStream;
+use tokio::sync::broadcast;
 
 use crate::events::{EventBus, ScanEvent};
 use crate::graphql::context::{ContextExt, parse_id};
@@ -40,27 +40,18 @@ impl From<ScanEvent> for ScanProgress {
 }
 
 /// Bus events as a stream; a lagging subscriber skips what it missed instead of failing.
-mod tokio_stream_lite {
-    use futures::Stream;
-    use tokio::sync::broadcast;
-
-    pub struct BroadcastStream;
-
-    impl BroadcastStream {
-        pub fn new<T: Clone + Send + 'static>(
-            rx: broadcast::Receiver<T>,
-        ) -> impl Stream<Item = T> + Send + 'static {
-            futures::stream::unfold(rx, |mut rx| async move {
-                loop {
-                    match rx.recv().await {
-                        Ok(item) => return Some((item, rx)),
-                        Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                        Err(broadcast::error::RecvError::Closed) => return None,
-                    }
-                }
-            })
+fn bus_stream<T: Clone + Send + 'static>(
+    rx: broadcast::Receiver<T>,
+) -> impl Stream<Item = T> + Send + 'static {
+    futures::stream::unfold(rx, |mut rx| async move {
+        loop {
+            match rx.recv().await {
+                Ok(item) => return Some((item, rx)),
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
         }
-    }
+    })
 }
 
 #[derive(Default)]
@@ -81,7 +72,7 @@ impl ScanSubscription {
         let rx = ctx.data_unchecked::<EventBus>().subscribe();
         let row = scans::get(ctx.db(), actor, id).await?;
         let first = ScanEvent::from_row(&row);
-        let live = BroadcastStream::new(rx).filter(move |e| futures::future::ready(e.scan_id == id));
+        let live = bus_stream(rx).filter(move |e| futures::future::ready(e.scan_id == id));
         let events = futures::stream::once(futures::future::ready(first))
             .chain(live)
             .boxed();
@@ -104,6 +95,98 @@ impl ScanSubscription {
     ) -> Result<impl Stream<Item = ScanProgress> + use<>, GqlError> {
         ctx.actor()?.require(crate::auth::Role::Viewer)?;
         let rx = ctx.data_unchecked::<EventBus>().subscribe();
-        Ok(BroadcastStream::new(rx).map(ScanProgress::from))
+        Ok(bus_stream(rx).map(ScanProgress::from))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use futures::StreamExt;
+
+    use super::*;
+    use crate::auth::Actor;
+    use crate::graphql::context::RequestAuth;
+    use crate::service::scans::ScanStatus as Status;
+
+    #[tokio::test]
+    async fn scan_updates_streams_bus_events_to_a_signed_in_caller() {
+        let db = crate::db::connect("sqlite::memory:", Default::default())
+            .await
+            .expect("db");
+        let events = EventBus::default();
+        let schema = crate::graphql::build(
+            db,
+            Arc::new(crate::config::Settings::default()),
+            events.clone(),
+            Arc::new(crate::auth::rate_limit::LoginLimiter::new(
+                std::time::Duration::from_secs(60),
+                5,
+                5,
+            )),
+        );
+        let request = async_graphql::Request::new(
+            "subscription { scanUpdates { scanId status phase percent openPorts } }",
+        )
+        .data(RequestAuth {
+            actor: Some(Actor::system()),
+            session: None,
+            client_ip: String::new(),
+        });
+        let mut stream = schema.execute_stream(request);
+        let publisher = tokio::spawn(async move {
+            // Publish until the subscriber has attached (a broadcast drops events sent before).
+            for i in 0..200 {
+                events.publish(ScanEvent {
+                    scan_id: 7,
+                    status: Status::Running,
+                    phase: "tcp".into(),
+                    percent: 42.5,
+                    message: None,
+                    hosts_up: 1,
+                    open_ports: i,
+                    at: Utc::now(),
+                });
+                tokio::task::yield_now().await;
+            }
+        });
+        let first = tokio::time::timeout(std::time::Duration::from_secs(10), stream.next())
+            .await
+            .expect("event in time")
+            .expect("event");
+        assert!(first.errors.is_empty(), "{:?}", first.errors);
+        let data = first.data.into_json().expect("json");
+        assert_eq!(data["scanUpdates"]["scanId"], "7");
+        assert_eq!(data["scanUpdates"]["status"], "RUNNING");
+        assert_eq!(data["scanUpdates"]["percent"], 42.5);
+        publisher.abort();
+    }
+
+    #[tokio::test]
+    async fn scan_updates_refuses_anonymous_callers() {
+        let db = crate::db::connect("sqlite::memory:", Default::default())
+            .await
+            .expect("db");
+        let schema = crate::graphql::build(
+            db,
+            Arc::new(crate::config::Settings::default()),
+            EventBus::default(),
+            Arc::new(crate::auth::rate_limit::LoginLimiter::new(
+                std::time::Duration::from_secs(60),
+                5,
+                5,
+            )),
+        );
+        let mut stream = schema.execute_stream("subscription { scanUpdates { scanId } }");
+        let first = stream.next().await.expect("response");
+        assert_eq!(
+            first.errors[0]
+                .extensions
+                .as_ref()
+                .and_then(|e| e.get("code"))
+                .cloned(),
+            Some(async_graphql::Value::from("UNAUTHENTICATED"))
+        );
     }
 }

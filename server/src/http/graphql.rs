@@ -3,11 +3,11 @@
 
 use std::net::SocketAddr;
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header::CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 
 use crate::auth::backend::AuthSession;
 use crate::graphql::context::RequestAuth;

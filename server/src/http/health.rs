@@ -65,7 +65,10 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         state.metrics.statements()
     );
     (
-        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
         body,
     )
 }

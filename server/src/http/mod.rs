@@ -85,13 +85,23 @@ async fn security_headers(State(state): State<AppState>, req: Request, next: Nex
     let is_graphiql = req.uri().path() == "/graphiql";
     let mut res = next.run(req).await;
     let h = res.headers_mut();
-    let csp = if is_graphiql { GRAPHIQL_CSP } else { &state.csp };
+    let csp = if is_graphiql {
+        GRAPHIQL_CSP
+    } else {
+        &state.csp
+    };
     if let Ok(v) = HeaderValue::from_str(csp) {
         h.insert(header::CONTENT_SECURITY_POLICY, v);
     }
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(
         HeaderName::from_static("cross-origin-opener-policy"),
         HeaderValue::from_static("same-origin"),

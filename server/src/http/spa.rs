@@ -24,7 +24,10 @@ pub fn inline_script_hashes(html: &str) -> Vec<String> {
         };
         let body = &rest[body_start..body_start + close];
         if !tag.contains(" src=") && !body.trim().is_empty() {
-            hashes.push(format!("'sha256-{}'", STANDARD.encode(Sha256::digest(body.as_bytes()))));
+            hashes.push(format!(
+                "'sha256-{}'",
+                STANDARD.encode(Sha256::digest(body.as_bytes()))
+            ));
         }
         rest = &rest[body_start + close..];
     }
@@ -54,9 +57,7 @@ The GraphQL API is at <a style=\"color:#7cc4ff\" href=\"/graphiql\">/graphiql</a
 pub fn router(frontend_dir: &Path) -> Router<crate::state::AppState> {
     let index = frontend_dir.join("index.html");
     if index.is_file() {
-        Router::new().fallback_service(
-            ServeDir::new(frontend_dir).fallback(ServeFile::new(index)),
-        )
+        Router::new().fallback_service(ServeDir::new(frontend_dir).fallback(ServeFile::new(index)))
     } else {
         tracing::warn!(dir = %frontend_dir.display(), "frontend not built; serving a placeholder page");
         Router::new().fallback(|| async { Html(NOT_BUILT) })

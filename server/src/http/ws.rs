@@ -67,7 +67,13 @@ pub async fn upgrade(
     }
     let cookie_actor: Option<Actor> = match identity::session_actor(&state, &mut session).await {
         Ok(a) => a,
-        Err(e) => return error_response(StatusCode::INTERNAL_SERVER_ERROR, e.code(), "internal error"),
+        Err(e) => {
+            return error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                e.code(),
+                "internal error",
+            );
+        }
     };
     let init_timeout = Duration::from_secs(state.settings.http.ws_init_timeout_secs);
     ws.protocols(ALL_WEBSOCKET_PROTOCOLS)
@@ -128,9 +134,15 @@ mod tests {
 
     #[test]
     fn origin_allowed_accepts_same_origin_and_allowlist_only() {
-        assert!(origin_allowed(&headers(Some("http://127.0.0.1:8080"), "127.0.0.1:8080"), &[]));
+        assert!(origin_allowed(
+            &headers(Some("http://127.0.0.1:8080"), "127.0.0.1:8080"),
+            &[]
+        ));
         assert!(origin_allowed(&headers(None, "127.0.0.1:8080"), &[]));
-        assert!(!origin_allowed(&headers(Some("http://evil.example"), "127.0.0.1:8080"), &[]));
+        assert!(!origin_allowed(
+            &headers(Some("http://evil.example"), "127.0.0.1:8080"),
+            &[]
+        ));
         assert!(origin_allowed(
             &headers(Some("https://ui.example"), "127.0.0.1:8080"),
             &["https://ui.example/".to_owned()]

@@ -349,7 +349,10 @@ fn port_vec(raw: Vec<Spanned<i64>>, proto: &str) -> Result<Vec<u16>, AppError> {
             Err(msg) => return err_at(&p.referenced, msg),
         };
         if out.contains(&port) {
-            return err_at(&p.referenced, format!("{proto} port {port} is listed twice"));
+            return err_at(
+                &p.referenced,
+                format!("{proto} port {port} is listed twice"),
+            );
         }
         out.push(port);
     }
@@ -389,7 +392,10 @@ fn scan_options(raw: RawScan) -> Result<ScanOptions, AppError> {
                     );
                 };
                 if phases.contains(&phase) {
-                    return err_at(&p.referenced, format!("phase {:?} is listed twice", p.value));
+                    return err_at(
+                        &p.referenced,
+                        format!("phase {:?} is listed twice", p.value),
+                    );
                 }
                 phases.push(phase);
             }

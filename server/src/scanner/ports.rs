@@ -105,7 +105,9 @@ mod tests {
 
     #[test]
     fn parse_rejects_bad_ports() {
-        for bad in ["0", "65536", "70000", "1-", "-5", "a", "1-2-3", "", "5-1", "T:80", "80;ls"] {
+        for bad in [
+            "0", "65536", "70000", "1-", "-5", "a", "1-2-3", "", "5-1", "T:80", "80;ls",
+        ] {
             assert!(PortList::parse(bad).is_err(), "{bad} should be rejected");
         }
     }

@@ -23,7 +23,15 @@ pub async fn create(
     let user_id = actor
         .user_id
         .ok_or_else(|| AppError::validation("API keys belong to a user account"))?;
-    create_for(db, actor, user_id, name, role.unwrap_or(actor.role), expires_at).await
+    create_for(
+        db,
+        actor,
+        user_id,
+        name,
+        role.unwrap_or(actor.role),
+        expires_at,
+    )
+    .await
 }
 
 /// Creates a key for `username` (CLI). The key gets the user's role.
@@ -53,7 +61,9 @@ async fn create_for(
     if name.is_empty() || name.chars().count() > 100 {
         return Err(AppError::validation("key name must be 1-100 characters"));
     }
-    let owner = users::get(db, user_id).await?.ok_or(AppError::NotFound("user"))?;
+    let owner = users::get(db, user_id)
+        .await?
+        .ok_or(AppError::NotFound("user"))?;
     let owner_role: Role = owner.role.parse()?;
     if role > owner_role || (actor.method != AuthMethod::System && role > actor.role) {
         return Err(AppError::Forbidden(format!(
@@ -61,10 +71,8 @@ async fn create_for(
             actor.role.as_str().to_uppercase()
         )));
     }
-    if let Some(at) = expires_at {
-        if at <= Utc::now() {
-            return Err(AppError::validation("expiresAt must be in the future"));
-        }
+    if expires_at.is_some_and(|at| at <= Utc::now()) {
+        return Err(AppError::validation("expiresAt must be in the future"));
     }
     let token = tokens::new_api_key();
     let model = api_key::ActiveModel {
@@ -112,7 +120,14 @@ pub async fn revoke(db: &DatabaseConnection, actor: &Actor, id: i32) -> AppResul
     let mut active: api_key::ActiveModel = key.into();
     active.revoked_at = Set(Some(Utc::now()));
     active.update(db).await?;
-    audit::record(db, actor, "apikey.revoke", Some(format!("apikey:{id}")), None).await?;
+    audit::record(
+        db,
+        actor,
+        "apikey.revoke",
+        Some(format!("apikey:{id}")),
+        None,
+    )
+    .await?;
     Ok(())
 }
 
@@ -142,7 +157,10 @@ pub async fn authenticate(db: &DatabaseConnection, token: &str) -> AppResult<Act
     let user_role: Role = user.role.parse()?;
     let key_role: Role = key.role.parse()?;
     // Record use at most once a minute: no write on every request.
-    if key.last_used_at.is_none_or(|t| now - t > Duration::seconds(60)) {
+    if key
+        .last_used_at
+        .is_none_or(|t| now - t > Duration::seconds(60))
+    {
         let key_id = key.id;
         let mut active: api_key::ActiveModel = key.into();
         active.last_used_at = Set(Some(now));

@@ -14,7 +14,16 @@ pub async fn record<C: ConnectionTrait>(
     target: Option<String>,
     detail: Option<serde_json::Value>,
 ) -> AppResult<()> {
-    record_raw(db, actor.user_id, &actor.username, action, target, detail, None).await
+    record_raw(
+        db,
+        actor.user_id,
+        &actor.username,
+        action,
+        target,
+        detail,
+        None,
+    )
+    .await
 }
 
 /// Appends one audit entry for a caller that may not be authenticated (failed sign-ins).

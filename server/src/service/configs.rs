@@ -132,9 +132,8 @@ pub async fn import_files(
     actor.require(Role::Operator)?;
     let mut report = ImportReport::default();
     for file in files {
-        let source = std::fs::read_to_string(file).map_err(|e| {
-            AppError::validation(format!("cannot read {}: {e}", file.display()))
-        })?;
+        let source = std::fs::read_to_string(file)
+            .map_err(|e| AppError::validation(format!("cannot read {}: {e}", file.display())))?;
         let parsed = yaml::parse(&source).map_err(|e| match e {
             AppError::Validation { message, pos } => {
                 AppError::validation_at(format!("{}: {message}", file.display()), pos)
@@ -161,10 +160,7 @@ pub fn yaml_files(dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
     let mut files: Vec<_> = std::fs::read_dir(dir)?
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| {
-            p.extension()
-                .is_some_and(|e| e == "yaml" || e == "yml")
-        })
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
         .collect();
     files.sort();
     Ok(files)

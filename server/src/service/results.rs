@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set};
 
-use entity::{scan, scan_certificate, scan_ip, scan_port, scan_service, scan_site, scan_tls_version};
+use entity::{
+    scan, scan_certificate, scan_ip, scan_port, scan_service, scan_site, scan_tls_version,
+};
 
 use crate::db;
 use crate::error::AppResult;
@@ -137,7 +139,10 @@ impl NewScan {
     }
 }
 
-async fn insert_chunks<A, C>(txn: &C, rows: Vec<A>) -> AppResult<Vec<<A::Entity as EntityTrait>::Model>>
+async fn insert_chunks<A, C>(
+    txn: &C,
+    rows: Vec<A>,
+) -> AppResult<Vec<<A::Entity as EntityTrait>::Model>>
 where
     A: ActiveModelTrait + Send,
     <A::Entity as EntityTrait>::Model: sea_orm::IntoActiveModel<A>,
@@ -162,8 +167,17 @@ pub async fn store(db: &DatabaseConnection, new: NewScan) -> AppResult<scan::Mod
     let scan_row = scan::ActiveModel {
         title: Set(new.title.clone()),
         status: Set(new.status.as_str().to_owned()),
-        phase: Set(if new.status.is_terminal() { "done" } else { "queued" }.to_owned()),
-        percent: Set(if new.status == ScanStatus::Completed { 100.0 } else { 0.0 }),
+        phase: Set(if new.status.is_terminal() {
+            "done"
+        } else {
+            "queued"
+        }
+        .to_owned()),
+        percent: Set(if new.status == ScanStatus::Completed {
+            100.0
+        } else {
+            0.0
+        }),
         message: Set(None),
         config_id: Set(new.config_id),
         triggered_by: Set(new.triggered_by.clone()),
@@ -172,7 +186,9 @@ pub async fn store(db: &DatabaseConnection, new: NewScan) -> AppResult<scan::Mod
         started_at: Set(new.started_at),
         completed_at: Set(new.completed_at),
         error_message: Set(None),
-        command_lines: Set(serde_json::to_string(&new.command_lines).unwrap_or_else(|_| "[]".into())),
+        command_lines: Set(
+            serde_json::to_string(&new.command_lines).unwrap_or_else(|_| "[]".into())
+        ),
         hosts_total: Set(counters.hosts_total),
         hosts_up: Set(counters.hosts_up),
         open_ports: Set(counters.open_ports),
@@ -315,7 +331,9 @@ pub async fn store(db: &DatabaseConnection, new: NewScan) -> AppResult<scan::Mod
                         scan_id: Set(scan_id),
                         service_id: Set(service_id),
                         version: Set(t.version.clone()),
-                        ciphers: Set(serde_json::to_string(&t.ciphers).unwrap_or_else(|_| "[]".into())),
+                        ciphers: Set(
+                            serde_json::to_string(&t.ciphers).unwrap_or_else(|_| "[]".into())
+                        ),
                         grade: Set(t.grade.clone()),
                         ..Default::default()
                     });

@@ -76,7 +76,10 @@ pub async fn list(
     if !statuses.is_empty() {
         filter = filter.add(scan::Column::Status.is_in(statuses.iter().map(|s| s.as_str())));
     }
-    let total_count = scan::Entity::find().filter(filter.clone()).count(db).await?;
+    let total_count = scan::Entity::find()
+        .filter(filter.clone())
+        .count(db)
+        .await?;
     if let Some(after) = page.after_id {
         filter = filter.add(scan::Column::Id.lt(after));
     }

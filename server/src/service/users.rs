@@ -29,7 +29,10 @@ fn validate_username(name: &str) -> AppResult<()> {
     }
 }
 
-pub async fn find_by_username(db: &DatabaseConnection, username: &str) -> AppResult<Option<user::Model>> {
+pub async fn find_by_username(
+    db: &DatabaseConnection,
+    username: &str,
+) -> AppResult<Option<user::Model>> {
     Ok(user::Entity::find()
         .filter(user::Column::Username.eq(username))
         .one(db)
@@ -52,7 +55,9 @@ pub async fn create(
     validate_username(username)?;
     password::validate_new(new_password)?;
     if find_by_username(db, username).await?.is_some() {
-        return Err(AppError::Conflict(format!("user {username:?} already exists")));
+        return Err(AppError::Conflict(format!(
+            "user {username:?} already exists"
+        )));
     }
     let hash = password::hash(new_password.to_owned()).await?;
     let now = Utc::now();
@@ -104,7 +109,14 @@ pub async fn set_password(
     active.password_hash = Set(hash);
     active.updated_at = Set(Utc::now());
     active.update(db).await?;
-    audit::record(db, actor, "user.set_password", Some(username.to_owned()), None).await?;
+    audit::record(
+        db,
+        actor,
+        "user.set_password",
+        Some(username.to_owned()),
+        None,
+    )
+    .await?;
     Ok(())
 }
 
@@ -119,7 +131,9 @@ pub async fn update(
 ) -> AppResult<user::Model> {
     actor.require(Role::Admin)?;
     let user = get(db, id).await?.ok_or(AppError::NotFound("user"))?;
-    if actor.user_id == Some(id) && (role.is_some_and(|r| r != Role::Admin) || disabled == Some(true)) {
+    if actor.user_id == Some(id)
+        && (role.is_some_and(|r| r != Role::Admin) || disabled == Some(true))
+    {
         return Err(AppError::Conflict(
             "you cannot demote or disable your own account".into(),
         ));
