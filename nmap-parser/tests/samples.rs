@@ -366,12 +366,12 @@ fn parse_returns_ports_and_banner_when_sample_is_masscan() {
     assert_eq!(
         addrs(&run),
         [
-            "10.99.0.5",
-            "10.99.0.5",
-            "10.99.0.7",
-            "10.99.0.7",
-            "10.99.0.9",
-            "fd00:99::5"
+            "127.0.99.5",
+            "127.0.99.5",
+            "127.0.99.7",
+            "127.0.99.7",
+            "127.0.99.9",
+            "::1"
         ]
     );
     assert_eq!(run.hosts[0].status.state, HostState::Unknown);
@@ -406,7 +406,7 @@ fn parse_returns_ports_and_banner_when_sample_is_masscan() {
     let v6 = &run.hosts[5];
     assert_eq!(v6.addresses[0].addrtype, AddrType::Ipv6);
     assert_eq!(v6.ipv4(), None);
-    assert_eq!(v6.ip(), Some("fd00:99::5".parse().expect("ipv6")));
+    assert_eq!(v6.ip(), Some("::1".parse().expect("ipv6")));
 
     let stats = run.runstats.expect("runstats");
     assert_eq!(
