@@ -156,26 +156,20 @@ pub async fn authenticate(db: &DatabaseConnection, token: &str) -> AppResult<Act
         .ok_or_else(|| unauthenticated("API key owner is disabled"))?;
     let user_role: Role = user.role.parse()?;
     let key_role: Role = key.role.parse()?;
+    let actor = Actor {
+        user_id: Some(user.id),
+        username: user.username,
+        role: key_role.min(user_role),
+        method: AuthMethod::ApiKey { key_id: key.id },
+    };
     // Record use at most once a minute: no write on every request.
     if key
         .last_used_at
         .is_none_or(|t| now - t > Duration::seconds(60))
     {
-        let key_id = key.id;
         let mut active: api_key::ActiveModel = key.into();
         active.last_used_at = Set(Some(now));
         active.update(db).await?;
-        return Ok(Actor {
-            user_id: Some(user.id),
-            username: user.username,
-            role: key_role.min(user_role),
-            method: AuthMethod::ApiKey { key_id },
-        });
     }
-    Ok(Actor {
-        user_id: Some(user.id),
-        username: user.username,
-        role: key_role.min(user_role),
-        method: AuthMethod::ApiKey { key_id: key.id },
-    })
+    Ok(actor)
 }

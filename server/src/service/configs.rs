@@ -35,14 +35,8 @@ pub async fn list(
     if let Some(after) = page.after_id {
         q = q.filter(scan_config::Column::Id.lt(after));
     }
-    let mut items = q.limit(page.first + 1).all(db).await?;
-    let has_next_page = items.len() as u64 > page.first;
-    items.truncate(page.first as usize);
-    Ok(Page {
-        items,
-        has_next_page,
-        total_count,
-    })
+    let rows = q.limit(page.first + 1).all(db).await?;
+    Ok(Page::from_rows(rows, page.first, total_count))
 }
 
 pub async fn create(

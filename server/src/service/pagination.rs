@@ -42,6 +42,20 @@ pub struct Page<T> {
     pub total_count: u64,
 }
 
+impl<T> Page<T> {
+    /// Builds a page from rows fetched with `LIMIT first + 1`: the extra row only says that
+    /// there is a next page.
+    pub fn from_rows(mut rows: Vec<T>, first: u64, total_count: u64) -> Self {
+        let has_next_page = rows.len() as u64 > first;
+        rows.truncate(first as usize);
+        Self {
+            items: rows,
+            has_next_page,
+            total_count,
+        }
+    }
+}
+
 pub fn encode_cursor(id: i32) -> String {
     URL_SAFE_NO_PAD.encode(format!("id:{id}"))
 }

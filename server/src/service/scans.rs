@@ -83,19 +83,13 @@ pub async fn list(
     if let Some(after) = page.after_id {
         filter = filter.add(scan::Column::Id.lt(after));
     }
-    let mut items = scan::Entity::find()
+    let rows = scan::Entity::find()
         .filter(filter)
         .order_by_desc(scan::Column::Id)
         .limit(page.first + 1)
         .all(db)
         .await?;
-    let has_next_page = items.len() as u64 > page.first;
-    items.truncate(page.first as usize);
-    Ok(Page {
-        items,
-        has_next_page,
-        total_count,
-    })
+    Ok(Page::from_rows(rows, page.first, total_count))
 }
 
 /// Deletes a finished scan with all its rows (cascade) and its files under the data dir.
@@ -154,12 +148,6 @@ pub async fn hosts(
     if let Some(after) = page.after_id {
         q = q.filter(scan_ip::Column::Id.gt(after));
     }
-    let mut items = q.limit(page.first + 1).all(db).await?;
-    let has_next_page = items.len() as u64 > page.first;
-    items.truncate(page.first as usize);
-    Ok(Page {
-        items,
-        has_next_page,
-        total_count,
-    })
+    let rows = q.limit(page.first + 1).all(db).await?;
+    Ok(Page::from_rows(rows, page.first, total_count))
 }
