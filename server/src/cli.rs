@@ -172,7 +172,7 @@ fn fail(e: crate::error::AppError) -> anyhow::Error {
 pub async fn run_command(cli: &Cli, settings: &Settings) -> anyhow::Result<()> {
     let system = Actor::system();
     match &cli.command {
-        Command::Serve { .. } => unreachable_serve(),
+        Command::Serve { .. } => anyhow::bail!("`serve` is started by main, not here"),
         Command::Migrate { down } => {
             let db = db::connect(
                 &settings.effective_database_url(),
@@ -253,10 +253,6 @@ pub async fn run_command(cli: &Cli, settings: &Settings) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-fn unreachable_serve() {
-    // main dispatches `serve` itself; nothing to do here.
 }
 
 /// A minimal HTTP/1.1 GET (no TLS): enough for a container healthcheck on loopback.
