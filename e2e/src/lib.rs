@@ -263,6 +263,16 @@ impl TestApp {
     }
 }
 
+/// The whole `Set-Cookie` header of the session cookie in a response, if it sets one.
+pub fn session_set_cookie(res: &reqwest::Response) -> Option<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("sneakyscan_session="))
+        .map(str::to_owned)
+}
+
 /// The `extensions.code` of the first error of a GraphQL response.
 pub fn error_code(body: &Value) -> &str {
     body["errors"][0]["extensions"]["code"]

@@ -21,14 +21,7 @@ async fn login_sets_a_strict_httponly_cookie_and_me_returns_the_user() {
         .send()
         .await
         .expect("login");
-    let cookie = res
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("sneakyscan_session="))
-        .expect("session cookie")
-        .to_owned();
+    let cookie = e2e::session_set_cookie(&res).expect("session cookie");
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Strict"), "{cookie}");
     let body: serde_json::Value = res.json().await.expect("json");

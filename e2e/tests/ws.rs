@@ -14,26 +14,13 @@ async fn session_cookie(app: &TestApp) -> String {
         .send()
         .await
         .expect("login");
-    let set = res
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("sneakyscan_session="))
-        .expect("cookie")
-        .to_owned();
+    let set = e2e::session_set_cookie(&res).expect("cookie");
     set.split(';').next().expect("pair").to_owned()
 }
 
-const PROGRESS: &str = "subscription($id:ID!){ scanProgress(scanId:$id){ scanId status phase percent hostsUp openPorts } }";
-
-#[tokio::test]
-async fn scan_progress_over_graphql_transport_ws_with_the_session_cookie() {
-    let app = TestApp::spawn().await;
-    let scan = server::service::results::store(&app.db().await, sample_scan("done", 1, 3))
-        .await
-        .expect("seed");
-    let cookie = session_cookie(&app).await;
+/// A graphql-transport-ws socket signed in with the admin's session cookie, initialised.
+async fn signed_in_socket(app: &TestApp) -> ws::Socket {
+    let cookie = session_cookie(app).await;
     let mut socket = ws::connect(
         &app.base,
         "graphql-transport-ws",
@@ -44,6 +31,18 @@ async fn scan_progress_over_graphql_transport_ws_with_the_session_cookie() {
     .expect("connect");
     let ack = ws::init(&mut socket, json!({})).await.expect("ack");
     assert_eq!(ack["type"], "connection_ack");
+    socket
+}
+
+const PROGRESS: &str = "subscription($id:ID!){ scanProgress(scanId:$id){ scanId status phase percent hostsUp openPorts } }";
+
+#[tokio::test]
+async fn scan_progress_over_graphql_transport_ws_with_the_session_cookie() {
+    let app = TestApp::spawn().await;
+    let scan = server::service::results::store(&app.db().await, sample_scan("done", 1, 3))
+        .await
+        .expect("seed");
+    let mut socket = signed_in_socket(&app).await;
     ws::send(
         &mut socket,
         json!({ "id": "1", "type": "subscribe", "payload": { "query": PROGRESS, "variables": { "id": scan.id.to_string() } } }),
@@ -168,16 +167,7 @@ async fn websocket_that_never_sends_init_is_closed() {
 #[tokio::test]
 async fn subscription_to_an_unknown_scan_answers_not_found() {
     let app = TestApp::spawn().await;
-    let cookie = session_cookie(&app).await;
-    let mut socket = ws::connect(
-        &app.base,
-        "graphql-transport-ws",
-        Some(&app.base),
-        Some(&cookie),
-    )
-    .await
-    .expect("connect");
-    ws::init(&mut socket, json!({})).await.expect("ack");
+    let mut socket = signed_in_socket(&app).await;
     ws::send(
         &mut socket,
         json!({ "id": "9", "type": "subscribe", "payload": { "query": PROGRESS, "variables": { "id": "424242" } } }),

@@ -1,6 +1,8 @@
 //! GraphQL for scan configs.
 
 use crate::error::GqlResult;
+use std::sync::OnceLock;
+
 use async_graphql::{Context, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 
@@ -10,37 +12,56 @@ use crate::scanner::config as yaml;
 use crate::service::configs;
 use crate::service::pagination::PageRequest;
 
-pub struct ScanConfig(pub entity::scan_config::Model);
+pub struct ScanConfig {
+    row: entity::scan_config::Model,
+    /// The YAML parsed at most once per object, only if a parsed field is asked for.
+    parsed: OnceLock<Option<yaml::ScanConfig>>,
+}
+
+impl ScanConfig {
+    pub fn new(row: entity::scan_config::Model) -> Self {
+        Self {
+            row,
+            parsed: OnceLock::new(),
+        }
+    }
+
+    fn parsed(&self) -> Option<&yaml::ScanConfig> {
+        self.parsed
+            .get_or_init(|| yaml::parse(&self.row.yaml).ok())
+            .as_ref()
+    }
+}
 
 #[Object]
 impl ScanConfig {
     async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        ID(self.row.id.to_string())
     }
     async fn title(&self) -> &str {
-        &self.0.title
+        &self.row.title
     }
     /// The YAML source, as written.
     async fn yaml(&self) -> &str {
-        &self.0.yaml
+        &self.row.yaml
     }
     /// Site names, in order.
     async fn site_names(&self) -> Vec<String> {
-        yaml::parse(&self.0.yaml)
-            .map(|c| c.sites.into_iter().map(|s| s.name).collect())
+        self.parsed()
+            .map(|c| c.sites.iter().map(|s| s.name.clone()).collect())
             .unwrap_or_default()
     }
     /// How many addresses the config targets.
     async fn address_count(&self) -> u64 {
-        yaml::parse(&self.0.yaml)
+        self.parsed()
             .map(|c| u64::try_from(c.address_count()).unwrap_or(u64::MAX))
             .unwrap_or(0)
     }
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.row.created_at
     }
     async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+        self.row.updated_at
     }
 }
 
@@ -66,7 +87,11 @@ impl ConfigQuery {
     ) -> GqlResult<ScanConfigConnection> {
         let page = PageRequest::parse(first, after.as_deref())?;
         let page = configs::list(ctx.db(), ctx.actor()?, page).await?;
-        Ok(ScanConfigConnection::from_page(page, |c| c.id, ScanConfig))
+        Ok(ScanConfigConnection::from_page(
+            page,
+            |c| c.id,
+            ScanConfig::new,
+        ))
     }
 
     async fn scan_config(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<ScanConfig>> {
@@ -75,7 +100,7 @@ impl ConfigQuery {
             return Ok(None);
         };
         match configs::get(ctx.db(), actor, id).await {
-            Ok(c) => Ok(Some(ScanConfig(c))),
+            Ok(c) => Ok(Some(ScanConfig::new(c))),
             Err(crate::error::AppError::NotFound(_)) => Ok(None),
             Err(e) => Err(e.into()),
         }
@@ -93,7 +118,7 @@ impl ConfigMutation {
         ctx: &Context<'_>,
         input: ScanConfigInput,
     ) -> GqlResult<ScanConfig> {
-        Ok(ScanConfig(
+        Ok(ScanConfig::new(
             configs::create(ctx.db(), ctx.actor()?, &input.yaml).await?,
         ))
     }
@@ -105,7 +130,7 @@ impl ConfigMutation {
         input: ScanConfigInput,
     ) -> GqlResult<ScanConfig> {
         let id = parse_id(&id, "scan config")?;
-        Ok(ScanConfig(
+        Ok(ScanConfig::new(
             configs::update(ctx.db(), ctx.actor()?, id, &input.yaml).await?,
         ))
     }

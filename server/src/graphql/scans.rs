@@ -97,7 +97,7 @@ impl Scan {
             .load_one(id)
             .await
             .map_err(AppError::from)?;
-        Ok(rows.and_then(|mut v| v.pop()).map(ScanConfig))
+        Ok(rows.and_then(|mut v| v.pop()).map(ScanConfig::new))
     }
     async fn summary(&self) -> ScanSummary {
         ScanSummary {

@@ -217,128 +217,133 @@ pub async fn store(db: &DatabaseConnection, new: NewScan) -> AppResult<scan::Mod
     .await?;
     let site_ids: HashMap<&str, i32> = sites.iter().map(|s| (s.name.as_str(), s.id)).collect();
 
-    let mut ip_rows = Vec::new();
-    for site in &new.sites {
-        let site_id = site_ids[site.name.as_str()];
-        for ip in &site.ips {
-            ip_rows.push(scan_ip::ActiveModel {
+    // Each level is flattened once, each node paired with its parent's new id, so children
+    // are matched to parents by key, never by iteration order.
+    let ips_flat: Vec<(i32, &NewIp)> = new
+        .sites
+        .iter()
+        .flat_map(|site| {
+            let site_id = site_ids[site.name.as_str()];
+            site.ips.iter().map(move |ip| (site_id, ip))
+        })
+        .collect();
+    let ips = insert_chunks(
+        &txn,
+        ips_flat
+            .iter()
+            .map(|(site_id, ip)| scan_ip::ActiveModel {
                 scan_id: Set(scan_id),
-                site_id: Set(site_id),
+                site_id: Set(*site_id),
                 address: Set(ip.address.clone()),
                 hostname: Set(ip.hostname.clone()),
                 status: Set(ip.status.clone()),
                 ping_expected: Set(ip.ping_expected),
                 ping_actual: Set(ip.ping_actual),
                 ..Default::default()
-            });
-        }
-    }
-    let ips = insert_chunks(&txn, ip_rows).await?;
+            })
+            .collect(),
+    )
+    .await?;
     let ip_ids: HashMap<(i32, &str), i32> = ips
         .iter()
         .map(|r| ((r.site_id, r.address.as_str()), r.id))
         .collect();
 
-    let mut port_rows = Vec::new();
-    for site in &new.sites {
-        let site_id = site_ids[site.name.as_str()];
-        for ip in &site.ips {
-            let ip_id = ip_ids[&(site_id, ip.address.as_str())];
-            for p in &ip.ports {
-                port_rows.push(scan_port::ActiveModel {
-                    scan_id: Set(scan_id),
-                    ip_id: Set(ip_id),
-                    port: Set(i32::from(p.port)),
-                    protocol: Set(p.protocol.clone()),
-                    state: Set(p.state.clone()),
-                    reason: Set(p.reason.clone()),
-                    expected: Set(p.expected),
-                    ..Default::default()
-                });
-            }
-        }
-    }
-    let ports = insert_chunks(&txn, port_rows).await?;
+    let ports_flat: Vec<(i32, &NewPort)> = ips_flat
+        .iter()
+        .flat_map(|(site_id, ip)| {
+            let ip_id = ip_ids[&(*site_id, ip.address.as_str())];
+            ip.ports.iter().map(move |p| (ip_id, p))
+        })
+        .collect();
+    let ports = insert_chunks(
+        &txn,
+        ports_flat
+            .iter()
+            .map(|(ip_id, p)| scan_port::ActiveModel {
+                scan_id: Set(scan_id),
+                ip_id: Set(*ip_id),
+                port: Set(i32::from(p.port)),
+                protocol: Set(p.protocol.clone()),
+                state: Set(p.state.clone()),
+                reason: Set(p.reason.clone()),
+                expected: Set(p.expected),
+                ..Default::default()
+            })
+            .collect(),
+    )
+    .await?;
     let port_ids: HashMap<(i32, i32, &str), i32> = ports
         .iter()
         .map(|r| ((r.ip_id, r.port, r.protocol.as_str()), r.id))
         .collect();
 
-    // Services, keyed back to their port; then certificates and TLS versions per service.
-    let mut service_rows = Vec::new();
-    let mut service_children: Vec<&NewService> = Vec::new();
-    for site in &new.sites {
-        let site_id = site_ids[site.name.as_str()];
-        for ip in &site.ips {
-            let ip_id = ip_ids[&(site_id, ip.address.as_str())];
-            for p in &ip.ports {
-                let Some(s) = &p.service else { continue };
-                let port_id = port_ids[&(ip_id, i32::from(p.port), p.protocol.as_str())];
-                service_rows.push(scan_service::ActiveModel {
-                    scan_id: Set(scan_id),
-                    port_id: Set(port_id),
-                    name: Set(s.name.clone()),
-                    product: Set(s.product.clone()),
-                    version: Set(s.version.clone()),
-                    extra_info: Set(s.extra_info.clone()),
-                    tunnel: Set(s.tunnel.clone()),
-                    cpe: Set(s.cpe.clone()),
-                    http_status: Set(s.http_status),
-                    http_title: Set(s.http_title.clone()),
-                    http_server: Set(s.http_server.clone()),
-                    screenshot_path: Set(None),
-                    ..Default::default()
-                });
-                service_children.push(s);
-            }
-        }
-    }
-    let services = insert_chunks(&txn, service_rows).await?;
+    let services_flat: Vec<(i32, &NewService)> = ports_flat
+        .iter()
+        .filter_map(|(ip_id, p)| {
+            let service = p.service.as_ref()?;
+            Some((
+                port_ids[&(*ip_id, i32::from(p.port), p.protocol.as_str())],
+                service,
+            ))
+        })
+        .collect();
+    let services = insert_chunks(
+        &txn,
+        services_flat
+            .iter()
+            .map(|(port_id, s)| scan_service::ActiveModel {
+                scan_id: Set(scan_id),
+                port_id: Set(*port_id),
+                name: Set(s.name.clone()),
+                product: Set(s.product.clone()),
+                version: Set(s.version.clone()),
+                extra_info: Set(s.extra_info.clone()),
+                tunnel: Set(s.tunnel.clone()),
+                cpe: Set(s.cpe.clone()),
+                http_status: Set(s.http_status),
+                http_title: Set(s.http_title.clone()),
+                http_server: Set(s.http_server.clone()),
+                screenshot_path: Set(None),
+                ..Default::default()
+            })
+            .collect(),
+    )
+    .await?;
     let service_by_port: HashMap<i32, i32> = services.iter().map(|s| (s.port_id, s.id)).collect();
+
     let mut cert_rows = Vec::new();
     let mut tls_rows = Vec::new();
-    let mut k = 0;
-    for site in &new.sites {
-        let site_id = site_ids[site.name.as_str()];
-        for ip in &site.ips {
-            let ip_id = ip_ids[&(site_id, ip.address.as_str())];
-            for p in ip.ports.iter().filter(|p| p.service.is_some()) {
-                let port_id = port_ids[&(ip_id, i32::from(p.port), p.protocol.as_str())];
-                let service_id = service_by_port[&port_id];
-                let s = service_children[k];
-                k += 1;
-                if let Some(c) = &s.certificate {
-                    cert_rows.push(scan_certificate::ActiveModel {
-                        scan_id: Set(scan_id),
-                        service_id: Set(service_id),
-                        subject: Set(c.subject.clone()),
-                        issuer: Set(c.issuer.clone()),
-                        sans: Set(serde_json::to_string(&c.sans).unwrap_or_else(|_| "[]".into())),
-                        not_before: Set(c.not_before),
-                        not_after: Set(c.not_after),
-                        serial: Set(c.serial.clone()),
-                        sha256_fingerprint: Set(c.sha256_fingerprint.clone()),
-                        key_type: Set(c.key_type.clone()),
-                        key_bits: Set(c.key_bits),
-                        signature_algorithm: Set(c.signature_algorithm.clone()),
-                        self_signed: Set(c.self_signed),
-                        pem: Set(None),
-                        ..Default::default()
-                    });
-                }
-                for t in &s.tls_versions {
-                    tls_rows.push(scan_tls_version::ActiveModel {
-                        scan_id: Set(scan_id),
-                        service_id: Set(service_id),
-                        version: Set(t.version.clone()),
-                        ciphers: Set(
-                            serde_json::to_string(&t.ciphers).unwrap_or_else(|_| "[]".into())
-                        ),
-                        grade: Set(t.grade.clone()),
-                        ..Default::default()
-                    });
-                }
-            }
+    for (port_id, s) in &services_flat {
+        let service_id = service_by_port[port_id];
+        if let Some(c) = &s.certificate {
+            cert_rows.push(scan_certificate::ActiveModel {
+                scan_id: Set(scan_id),
+                service_id: Set(service_id),
+                subject: Set(c.subject.clone()),
+                issuer: Set(c.issuer.clone()),
+                sans: Set(serde_json::to_string(&c.sans).unwrap_or_else(|_| "[]".into())),
+                not_before: Set(c.not_before),
+                not_after: Set(c.not_after),
+                serial: Set(c.serial.clone()),
+                sha256_fingerprint: Set(c.sha256_fingerprint.clone()),
+                key_type: Set(c.key_type.clone()),
+                key_bits: Set(c.key_bits),
+                signature_algorithm: Set(c.signature_algorithm.clone()),
+                self_signed: Set(c.self_signed),
+                pem: Set(None),
+                ..Default::default()
+            });
+        }
+        for t in &s.tls_versions {
+            tls_rows.push(scan_tls_version::ActiveModel {
+                scan_id: Set(scan_id),
+                service_id: Set(service_id),
+                version: Set(t.version.clone()),
+                ciphers: Set(serde_json::to_string(&t.ciphers).unwrap_or_else(|_| "[]".into())),
+                grade: Set(t.grade.clone()),
+                ..Default::default()
+            });
         }
     }
     insert_chunks(&txn, cert_rows).await?;
