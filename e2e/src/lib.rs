@@ -2,6 +2,7 @@
 //! port 0 with a temp data dir and a fresh database (SQLite, or a throw-away PostgreSQL database
 //! when `SNEAKYSCAN_TEST_POSTGRES_URL` is set), and gives real HTTP and websocket clients.
 
+pub mod listeners;
 pub mod ws;
 
 use std::net::SocketAddr;
@@ -121,14 +122,7 @@ impl TestApp {
         settings.log.level = "warn".into();
         tweak(&mut settings);
         server::telemetry::init(&settings.log);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind port 0");
-        let addr = listener.local_addr().expect("local addr");
-        let (tx, rx) = oneshot::channel::<()>();
-        let handle = tokio::spawn(server::run(settings.clone(), listener, async {
-            let _ = rx.await;
-        }));
+        let (addr, tx, handle) = launch(settings.clone()).await;
         let app = Self {
             addr,
             base: format!("http://{addr}"),
@@ -249,6 +243,23 @@ impl TestApp {
 
     /// Graceful shutdown; fails the test if the server returned an error or hung.
     pub async fn stop(mut self) {
+        self.shut_down().await;
+        self.database.drop_database().await;
+    }
+
+    /// Stops the server gracefully and starts it again on the same database and data dir (a
+    /// new port: `base` changes).
+    pub async fn restart(&mut self) {
+        self.shut_down().await;
+        let (addr, tx, handle) = launch(self.settings.clone()).await;
+        self.addr = addr;
+        self.base = format!("http://{addr}");
+        self.shutdown = Some(tx);
+        self.handle = Some(handle);
+        self.wait_ready().await;
+    }
+
+    async fn shut_down(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -259,8 +270,22 @@ impl TestApp {
                 .expect("server task");
             result.expect("server exited cleanly");
         }
-        self.database.drop_database().await;
     }
+}
+
+type ServerTask = JoinHandle<anyhow::Result<()>>;
+
+/// Binds port 0 on loopback and runs the server there until the sender fires.
+async fn launch(settings: Settings) -> (SocketAddr, oneshot::Sender<()>, ServerTask) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind port 0");
+    let addr = listener.local_addr().expect("local addr");
+    let (tx, rx) = oneshot::channel::<()>();
+    let handle = tokio::spawn(server::run(settings, listener, async {
+        let _ = rx.await;
+    }));
+    (addr, tx, handle)
 }
 
 /// The whole `Set-Cookie` header of the session cookie in a response, if it sets one.
@@ -324,6 +349,7 @@ pub fn sample_scan(title: &str, sites: usize, ips: usize) -> server::service::re
             "-iL".into(),
             "targets.txt".into(),
         ]],
+        config_yaml: None,
         sites: (0..sites)
             .map(|s| NewSite {
                 name: format!("site {s}"),
@@ -341,6 +367,7 @@ pub fn sample_scan(title: &str, sites: usize, ips: usize) -> server::service::re
                                 state: "open".into(),
                                 reason: Some("syn-ack".into()),
                                 expected: true,
+                                unexpected: false,
                                 service: Some(NewService {
                                     name: Some("ssh".into()),
                                     product: Some("OpenSSH".into()),
@@ -353,6 +380,7 @@ pub fn sample_scan(title: &str, sites: usize, ips: usize) -> server::service::re
                                 state: "open".into(),
                                 reason: Some("syn-ack".into()),
                                 expected: false,
+                                unexpected: true,
                                 service: Some(NewService {
                                     name: Some("https".into()),
                                     tunnel: Some("ssl".into()),
@@ -388,6 +416,7 @@ pub fn sample_scan(title: &str, sites: usize, ips: usize) -> server::service::re
                                 state: "missing".into(),
                                 reason: None,
                                 expected: true,
+                                unexpected: false,
                                 service: None,
                             },
                         ],

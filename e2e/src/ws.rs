@@ -8,7 +8,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::WAIT;
+use crate::{TestApp, WAIT};
 
 pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -45,7 +45,8 @@ pub async fn send(socket: &mut Socket, msg: Value) {
         .expect("websocket send");
 }
 
-/// The next JSON message, or `None` when the server closed the connection. Pings are skipped.
+/// The next JSON message, or `None` when the server closed the connection. Keep-alive pings
+/// are answered and skipped.
 pub async fn next(socket: &mut Socket) -> Option<Value> {
     loop {
         let msg = tokio::time::timeout(WAIT, socket.next())
@@ -54,7 +55,12 @@ pub async fn next(socket: &mut Socket) -> Option<Value> {
         match msg {
             Ok(Message::Text(t)) => {
                 let v: Value = serde_json::from_str(&t).expect("json message");
-                if v["type"] == "ping" || v["type"] == "ka" {
+                if v["type"] == "ping" {
+                    // The server closes sockets whose keep-alive pings go unanswered.
+                    send(socket, json!({ "type": "pong" })).await;
+                    continue;
+                }
+                if v["type"] == "ka" {
                     continue;
                 }
                 return Some(v);
@@ -73,4 +79,74 @@ pub async fn init(socket: &mut Socket, payload: Value) -> Option<Value> {
     )
     .await;
     next(socket).await
+}
+
+/// The admin's `name=value` session cookie.
+pub async fn session_cookie(app: &TestApp) -> String {
+    let res = reqwest::Client::new()
+        .post(format!("{}/graphql", app.base))
+        .json(&json!({
+            "query": "mutation($u:String!,$p:String!){ login(username:$u, password:$p){ id } }",
+            "variables": { "u": "admin", "p": crate::ADMIN_PASSWORD }
+        }))
+        .send()
+        .await
+        .expect("login");
+    let set = crate::session_set_cookie(&res).expect("cookie");
+    set.split(';').next().expect("pair").to_owned()
+}
+
+/// A graphql-transport-ws socket signed in with the admin's session cookie, initialised.
+pub async fn signed_in(app: &TestApp) -> Socket {
+    let cookie = session_cookie(app).await;
+    let mut socket = connect(
+        &app.base,
+        "graphql-transport-ws",
+        Some(&app.base),
+        Some(&cookie),
+    )
+    .await
+    .expect("connect");
+    let ack = init(&mut socket, json!({})).await.expect("ack");
+    assert_eq!(ack["type"], "connection_ack");
+    socket
+}
+
+/// Subscribes to `scanUpdates` (every scan's progress) under operation id `id`.
+pub async fn subscribe_updates(socket: &mut Socket, id: &str) {
+    send(
+        socket,
+        json!({ "id": id, "type": "subscribe", "payload": {
+            "query": "subscription { scanUpdates { scanId status phase percent message hostsUp openPorts } }"
+        }}),
+    )
+    .await;
+}
+
+/// Reads `scanUpdates` events of scan `scan_id` until `done` says so; returns them all.
+/// Every wait has a timeout (a scan that stops reporting fails the test).
+pub async fn events_until(
+    socket: &mut Socket,
+    scan_id: &str,
+    mut done: impl FnMut(&Value) -> bool,
+) -> Vec<Value> {
+    let mut seen = Vec::new();
+    loop {
+        let msg = next(socket).await.expect("subscription still open");
+        assert_eq!(msg["type"], "next", "unexpected message: {msg}");
+        let event = msg["payload"]["data"]["scanUpdates"].clone();
+        if event["scanId"] != scan_id {
+            continue;
+        }
+        let stop = done(&event);
+        seen.push(event);
+        if stop {
+            return seen;
+        }
+    }
+}
+
+/// Whether a status is terminal.
+pub fn is_terminal(event: &Value) -> bool {
+    !matches!(event["status"].as_str(), Some("QUEUED" | "RUNNING"))
 }

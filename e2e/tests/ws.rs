@@ -4,36 +4,6 @@
 use e2e::{TestApp, sample_scan, ws};
 use serde_json::json;
 
-async fn session_cookie(app: &TestApp) -> String {
-    let res = reqwest::Client::new()
-        .post(format!("{}/graphql", app.base))
-        .json(&json!({
-            "query": "mutation($u:String!,$p:String!){ login(username:$u, password:$p){ id } }",
-            "variables": { "u": "admin", "p": e2e::ADMIN_PASSWORD }
-        }))
-        .send()
-        .await
-        .expect("login");
-    let set = e2e::session_set_cookie(&res).expect("cookie");
-    set.split(';').next().expect("pair").to_owned()
-}
-
-/// A graphql-transport-ws socket signed in with the admin's session cookie, initialised.
-async fn signed_in_socket(app: &TestApp) -> ws::Socket {
-    let cookie = session_cookie(app).await;
-    let mut socket = ws::connect(
-        &app.base,
-        "graphql-transport-ws",
-        Some(&app.base),
-        Some(&cookie),
-    )
-    .await
-    .expect("connect");
-    let ack = ws::init(&mut socket, json!({})).await.expect("ack");
-    assert_eq!(ack["type"], "connection_ack");
-    socket
-}
-
 const PROGRESS: &str = "subscription($id:ID!){ scanProgress(scanId:$id){ scanId status phase percent hostsUp openPorts } }";
 
 #[tokio::test]
@@ -42,7 +12,7 @@ async fn scan_progress_over_graphql_transport_ws_with_the_session_cookie() {
     let scan = server::service::results::store(&app.db().await, sample_scan("done", 1, 3))
         .await
         .expect("seed");
-    let mut socket = signed_in_socket(&app).await;
+    let mut socket = ws::signed_in(&app).await;
     ws::send(
         &mut socket,
         json!({ "id": "1", "type": "subscribe", "payload": { "query": PROGRESS, "variables": { "id": scan.id.to_string() } } }),
@@ -135,7 +105,7 @@ async fn websocket_without_credentials_or_with_a_bad_key_is_refused() {
 #[tokio::test]
 async fn websocket_from_a_foreign_origin_is_refused_before_upgrade() {
     let app = TestApp::spawn().await;
-    let cookie = session_cookie(&app).await;
+    let cookie = ws::session_cookie(&app).await;
     let err = ws::connect(
         &app.base,
         "graphql-transport-ws",
@@ -167,7 +137,7 @@ async fn websocket_that_never_sends_init_is_closed() {
 #[tokio::test]
 async fn subscription_to_an_unknown_scan_answers_not_found() {
     let app = TestApp::spawn().await;
-    let mut socket = signed_in_socket(&app).await;
+    let mut socket = ws::signed_in(&app).await;
     ws::send(
         &mut socket,
         json!({ "id": "9", "type": "subscribe", "payload": { "query": PROGRESS, "variables": { "id": "424242" } } }),

@@ -30,6 +30,9 @@ pub struct Model {
     pub certificates_count: i32,
     pub unexpected_ports: i32,
     pub missing_ports: i32,
+    /// The config the scan ran with (a snapshot; ad-hoc scans get a generated one).
+    #[sea_orm(column_type = "Text")]
+    pub config_yaml: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -14,6 +14,8 @@ pub struct Model {
     pub state: String,
     pub reason: Option<String>,
     pub expected: bool,
+    /// Open although the config declared this address's ports and not this one.
+    pub unexpected: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -16,6 +16,7 @@ use crate::config::Settings;
 use crate::db::{self, DbMetrics};
 use crate::events::EventBus;
 use crate::http;
+use crate::scanner::runner::Runner;
 use crate::service::{configs, users};
 use crate::state::AppState;
 
@@ -65,6 +66,12 @@ pub async fn run(
     });
 
     let events = EventBus::default();
+    let runner = Runner::new(db.clone(), events.clone(), settings.clone());
+    runner
+        .recover()
+        .await
+        .map_err(|e| anyhow::anyhow!("while recovering interrupted scans: {e:?}"))?;
+    runner.start();
     let limiter = Arc::new(LoginLimiter::new(
         Duration::from_secs(settings.auth.login_window_secs),
         settings.auth.login_max_failures_per_account,
@@ -75,6 +82,7 @@ pub async fn run(
         settings.clone(),
         events.clone(),
         limiter.clone(),
+        runner.clone(),
     );
     let csp: Arc<str> = http::spa::content_security_policy(&settings.frontend_dir).into();
     let state = AppState {
@@ -87,15 +95,28 @@ pub async fn run(
         csp,
     };
 
+    // On shutdown, running scans are stopped (INTERRUPTED, subscribers told) before HTTP stops.
+    let (http_stop, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    let stopping = runner.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stopping.shutdown().await;
+        let _ = http_stop.send(());
+    });
+
     let addr = listener.local_addr()?;
     tracing::info!(%addr, database = %db::redact(&settings.effective_database_url()), "SneakyScanner listening");
     let result = axum::serve(
         listener,
         http::router(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
+    .with_graceful_shutdown(async move {
+        let _ = http_stopped.await;
+    })
     .await
     .context("while serving HTTP");
+    // Also when serving failed: never leave scans running.
+    runner.shutdown().await;
     purge.abort();
     db.close().await.ok();
     tracing::info!("SneakyScanner stopped");

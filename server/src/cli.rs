@@ -12,7 +12,7 @@ use migration::MigratorTrait;
 use crate::auth::{Actor, Role};
 use crate::config::{Overrides, Settings};
 use crate::db::{self, DbMetrics};
-use crate::service::{api_keys, configs, users};
+use crate::service::{api_keys, configs, imports, users};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -78,6 +78,17 @@ pub enum Command {
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+    /// Import an nmap (or masscan) XML file as a completed scan.
+    Import {
+        /// The XML file (`nmap -oX`).
+        file: PathBuf,
+        /// Title of the scan (default: from the config or the scanner).
+        #[arg(long)]
+        title: Option<String>,
+        /// Judge the results against this saved config's expectations.
+        #[arg(long)]
+        config_id: Option<i32>,
     },
 }
 
@@ -250,6 +261,26 @@ pub async fn run_command(cli: &Cli, settings: &Settings) -> anyhow::Result<()> {
             for t in &report.skipped {
                 println!("skipped (title exists): {t}");
             }
+        }
+        Command::Import {
+            file,
+            title,
+            config_id,
+        } => {
+            let db = open_db(settings).await?;
+            let input = std::fs::File::open(file)
+                .with_context(|| format!("while opening {}", file.display()))?;
+            let req = imports::ImportRequest {
+                title: title.clone(),
+                config_id: *config_id,
+            };
+            let scan = imports::import_xml(&db, &system, std::io::BufReader::new(input), req)
+                .await
+                .map_err(fail)?;
+            println!(
+                "imported scan {} \"{}\": {} hosts ({} up), {} open ports",
+                scan.id, scan.title, scan.hosts_total, scan.hosts_up, scan.open_ports
+            );
         }
     }
     Ok(())

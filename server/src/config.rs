@@ -29,6 +29,7 @@ pub struct Settings {
     pub http: HttpSettings,
     pub auth: AuthSettings,
     pub graphql: GraphqlSettings,
+    pub scanner: ScannerSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -49,6 +50,9 @@ pub struct HttpSettings {
     pub allowed_origins: Vec<String>,
     /// Seconds a websocket may stay open without a `connection_init`.
     pub ws_init_timeout_secs: u64,
+    /// Seconds a websocket may stay silent (clients send a graphql-transport-ws `ping`) before
+    /// it is closed.
+    pub ws_idle_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -76,6 +80,31 @@ pub struct GraphqlSettings {
     pub introspection: bool,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScannerSettings {
+    /// The nmap executable: a name looked up on PATH, or a path.
+    pub nmap_path: PathBuf,
+    /// `auto` (SYN scan when running as root, else connect scan), `syn` or `connect`.
+    pub tcp_scan: String,
+    /// Seconds between nmap's progress reports (`--stats-every`).
+    pub stats_every_secs: u64,
+    /// Seconds a graceful shutdown waits for running scans to stop.
+    pub shutdown_grace_secs: u64,
+    pub timeouts: PhaseTimeouts,
+}
+
+/// Longest each phase may run (seconds); a phase past its limit is killed and the scan FAILS
+/// with the reason (results found so far are kept).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct PhaseTimeouts {
+    pub ping_secs: u64,
+    pub tcp_secs: u64,
+    pub udp_secs: u64,
+    pub service_secs: u64,
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Self {
@@ -90,6 +119,30 @@ impl Default for Settings {
             http: HttpSettings::default(),
             auth: AuthSettings::default(),
             graphql: GraphqlSettings::default(),
+            scanner: ScannerSettings::default(),
+        }
+    }
+}
+
+impl Default for ScannerSettings {
+    fn default() -> Self {
+        Self {
+            nmap_path: PathBuf::from("nmap"),
+            tcp_scan: "auto".into(),
+            stats_every_secs: 1,
+            shutdown_grace_secs: 10,
+            timeouts: PhaseTimeouts::default(),
+        }
+    }
+}
+
+impl Default for PhaseTimeouts {
+    fn default() -> Self {
+        Self {
+            ping_secs: 900,
+            tcp_secs: 3600,
+            udp_secs: 7200,
+            service_secs: 3600,
         }
     }
 }
@@ -109,6 +162,7 @@ impl Default for HttpSettings {
             max_body_bytes: 64 * 1024 * 1024,
             allowed_origins: Vec::new(),
             ws_init_timeout_secs: 3,
+            ws_idle_timeout_secs: 300,
         }
     }
 }

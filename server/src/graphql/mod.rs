@@ -7,6 +7,7 @@ pub mod connection;
 pub mod context;
 pub mod loaders;
 pub mod scans;
+pub mod settings;
 pub mod subscription;
 
 use std::sync::Arc;
@@ -17,15 +18,22 @@ use sea_orm::DatabaseConnection;
 use crate::auth::rate_limit::LoginLimiter;
 use crate::config::Settings;
 use crate::events::EventBus;
+use crate::scanner::runner::Runner;
 
 #[derive(MergedObject, Default)]
-pub struct Query(auth::AuthQuery, configs::ConfigQuery, scans::ScanQuery);
+pub struct Query(
+    auth::AuthQuery,
+    configs::ConfigQuery,
+    scans::ScanQuery,
+    settings::SettingsQuery,
+);
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     auth::AuthMutation,
     configs::ConfigMutation,
     scans::ScanMutation,
+    settings::SettingsMutation,
 );
 
 #[derive(MergedSubscription, Default)]
@@ -39,6 +47,7 @@ pub fn build(
     settings: Arc<Settings>,
     events: EventBus,
     limiter: Arc<LoginLimiter>,
+    runner: Runner,
 ) -> AppSchema {
     let mut builder = Schema::build(
         Query::default(),
@@ -50,7 +59,8 @@ pub fn build(
     .limit_recursive_depth(64)
     .data(db)
     .data(events)
-    .data(limiter);
+    .data(limiter)
+    .data(runner);
     if !settings.graphql.introspection {
         builder = builder.disable_introspection().disable_suggestions();
     }

@@ -1,4 +1,5 @@
-//! GraphQL for scans: list, detail with the full result tree (through DataLoaders), delete.
+//! GraphQL for scans: list, detail with the full result tree (through DataLoaders), start,
+//! cancel, import, delete.
 
 use crate::error::GqlResult;
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
@@ -13,6 +14,8 @@ use crate::graphql::configs::ScanConfig;
 use crate::graphql::connection::connection;
 use crate::graphql::context::{ContextExt, parse_id};
 use crate::graphql::loaders::Loaders;
+use crate::scanner::runner::Runner;
+use crate::service::imports;
 use crate::service::pagination::PageRequest;
 use crate::service::scans::{self, ScanStatus as DomainStatus};
 
@@ -232,7 +235,7 @@ impl ScanPort {
     }
     /// Open but not expected.
     async fn unexpected(&self) -> bool {
-        self.0.state == "open" && !self.0.expected
+        self.0.unexpected
     }
     /// Expected but not open.
     async fn missing(&self) -> bool {
@@ -403,11 +406,84 @@ impl ScanQuery {
     }
 }
 
+/// What to scan: a saved config (`configId`), or ad-hoc `targets` (IP addresses or CIDRs)
+/// with optional `ports` (e.g. `22,80,8000-8100`; default nmap's top 1000).
+#[derive(InputObject)]
+pub struct StartScanInput {
+    pub config_id: Option<ID>,
+    pub targets: Option<Vec<String>>,
+    pub ports: Option<String>,
+    pub title: Option<String>,
+}
+
+/// An nmap (or masscan) XML document to store as a completed scan, optionally judged against
+/// a saved config's expectations.
+#[derive(InputObject)]
+pub struct ImportNmapXmlInput {
+    pub xml: String,
+    pub title: Option<String>,
+    pub config_id: Option<ID>,
+}
+
+fn runner<'a>(ctx: &'a Context<'_>) -> &'a Runner {
+    ctx.data_unchecked::<Runner>()
+}
+
 #[derive(Default)]
 pub struct ScanMutation;
 
 #[Object]
 impl ScanMutation {
+    /// Queues a scan and returns it at once (QUEUED); follow it with `scanProgress` (OPERATOR).
+    /// Targets outside the scope are refused with `SCOPE` before anything is created.
+    async fn start_scan(&self, ctx: &Context<'_>, input: StartScanInput) -> GqlResult<Scan> {
+        let config_id = input
+            .config_id
+            .as_ref()
+            .map(|id| parse_id(id, "scan config"))
+            .transpose()?;
+        let req = scans::StartRequest {
+            config_id,
+            targets: input.targets,
+            ports: input.ports,
+            title: input.title,
+        };
+        Ok(Scan(
+            scans::start(ctx.db(), runner(ctx), ctx.actor()?, req).await?,
+        ))
+    }
+
+    /// Cancels a queued or running scan; a running one has stopped when this returns
+    /// (OPERATOR). Cancelling a finished scan is `CONFLICT`.
+    async fn cancel_scan(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Scan> {
+        let id = parse_id(&id, "scan")?;
+        Ok(Scan(
+            scans::cancel(ctx.db(), runner(ctx), ctx.actor()?, id).await?,
+        ))
+    }
+
+    /// Stores an nmap XML document as a COMPLETED scan (OPERATOR). A document that is not
+    /// nmap XML, is cut short or uses entities is `VALIDATION` and stores nothing.
+    async fn import_nmap_xml(
+        &self,
+        ctx: &Context<'_>,
+        input: ImportNmapXmlInput,
+    ) -> GqlResult<Scan> {
+        let config_id = input
+            .config_id
+            .as_ref()
+            .map(|id| parse_id(id, "scan config"))
+            .transpose()?;
+        let req = imports::ImportRequest {
+            title: input.title,
+            config_id,
+        };
+        let xml = std::io::Cursor::new(input.xml.into_bytes());
+        Ok(Scan(
+            imports::import_xml(ctx.db(), ctx.actor()?, xml, req).await?,
+        ))
+    }
+
     /// Deletes a finished scan: its rows and its files (OPERATOR).
     async fn delete_scan(&self, ctx: &Context<'_>, id: ID) -> GqlResult<bool> {
         let data_dir = &ctx

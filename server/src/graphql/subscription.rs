@@ -110,22 +110,28 @@ mod tests {
     use crate::graphql::context::RequestAuth;
     use crate::service::scans::ScanStatus as Status;
 
-    #[tokio::test]
-    async fn scan_updates_streams_bus_events_to_a_signed_in_caller() {
-        let db = crate::db::connect("sqlite::memory:", Default::default())
-            .await
-            .expect("db");
-        let events = EventBus::default();
-        let schema = crate::graphql::build(
-            db,
-            Arc::new(crate::config::Settings::default()),
+    fn test_schema(db: sea_orm::DatabaseConnection, events: EventBus) -> crate::graphql::AppSchema {
+        let settings = Arc::new(crate::config::Settings::default());
+        crate::graphql::build(
+            db.clone(),
+            settings.clone(),
             events.clone(),
             Arc::new(crate::auth::rate_limit::LoginLimiter::new(
                 std::time::Duration::from_secs(60),
                 5,
                 5,
             )),
-        );
+            crate::scanner::runner::Runner::new(db, events, settings),
+        )
+    }
+
+    #[tokio::test]
+    async fn scan_updates_streams_bus_events_to_a_signed_in_caller() {
+        let db = crate::db::connect("sqlite::memory:", Default::default())
+            .await
+            .expect("db");
+        let events = EventBus::default();
+        let schema = test_schema(db, events.clone());
         let request = async_graphql::Request::new(
             "subscription { scanUpdates { scanId status phase percent openPorts } }",
         )
@@ -168,16 +174,7 @@ mod tests {
         let db = crate::db::connect("sqlite::memory:", Default::default())
             .await
             .expect("db");
-        let schema = crate::graphql::build(
-            db,
-            Arc::new(crate::config::Settings::default()),
-            EventBus::default(),
-            Arc::new(crate::auth::rate_limit::LoginLimiter::new(
-                std::time::Duration::from_secs(60),
-                5,
-                5,
-            )),
-        );
+        let schema = test_schema(db, EventBus::default());
         let mut stream = schema.execute_stream("subscription { scanUpdates { scanId } }");
         let first = stream.next().await.expect("response");
         assert_eq!(

@@ -76,6 +76,8 @@ pub async fn upgrade(
         }
     };
     let init_timeout = Duration::from_secs(state.settings.http.ws_init_timeout_secs);
+    // A socket that sends nothing (not even a ping) for this long is closed.
+    let idle_timeout = Duration::from_secs(state.settings.http.ws_idle_timeout_secs.max(1));
     ws.protocols(ALL_WEBSOCKET_PROTOCOLS)
         .max_message_size(MAX_MESSAGE_BYTES)
         .on_upgrade(move |socket| async move {
@@ -103,7 +105,7 @@ pub async fn upgrade(
                     data.insert(Loaders::new(&db));
                     Ok(data)
                 })
-                .keepalive_timeout(Some(Duration::from_secs(30)))
+                .keepalive_timeout(Some(idle_timeout))
                 .serve();
             tokio::pin!(serve);
             tokio::select! {

@@ -56,7 +56,7 @@ impl Phase {
 }
 
 /// A scan target from a config: one address or one network.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Target {
     Ip(IpAddr),
     Cidr(IpNet),
@@ -90,7 +90,9 @@ pub struct Expected {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SiteTarget {
     pub target: Target,
-    pub expected: Expected,
+    /// `None` when the config declares nothing for this target: its ports are then reported
+    /// without an expected/unexpected verdict.
+    pub expected: Option<Expected>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,7 +168,7 @@ struct RawSite {
 struct RawIp {
     address: Spanned<String>,
     #[serde(default)]
-    expected: RawExpected,
+    expected: Option<RawExpected>,
 }
 
 #[derive(Deserialize)]
@@ -174,7 +176,7 @@ struct RawIp {
 struct RawCidr {
     cidr: Spanned<String>,
     #[serde(default)]
-    expected: RawExpected,
+    expected: Option<RawExpected>,
 }
 
 #[derive(Deserialize, Default)]
@@ -290,7 +292,7 @@ fn validate(raw: RawConfig) -> Result<ScanConfig, AppError> {
             }
             targets.push(SiteTarget {
                 target: Target::Ip(addr),
-                expected: expected(ip.expected)?,
+                expected: ip.expected.map(expected).transpose()?,
             });
         }
         for cidr in raw_site.cidrs {
@@ -329,7 +331,7 @@ fn validate(raw: RawConfig) -> Result<ScanConfig, AppError> {
             }
             targets.push(SiteTarget {
                 target,
-                expected: expected(cidr.expected)?,
+                expected: cidr.expected.map(expected).transpose()?,
             });
         }
         sites.push(Site { name, targets });
@@ -441,7 +443,13 @@ scan:
         assert_eq!(c.title, "Loopback lab");
         assert_eq!(c.sites.len(), 1);
         assert_eq!(c.sites[0].targets.len(), 2);
-        assert_eq!(c.sites[0].targets[0].expected.tcp_ports, vec![22, 8080]);
+        assert_eq!(
+            c.sites[0].targets[0]
+                .expected
+                .as_ref()
+                .map(|e| e.tcp_ports.clone()),
+            Some(vec![22, 8080])
+        );
         assert_eq!(c.address_count(), 17);
         assert_eq!(
             c.scan.tcp_ports.as_ref().map(|p| p.to_string()),
@@ -455,7 +463,8 @@ scan:
         let c = parse("title: t\nsites:\n  - name: a\n    ips:\n      - address: 127.0.0.2\n")
             .expect("valid");
         assert_eq!(c.scan, ScanOptions::default());
-        assert_eq!(c.sites[0].targets[0].expected, Expected::default());
+        // Nothing declared: no verdict on its ports.
+        assert_eq!(c.sites[0].targets[0].expected, None);
     }
 
     #[test]

@@ -4,7 +4,9 @@
 pub mod api_keys;
 pub mod audit;
 pub mod configs;
+pub mod imports;
 pub mod pagination;
 pub mod results;
 pub mod scans;
+pub mod settings;
 pub mod users;

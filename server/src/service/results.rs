@@ -29,6 +29,8 @@ pub struct NewScan {
     pub started_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
     pub command_lines: Vec<Vec<String>>,
+    /// The config the results are judged against (a snapshot), if any.
+    pub config_yaml: Option<String>,
     pub sites: Vec<NewSite>,
 }
 
@@ -57,6 +59,8 @@ pub struct NewPort {
     pub state: String,
     pub reason: Option<String>,
     pub expected: bool,
+    /// Open although the config declared this address's ports and not this one.
+    pub unexpected: bool,
     pub service: Option<NewService>,
 }
 
@@ -111,8 +115,14 @@ pub struct Counters {
 
 impl NewScan {
     pub fn counters(&self) -> Counters {
+        Counters::of(&self.sites)
+    }
+}
+
+impl Counters {
+    pub fn of(sites: &[NewSite]) -> Self {
         let mut c = Counters::default();
-        for ip in self.sites.iter().flat_map(|s| &s.ips) {
+        for ip in sites.iter().flat_map(|s| &s.ips) {
             c.hosts_total += 1;
             if ip.status == "up" {
                 c.hosts_up += 1;
@@ -121,7 +131,7 @@ impl NewScan {
                 let open = p.state == "open";
                 if open {
                     c.open_ports += 1;
-                    if !p.expected {
+                    if p.unexpected {
                         c.unexpected_ports += 1;
                     }
                 } else if p.expected {
@@ -186,9 +196,8 @@ pub async fn store(db: &DatabaseConnection, new: NewScan) -> AppResult<scan::Mod
         started_at: Set(new.started_at),
         completed_at: Set(new.completed_at),
         error_message: Set(None),
-        command_lines: Set(
-            serde_json::to_string(&new.command_lines).unwrap_or_else(|_| "[]".into())
-        ),
+        command_lines: Set(command_lines_json(&new.command_lines)),
+        config_yaml: Set(new.config_yaml.clone()),
         hosts_total: Set(counters.hosts_total),
         hosts_up: Set(counters.hosts_up),
         open_ports: Set(counters.open_ports),
@@ -200,12 +209,82 @@ pub async fn store(db: &DatabaseConnection, new: NewScan) -> AppResult<scan::Mod
     }
     .insert(&txn)
     .await?;
-    let scan_id = scan_row.id;
+    insert_tree(&txn, scan_row.id, &new.sites).await?;
+    txn.commit().await?;
+    Ok(scan_row)
+}
 
+pub fn command_lines_json(lines: &[Vec<String>]) -> String {
+    serde_json::to_string(lines).unwrap_or_else(|_| "[]".into())
+}
+
+/// How a run ends: its status, what it found, and why it stopped (for failures).
+#[derive(Debug)]
+pub struct Outcome {
+    pub status: ScanStatus,
+    pub sites: Vec<NewSite>,
+    pub message: Option<String>,
+    pub error_message: Option<String>,
+}
+
+/// Ends a running scan: stores what it found (also when it failed or was cancelled, so nothing
+/// already learned is lost) and sets the final status, in one transaction. Refuses (returns
+/// `None`) when the scan is no longer RUNNING, e.g. deleted meanwhile.
+pub async fn finish(
+    db: &DatabaseConnection,
+    scan_id: i32,
+    outcome: Outcome,
+) -> AppResult<Option<scan::Model>> {
+    let counters = Counters::of(&outcome.sites);
+    let txn = db::begin_write(db).await?;
+    let Some(row) = scan::Entity::find_by_id(scan_id).one(&txn).await? else {
+        return Ok(None);
+    };
+    if row.status != ScanStatus::Running.as_str() {
+        return Ok(None);
+    }
+    insert_tree(&txn, scan_id, &outcome.sites).await?;
+    let mut active: scan::ActiveModel = row.into();
+    active.status = Set(outcome.status.as_str().to_owned());
+    active.phase = Set("done".to_owned());
+    if outcome.status == ScanStatus::Completed {
+        active.percent = Set(100.0);
+    }
+    active.message = Set(outcome.message);
+    active.error_message = Set(outcome.error_message);
+    active.completed_at = Set(Some(Utc::now()));
+    let row = active.update(&txn).await?;
+    let row = set_counters(&txn, row, counters).await?;
+    txn.commit().await?;
+    Ok(Some(row))
+}
+
+async fn set_counters<C: sea_orm::ConnectionTrait>(
+    txn: &C,
+    row: scan::Model,
+    c: Counters,
+) -> AppResult<scan::Model> {
+    let mut active: scan::ActiveModel = row.into();
+    active.hosts_total = Set(c.hosts_total);
+    active.hosts_up = Set(c.hosts_up);
+    active.open_ports = Set(c.open_ports);
+    active.services_count = Set(c.services);
+    active.certificates_count = Set(c.certificates);
+    active.unexpected_ports = Set(c.unexpected_ports);
+    active.missing_ports = Set(c.missing_ports);
+    Ok(active.update(txn).await?)
+}
+
+/// Inserts sites → IPs → ports → services → certificates/TLS versions under a scan.
+async fn insert_tree<C: sea_orm::ConnectionTrait>(
+    txn: &C,
+    scan_id: i32,
+    sites_in: &[NewSite],
+) -> AppResult<()> {
     // Sites: names are unique within a scan, so they key the returned rows.
     let sites = insert_chunks(
-        &txn,
-        new.sites
+        txn,
+        sites_in
             .iter()
             .map(|s| scan_site::ActiveModel {
                 scan_id: Set(scan_id),
@@ -219,8 +298,7 @@ pub async fn store(db: &DatabaseConnection, new: NewScan) -> AppResult<scan::Mod
 
     // Each level is flattened once, each node paired with its parent's new id, so children
     // are matched to parents by key, never by iteration order.
-    let ips_flat: Vec<(i32, &NewIp)> = new
-        .sites
+    let ips_flat: Vec<(i32, &NewIp)> = sites_in
         .iter()
         .flat_map(|site| {
             let site_id = site_ids[site.name.as_str()];
@@ -228,7 +306,7 @@ pub async fn store(db: &DatabaseConnection, new: NewScan) -> AppResult<scan::Mod
         })
         .collect();
     let ips = insert_chunks(
-        &txn,
+        txn,
         ips_flat
             .iter()
             .map(|(site_id, ip)| scan_ip::ActiveModel {
@@ -257,7 +335,7 @@ pub async fn store(db: &DatabaseConnection, new: NewScan) -> AppResult<scan::Mod
         })
         .collect();
     let ports = insert_chunks(
-        &txn,
+        txn,
         ports_flat
             .iter()
             .map(|(ip_id, p)| scan_port::ActiveModel {
@@ -268,6 +346,7 @@ pub async fn store(db: &DatabaseConnection, new: NewScan) -> AppResult<scan::Mod
                 state: Set(p.state.clone()),
                 reason: Set(p.reason.clone()),
                 expected: Set(p.expected),
+                unexpected: Set(p.unexpected),
                 ..Default::default()
             })
             .collect(),
@@ -289,7 +368,7 @@ pub async fn store(db: &DatabaseConnection, new: NewScan) -> AppResult<scan::Mod
         })
         .collect();
     let services = insert_chunks(
-        &txn,
+        txn,
         services_flat
             .iter()
             .map(|(port_id, s)| scan_service::ActiveModel {
@@ -346,8 +425,7 @@ pub async fn store(db: &DatabaseConnection, new: NewScan) -> AppResult<scan::Mod
             });
         }
     }
-    insert_chunks(&txn, cert_rows).await?;
-    insert_chunks(&txn, tls_rows).await?;
-    txn.commit().await?;
-    Ok(scan_row)
+    insert_chunks(txn, cert_rows).await?;
+    insert_chunks(txn, tls_rows).await?;
+    Ok(())
 }

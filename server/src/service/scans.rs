@@ -1,19 +1,213 @@
-//! Scans: listing, detail, deletion. Running scans is the job runner's; storing a finished
-//! result tree is [`super::results`].
+//! Scans: start (validated, scope-checked, queued), cancel, listing, detail, deletion.
+//! Running scans is the job runner's; storing a result tree is [`super::results`].
 
 use std::path::Path;
+use std::time::Duration;
 
+use chrono::Utc;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use entity::scan;
 
 use crate::auth::{Actor, Role};
 use crate::error::{AppError, AppResult};
-use crate::service::audit;
+use crate::scanner::config::{self as scan_config, Target};
+use crate::scanner::ports::PortList;
+use crate::scanner::runner::{Runner, StopReason};
+use crate::scanner::targets::parse_targets;
 use crate::service::pagination::{Page, PageRequest};
+use crate::service::{audit, configs, settings};
+
+/// How long `cancelScan` waits for a running scan to stop before answering.
+const CANCEL_WAIT: Duration = Duration::from_secs(15);
+
+/// What to scan: a saved config, or ad-hoc targets with optional ports.
+#[derive(Debug, Clone, Default)]
+pub struct StartRequest {
+    pub config_id: Option<i32>,
+    pub targets: Option<Vec<String>>,
+    pub ports: Option<String>,
+    pub title: Option<String>,
+}
+
+/// Validates the request, checks the scope and queues the scan (OPERATOR). Nothing is created
+/// when anything is wrong.
+pub async fn start(
+    db: &DatabaseConnection,
+    runner: &Runner,
+    actor: &Actor,
+    req: StartRequest,
+) -> AppResult<scan::Model> {
+    actor.require(Role::Operator)?;
+    let title = match req.title.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(t) if t.chars().count() > 200 => {
+            return Err(AppError::validation("title is longer than 200 characters"));
+        }
+        Some(t) => Some(t.to_owned()),
+    };
+    let (config_id, yaml) = match (req.config_id, req.targets) {
+        (Some(id), None) => {
+            if req.ports.is_some() {
+                return Err(AppError::validation(
+                    "ports go with ad-hoc targets; a config sets its own ports",
+                ));
+            }
+            (Some(id), configs::get(db, actor, id).await?.yaml)
+        }
+        (None, Some(targets)) => (
+            None,
+            adhoc_yaml(&targets, req.ports.as_deref(), title.as_deref())?,
+        ),
+        (Some(_), Some(_)) => {
+            return Err(AppError::validation(
+                "give either configId or targets, not both",
+            ));
+        }
+        (None, None) => return Err(AppError::validation("give a configId or targets")),
+    };
+    let config = scan_config::parse(&yaml)?;
+    let targets: Vec<&Target> = config
+        .sites
+        .iter()
+        .flat_map(|s| &s.targets)
+        .map(|t| &t.target)
+        .collect();
+    settings::load(db).await?.scope.check(targets)?;
+
+    let row = scan::ActiveModel {
+        title: Set(title.unwrap_or_else(|| config.title.clone())),
+        status: Set(ScanStatus::Queued.as_str().to_owned()),
+        phase: Set("queued".to_owned()),
+        percent: Set(0.0),
+        config_id: Set(config_id),
+        triggered_by: Set(actor.username.clone()),
+        triggered_by_user_id: Set(actor.user_id),
+        created_at: Set(Utc::now()),
+        command_lines: Set("[]".to_owned()),
+        config_yaml: Set(Some(yaml)),
+        hosts_total: Set(0),
+        hosts_up: Set(0),
+        open_ports: Set(0),
+        services_count: Set(0),
+        certificates_count: Set(0),
+        unexpected_ports: Set(0),
+        missing_ports: Set(0),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    audit::record(
+        db,
+        actor,
+        "scan.start",
+        Some(format!("scan:{}", row.id)),
+        Some(serde_json::json!({ "title": row.title, "config_id": config_id })),
+    )
+    .await?;
+    runner.enqueued(&row);
+    Ok(row)
+}
+
+/// The config of an ad-hoc scan, written as a document of the config format so it is
+/// validated, stored and shown like any other. Targets are typed first: nothing else gets in.
+fn adhoc_yaml(targets: &[String], ports: Option<&str>, title: Option<&str>) -> AppResult<String> {
+    let targets = parse_targets(targets)?;
+    let ports = ports
+        .map(|p| PortList::parse(p).map_err(|e| AppError::validation(format!("ports: {e}"))))
+        .transpose()?;
+    let shown: Vec<String> = targets.iter().take(3).map(ToString::to_string).collect();
+    let default_title = format!(
+        "Ad-hoc scan of {}{}",
+        shown.join(", "),
+        if targets.len() > 3 { ", …" } else { "" }
+    );
+    let (ips, cidrs): (Vec<_>, Vec<_>) = targets.iter().partition(|t| matches!(t, Target::Ip(_)));
+    let mut doc = serde_json::json!({
+        "title": title.unwrap_or(&default_title),
+        "sites": [{
+            "name": "Ad-hoc",
+            "ips": ips.iter().map(|t| serde_json::json!({ "address": t.to_string() })).collect::<Vec<_>>(),
+            "cidrs": cidrs.iter().map(|t| serde_json::json!({ "cidr": t.to_string() })).collect::<Vec<_>>(),
+        }],
+    });
+    if let Some(ports) = ports {
+        doc["scan"] = serde_json::json!({ "tcp_ports": ports.to_string() });
+    }
+    // JSON is YAML: the generated document goes through the same parser as a saved config.
+    serde_json::to_string_pretty(&doc).map_err(AppError::internal)
+}
+
+/// Cancels a queued or running scan (OPERATOR); a running one is stopped (its nmap process
+/// group killed) before this returns. A finished scan is `CONFLICT`.
+pub async fn cancel(
+    db: &DatabaseConnection,
+    runner: &Runner,
+    actor: &Actor,
+    id: i32,
+) -> AppResult<scan::Model> {
+    actor.require(Role::Operator)?;
+    let row = get(db, actor, id).await?;
+    let status = ScanStatus::parse(&row.status).unwrap_or(ScanStatus::Failed);
+    if status.is_terminal() {
+        return Err(AppError::Conflict(format!(
+            "scan {id} has already ended ({}); there is nothing to cancel",
+            row.status
+        )));
+    }
+    audit::record(db, actor, "scan.cancel", Some(format!("scan:{id}")), None).await?;
+    let message = format!("cancelled by {}", actor.username);
+    // Still queued: it never started.
+    let dequeued = scan::Entity::update_many()
+        .col_expr(
+            scan::Column::Status,
+            Expr::value(ScanStatus::Cancelled.as_str()),
+        )
+        .col_expr(scan::Column::Phase, Expr::value("done"))
+        .col_expr(scan::Column::Message, Expr::value(message.clone()))
+        .col_expr(scan::Column::CompletedAt, Expr::value(Utc::now()))
+        .filter(scan::Column::Id.eq(id))
+        .filter(scan::Column::Status.eq(ScanStatus::Queued.as_str()))
+        .exec(db)
+        .await?;
+    if dequeued.rows_affected == 0 {
+        match runner.job(id) {
+            Some(job) => {
+                job.stop(StopReason::Cancelled {
+                    by: actor.username.clone(),
+                });
+                if tokio::time::timeout(CANCEL_WAIT, job.finished())
+                    .await
+                    .is_err()
+                {
+                    tracing::warn!(scan_id = id, "scan did not stop within the cancel wait");
+                }
+            }
+            None => {
+                // Running, but not in this process (e.g. another server instance died): end it.
+                scan::Entity::update_many()
+                    .col_expr(
+                        scan::Column::Status,
+                        Expr::value(ScanStatus::Cancelled.as_str()),
+                    )
+                    .col_expr(scan::Column::Phase, Expr::value("done"))
+                    .col_expr(scan::Column::Message, Expr::value(message))
+                    .col_expr(scan::Column::CompletedAt, Expr::value(Utc::now()))
+                    .filter(scan::Column::Id.eq(id))
+                    .filter(scan::Column::Status.eq(ScanStatus::Running.as_str()))
+                    .exec(db)
+                    .await?;
+            }
+        }
+    }
+    let row = get(db, actor, id).await?;
+    runner.publish(&row);
+    Ok(row)
+}
 
 /// Lifecycle of a scan (stored as its SCREAMING_SNAKE name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

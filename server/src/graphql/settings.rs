@@ -1,0 +1,77 @@
+//! GraphQL for the admin-editable runtime settings: scan scope and concurrency.
+
+use async_graphql::{Context, InputObject, Object, SimpleObject};
+
+use crate::error::GqlResult;
+use crate::graphql::context::ContextExt;
+use crate::scanner::runner::Runner;
+use crate::service::settings::{self, RuntimeSettings, SettingsPatch};
+
+/// Scan scope and limits. Defaults: loopback only (127.0.0.0/8, ::1), 65,536 addresses per
+/// scan, 3 scans at once.
+#[derive(SimpleObject)]
+pub struct Settings {
+    /// A target must lie wholly inside one of these networks.
+    pub allowed_cidrs: Vec<String>,
+    /// A target must not overlap any of these (they win over `allowedCidrs`).
+    pub denied_cidrs: Vec<String>,
+    /// Most addresses one scan may cover.
+    pub max_addresses_per_scan: i64,
+    /// Scans that run at once; more wait QUEUED.
+    pub max_concurrent_scans: i32,
+}
+
+impl From<RuntimeSettings> for Settings {
+    fn from(s: RuntimeSettings) -> Self {
+        Self {
+            allowed_cidrs: s.scope.allowed.iter().map(ToString::to_string).collect(),
+            denied_cidrs: s.scope.denied.iter().map(ToString::to_string).collect(),
+            max_addresses_per_scan: i64::try_from(s.scope.max_addresses).unwrap_or(i64::MAX),
+            max_concurrent_scans: i32::try_from(s.max_concurrent_scans).unwrap_or(i32::MAX),
+        }
+    }
+}
+
+/// A change; absent fields keep their value.
+#[derive(InputObject, Default)]
+pub struct UpdateSettingsInput {
+    pub allowed_cidrs: Option<Vec<String>>,
+    pub denied_cidrs: Option<Vec<String>>,
+    pub max_addresses_per_scan: Option<i64>,
+    pub max_concurrent_scans: Option<i32>,
+}
+
+#[derive(Default)]
+pub struct SettingsQuery;
+
+#[Object]
+impl SettingsQuery {
+    /// The runtime settings (ADMIN).
+    async fn settings(&self, ctx: &Context<'_>) -> GqlResult<Settings> {
+        Ok(settings::get(ctx.db(), ctx.actor()?).await?.into())
+    }
+}
+
+#[derive(Default)]
+pub struct SettingsMutation;
+
+#[Object]
+impl SettingsMutation {
+    /// Changes the runtime settings (ADMIN); takes effect for the next scan started.
+    async fn update_settings(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateSettingsInput,
+    ) -> GqlResult<Settings> {
+        let patch = SettingsPatch {
+            allowed_cidrs: input.allowed_cidrs,
+            denied_cidrs: input.denied_cidrs,
+            max_addresses_per_scan: input.max_addresses_per_scan,
+            max_concurrent_scans: input.max_concurrent_scans.map(i64::from),
+        };
+        let updated = settings::update(ctx.db(), ctx.actor()?, patch).await?;
+        // More slots may be free now.
+        ctx.data_unchecked::<Runner>().wake();
+        Ok(updated.into())
+    }
+}

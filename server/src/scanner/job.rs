@@ -1,0 +1,486 @@
+//! One scan run: the phases in order, each an nmap child whose XML is parsed as it streams;
+//! progress goes to the scan row and the event bus; at the end (also on failure, cancel or
+//! shutdown) everything found is stored with the final status.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use nmap_parser::{Event, Protocol};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use tokio::time::Instant;
+
+use entity::scan;
+
+use super::assemble::assemble;
+use super::config::{self as scan_config, Phase, ScanConfig};
+use super::findings::{Findings, HostStatusUse, ServiceUse};
+use super::nmap::{OpenPorts, Profile, TcpScan, is_root};
+use super::process::NmapProcess;
+use super::progress::Progress;
+use super::runner::{JobControl, StopReason};
+use crate::config::Settings;
+use crate::error::{AppError, AppResult};
+use crate::events::{EventBus, ScanEvent};
+use crate::service::results::{self, Outcome, command_lines_json};
+use crate::service::scans::ScanStatus;
+
+/// How often progress is written to the scan row and published.
+const FLUSH_EVERY: Duration = Duration::from_millis(500);
+/// How long a killed nmap gets to exit.
+const KILL_GRACE: Duration = Duration::from_secs(5);
+
+pub struct JobContext {
+    pub db: DatabaseConnection,
+    pub bus: EventBus,
+    pub settings: Arc<Settings>,
+    pub control: Arc<JobControl>,
+}
+
+/// `<data_dir>/scans`: per-scan working files (target lists, raw XML), named by scan id.
+pub fn scans_dir(data_dir: &Path) -> PathBuf {
+    let dir = data_dir.join("scans");
+    std::path::absolute(&dir).unwrap_or(dir)
+}
+
+/// Runs a claimed (RUNNING) scan to its end and stores the outcome.
+pub async fn run(ctx: JobContext, row: scan::Model) {
+    let scan_id = row.id;
+    let mut job = Job {
+        ctx: &ctx,
+        row,
+        findings: Findings::default(),
+        command_lines: Vec::new(),
+        progress: Progress::new(&[]),
+        phase: "starting".into(),
+        message: None,
+        discovery_ran: false,
+        dirty: false,
+    };
+    let (config, ended) = match job.execute().await {
+        Ok(x) => x,
+        Err(e) => {
+            tracing::error!(scan_id, error = ?e, "scan failed");
+            (None, Ended::Failed(format!("internal error: {e}")))
+        }
+    };
+    let (status, error_message, message) = match ended {
+        Ended::Completed => (ScanStatus::Completed, None, job.message.clone()),
+        Ended::Failed(reason) => (ScanStatus::Failed, Some(reason), job.message.clone()),
+        Ended::Stopped(StopReason::Cancelled { by }) => (
+            ScanStatus::Cancelled,
+            None,
+            Some(format!("cancelled by {by}")),
+        ),
+        Ended::Stopped(StopReason::Shutdown) => (
+            ScanStatus::Interrupted,
+            Some("the server shut down while this scan was running".to_owned()),
+            None,
+        ),
+    };
+    let sites = assemble(config.as_ref(), &job.findings, job.discovery_ran, "Ad-hoc");
+    let outcome = Outcome {
+        status,
+        sites,
+        message,
+        error_message,
+    };
+    match results::finish(&ctx.db, scan_id, outcome).await {
+        Ok(Some(row)) => {
+            tracing::info!(scan_id, status = %row.status, hosts_up = row.hosts_up, open_ports = row.open_ports, "scan ended");
+            ctx.bus.publish(ScanEvent::from_row(&row));
+        }
+        Ok(None) => tracing::info!(scan_id, "scan was removed or ended elsewhere while running"),
+        Err(e) => {
+            tracing::error!(scan_id, error = ?e, "storing scan results failed");
+            // Still never leave it RUNNING.
+            let _ = scan::Entity::update_many()
+                .col_expr(
+                    scan::Column::Status,
+                    Expr::value(ScanStatus::Failed.as_str()),
+                )
+                .col_expr(scan::Column::Phase, Expr::value("done"))
+                .col_expr(scan::Column::CompletedAt, Expr::value(Utc::now()))
+                .col_expr(
+                    scan::Column::ErrorMessage,
+                    Expr::value("storing the results failed (see the server log)"),
+                )
+                .filter(scan::Column::Id.eq(scan_id))
+                .filter(scan::Column::Status.eq(ScanStatus::Running.as_str()))
+                .exec(&ctx.db)
+                .await;
+            if let Ok(Some(row)) = scan::Entity::find_by_id(scan_id).one(&ctx.db).await {
+                ctx.bus.publish(ScanEvent::from_row(&row));
+            }
+        }
+    }
+}
+
+enum Ended {
+    Completed,
+    Failed(String),
+    Stopped(StopReason),
+}
+
+struct Job<'a> {
+    ctx: &'a JobContext,
+    row: scan::Model,
+    findings: Findings,
+    command_lines: Vec<Vec<String>>,
+    progress: Progress,
+    phase: String,
+    message: Option<String>,
+    discovery_ran: bool,
+    dirty: bool,
+}
+
+/// A phase as planned: which nmap tasks it will report.
+fn planned_tasks(phase: Phase, tls: bool) -> u32 {
+    match phase {
+        Phase::Service => 2 + u32::from(tls),
+        _ => 1,
+    }
+}
+
+impl Job<'_> {
+    async fn execute(&mut self) -> AppResult<(Option<ScanConfig>, Ended)> {
+        let yaml = self.row.config_yaml.clone().unwrap_or_default();
+        let config = match scan_config::parse(&yaml) {
+            Ok(c) => c,
+            Err(e) => {
+                return Ok((
+                    None,
+                    Ended::Failed(format!("the scan's config is invalid: {e}")),
+                ));
+            }
+        };
+        let settings = &self.ctx.settings.scanner;
+        let root = is_root();
+        let profile = Profile {
+            nmap: settings.nmap_path.display().to_string(),
+            stats_every_secs: settings.stats_every_secs,
+            tcp: TcpScan::from_setting(&settings.tcp_scan, root),
+        };
+        let wanted = &config.scan.phases;
+        let tls = wanted.contains(&Phase::Tls);
+        let mut notes = Vec::new();
+        let mut plan: Vec<Phase> = [Phase::Ping, Phase::Tcp, Phase::Udp, Phase::Service]
+            .into_iter()
+            .filter(|p| wanted.contains(p))
+            .collect();
+        if plan.contains(&Phase::Udp) && !root {
+            plan.retain(|p| *p != Phase::Udp);
+            notes.push("udp phase skipped: UDP scans need root".to_owned());
+        }
+        if tls && !plan.contains(&Phase::Service) {
+            notes.push("tls needs the service phase; not run".to_owned());
+        }
+        for later in [Phase::Http, Phase::Screenshot] {
+            if wanted.contains(&later) {
+                notes.push(format!(
+                    "{} phase: not available in this version",
+                    later.as_str()
+                ));
+            }
+        }
+        self.progress = Progress::new(
+            &plan
+                .iter()
+                .map(|p| (*p, planned_tasks(*p, tls)))
+                .collect::<Vec<_>>(),
+        );
+        if !notes.is_empty() {
+            self.message = Some(notes.join("; "));
+        }
+
+        let dir = scans_dir(&self.ctx.settings.data_dir).join(self.row.id.to_string());
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(AppError::internal)?;
+        let all_targets = dir.join("targets.txt");
+        let lines: Vec<String> = config
+            .sites
+            .iter()
+            .flat_map(|s| &s.targets)
+            .map(|t| t.target.to_string())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        tokio::fs::write(&all_targets, lines.join("\n") + "\n")
+            .await
+            .map_err(AppError::internal)?;
+        let address_count = usize::try_from(config.address_count()).unwrap_or(usize::MAX);
+
+        for phase in plan {
+            let timeouts = &settings.timeouts;
+            let (argv, timeout) = match phase {
+                Phase::Ping => (
+                    profile.ping(&all_targets, address_count),
+                    timeouts.ping_secs,
+                ),
+                Phase::Tcp | Phase::Udp => {
+                    let (file, hosts) = if self.discovery_ran {
+                        let up = self.findings.up_addresses();
+                        if up.is_empty() {
+                            self.note(format!("{} phase skipped: no host is up", phase.as_str()));
+                            continue;
+                        }
+                        (write_list(&dir, phase, &up).await?, up.len())
+                    } else {
+                        (all_targets.clone(), address_count)
+                    };
+                    let ports = if phase == Phase::Tcp {
+                        config.scan.tcp_ports.as_ref()
+                    } else {
+                        config.scan.udp_ports.as_ref()
+                    };
+                    if phase == Phase::Tcp {
+                        (
+                            profile.tcp(&file, hosts, ports, self.discovery_ran),
+                            timeouts.tcp_secs,
+                        )
+                    } else {
+                        (
+                            profile.udp(&file, hosts, ports, self.discovery_ran),
+                            timeouts.udp_secs,
+                        )
+                    }
+                }
+                Phase::Service => {
+                    let (hosts, open) = self.open_ports();
+                    if hosts.is_empty() {
+                        self.note("service phase skipped: no open ports".to_owned());
+                        continue;
+                    }
+                    let file = write_list(&dir, phase, &hosts).await?;
+                    (
+                        profile.service(&file, hosts.len(), &open, tls),
+                        timeouts.service_secs,
+                    )
+                }
+                _ => continue,
+            };
+            match self
+                .run_phase(phase, argv, Duration::from_secs(timeout), &dir)
+                .await?
+            {
+                None => {}
+                Some(ended) => return Ok((Some(config), ended)),
+            }
+        }
+        Ok((Some(config), Ended::Completed))
+    }
+
+    fn note(&mut self, text: String) {
+        self.message = Some(match self.message.take() {
+            Some(m) => format!("{m}; {text}"),
+            None => text,
+        });
+        self.dirty = true;
+    }
+
+    /// Up hosts with open ports, and the union of those ports.
+    fn open_ports(&self) -> (Vec<IpAddr>, OpenPorts) {
+        let mut tcp = BTreeSet::new();
+        let mut udp = BTreeSet::new();
+        let mut hosts = Vec::new();
+        for (ip, host) in &self.findings.hosts {
+            let mut any = false;
+            for (proto, port) in host.open_ports() {
+                any = true;
+                match proto {
+                    Protocol::Udp => udp.insert(port),
+                    _ => tcp.insert(port),
+                };
+            }
+            if any {
+                hosts.push(*ip);
+            }
+        }
+        (
+            hosts,
+            OpenPorts {
+                tcp: tcp.into_iter().collect(),
+                udp: udp.into_iter().collect(),
+            },
+        )
+    }
+
+    /// Runs one phase; `Some` when the scan must end here.
+    async fn run_phase(
+        &mut self,
+        phase: Phase,
+        argv: Vec<String>,
+        timeout: Duration,
+        dir: &Path,
+    ) -> AppResult<Option<Ended>> {
+        if let Some(reason) = self.ctx.control.reason() {
+            return Ok(Some(Ended::Stopped(reason)));
+        }
+        self.phase = phase.as_str().to_owned();
+        self.command_lines.push(argv.clone());
+        self.progress.start_phase(phase);
+        self.flush(true).await?;
+        tracing::info!(scan_id = self.row.id, phase = phase.as_str(), argv = ?argv, "phase starts");
+
+        let raw = dir.join(format!("{}.xml", phase.as_str()));
+        let mut proc = match NmapProcess::spawn(&argv, &raw) {
+            Ok(p) => p,
+            Err(e) => {
+                return Ok(Some(Ended::Failed(format!(
+                    "could not start {}: {e}",
+                    argv.first().map_or("nmap", String::as_str)
+                ))));
+            }
+        };
+        let (status_use, service_use) = match phase {
+            Phase::Ping => (HostStatusUse::Discovery, ServiceUse::StateOnly),
+            Phase::Service => (HostStatusUse::Ignore, ServiceUse::Detected),
+            _ if self.discovery_ran => (HostStatusUse::Ignore, ServiceUse::StateOnly),
+            _ => (HostStatusUse::Discovery, ServiceUse::StateOnly),
+        };
+        let deadline = Instant::now() + timeout;
+        let mut flush = tokio::time::interval(FLUSH_EVERY);
+        let mut parse_error = None;
+        let mut stop: Option<Ended> = None;
+        loop {
+            tokio::select! {
+                event = proc.next_event() => match event {
+                    Some(Ok(event)) => self.on_event(event, status_use, service_use),
+                    Some(Err(e)) => parse_error = Some(e),
+                    None => break,
+                },
+                () = tokio::time::sleep_until(deadline) => {
+                    proc.kill();
+                    stop = Some(Ended::Failed(format!(
+                        "{} phase timed out after {} s",
+                        phase.as_str(),
+                        timeout.as_secs()
+                    )));
+                    break;
+                }
+                () = self.ctx.control.stopped() => {
+                    proc.kill();
+                    stop = Some(Ended::Stopped(
+                        self.ctx.control.reason().unwrap_or(StopReason::Shutdown),
+                    ));
+                    break;
+                }
+                _ = flush.tick() => self.flush(false).await?,
+            }
+        }
+        let exit = proc.wait(KILL_GRACE).await;
+        if phase == Phase::Ping {
+            self.discovery_ran = true;
+        }
+        if stop.is_some() {
+            return Ok(stop);
+        }
+        if !exit.success {
+            let detail = if exit.stderr.is_empty() {
+                format!("exit code {:?}", exit.code)
+            } else {
+                exit.stderr.lines().last().unwrap_or_default().to_owned()
+            };
+            return Ok(Some(Ended::Failed(format!(
+                "nmap failed in the {} phase: {detail}",
+                phase.as_str()
+            ))));
+        }
+        if let Some(e) = parse_error {
+            return Ok(Some(Ended::Failed(format!(
+                "nmap output of the {} phase is unreadable: {e}",
+                phase.as_str()
+            ))));
+        }
+        self.progress.end_phase();
+        let summary = match phase {
+            Phase::Ping => format!("ping: {} hosts up", self.findings.hosts_up()),
+            Phase::Tcp | Phase::Udp => format!(
+                "{}: {} open ports so far",
+                phase.as_str(),
+                self.findings.open_ports()
+            ),
+            _ => format!("{}: done", phase.as_str()),
+        };
+        self.message = Some(summary);
+        self.flush(true).await?;
+        Ok(None)
+    }
+
+    fn on_event(&mut self, event: Event, status: HostStatusUse, services: ServiceUse) {
+        match event {
+            Event::Host(host) => {
+                self.findings.add_host(&host, status, services);
+                self.dirty = true;
+            }
+            Event::TaskProgress(tp) => {
+                if let Some(pct) = tp.percent {
+                    self.progress.task_progress(pct);
+                }
+                self.message = Some(format!(
+                    "{}: {} {:.0}%",
+                    self.phase,
+                    tp.task,
+                    tp.percent.unwrap_or(0.0)
+                ));
+                self.dirty = true;
+            }
+            Event::TaskEnd(_) => {
+                self.progress.task_end();
+                self.dirty = true;
+            }
+            _ => {}
+        }
+    }
+
+    /// Writes progress to the scan row and publishes it (when anything changed, or `force`).
+    async fn flush(&mut self, force: bool) -> AppResult<()> {
+        if !force && !self.dirty {
+            return Ok(());
+        }
+        self.dirty = false;
+        let hosts_up = i32::try_from(self.findings.hosts_up()).unwrap_or(i32::MAX);
+        let open_ports = i32::try_from(self.findings.open_ports()).unwrap_or(i32::MAX);
+        let percent = self.progress.percent();
+        scan::Entity::update_many()
+            .col_expr(scan::Column::Phase, Expr::value(self.phase.clone()))
+            .col_expr(scan::Column::Percent, Expr::value(percent))
+            .col_expr(scan::Column::Message, Expr::value(self.message.clone()))
+            .col_expr(scan::Column::HostsUp, Expr::value(hosts_up))
+            .col_expr(scan::Column::OpenPorts, Expr::value(open_ports))
+            .col_expr(
+                scan::Column::CommandLines,
+                Expr::value(command_lines_json(&self.command_lines)),
+            )
+            .filter(scan::Column::Id.eq(self.row.id))
+            .filter(scan::Column::Status.eq(ScanStatus::Running.as_str()))
+            .exec(&self.ctx.db)
+            .await?;
+        self.ctx.bus.publish(ScanEvent {
+            scan_id: self.row.id,
+            status: ScanStatus::Running,
+            phase: self.phase.clone(),
+            percent,
+            message: self.message.clone(),
+            hosts_up,
+            open_ports,
+            at: Utc::now(),
+        });
+        Ok(())
+    }
+}
+
+/// Writes a phase's own target list (addresses found by earlier phases).
+async fn write_list(dir: &Path, phase: Phase, ips: &[IpAddr]) -> AppResult<PathBuf> {
+    let path = dir.join(format!("{}-targets.txt", phase.as_str()));
+    let text: String = ips.iter().map(|ip| format!("{ip}\n")).collect();
+    tokio::fs::write(&path, text)
+        .await
+        .map_err(AppError::internal)?;
+    Ok(path)
+}

@@ -1,0 +1,249 @@
+//! nmap command lines, from fixed profiles only. Targets reach nmap through an `-iL` file the
+//! server wrote; ports come from a validated [`PortList`]; nothing a user typed becomes an
+//! argument of its own.
+
+use std::path::Path;
+
+use super::ports::PortList;
+
+/// NSE scripts the service phase may run (TLS analysis). Nothing else is ever passed.
+pub const TLS_SCRIPTS: &str = "ssl-cert,ssl-enum-ciphers";
+
+/// Host groups: one tuned nmap over many hosts beats many small ones (see docs/BENCHMARKS.md).
+const MAX_HOSTGROUP: usize = 256;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcpScan {
+    /// `-sS` (raw packets; needs root or CAP_NET_RAW).
+    Syn,
+    /// `-sT` (the operating system's connect()).
+    Connect,
+}
+
+impl TcpScan {
+    /// `auto` picks SYN when running as root.
+    pub fn from_setting(setting: &str, is_root: bool) -> Self {
+        match setting {
+            "syn" => TcpScan::Syn,
+            "connect" => TcpScan::Connect,
+            _ if is_root => TcpScan::Syn,
+            _ => TcpScan::Connect,
+        }
+    }
+
+    fn flag(self) -> &'static str {
+        match self {
+            TcpScan::Syn => "-sS",
+            TcpScan::Connect => "-sT",
+        }
+    }
+}
+
+/// Whether this process runs as root (raw-socket scans, UDP).
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// What the phases share.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub nmap: String,
+    pub stats_every_secs: u64,
+    pub tcp: TcpScan,
+}
+
+/// The ports of the service phase: what the discovery phases found open.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpenPorts {
+    pub tcp: Vec<u16>,
+    pub udp: Vec<u16>,
+}
+
+impl Profile {
+    fn base(&self, targets: &Path, hosts: usize) -> Vec<String> {
+        let group = hosts.clamp(1, MAX_HOSTGROUP).to_string();
+        vec![
+            self.nmap.clone(),
+            "-oX".into(),
+            "-".into(),
+            "--stats-every".into(),
+            format!("{}s", self.stats_every_secs.max(1)),
+            "-n".into(),
+            "-T4".into(),
+            "--min-hostgroup".into(),
+            group,
+            "-iL".into(),
+            targets.display().to_string(),
+        ]
+    }
+
+    /// Ping sweep.
+    pub fn ping(&self, targets: &Path, hosts: usize) -> Vec<String> {
+        let mut argv = self.base(targets, hosts);
+        argv.push("-sn".into());
+        argv
+    }
+
+    /// TCP discovery on the given ports (nmap's top 1000 when `None`). `skip_discovery`: the
+    /// hosts are known to be up (ping phase ran) or must be probed regardless.
+    pub fn tcp(
+        &self,
+        targets: &Path,
+        hosts: usize,
+        ports: Option<&PortList>,
+        skip_discovery: bool,
+    ) -> Vec<String> {
+        let mut argv = self.base(targets, hosts);
+        argv.push(self.tcp.flag().into());
+        if skip_discovery {
+            argv.push("-Pn".into());
+        }
+        argv.extend(["--min-parallelism".into(), "64".into()]);
+        match ports {
+            Some(list) => argv.extend(["-p".into(), list.to_string()]),
+            None => argv.extend(["--top-ports".into(), "1000".into()]),
+        }
+        argv
+    }
+
+    /// UDP discovery (root only): the given ports or nmap's top 100.
+    pub fn udp(
+        &self,
+        targets: &Path,
+        hosts: usize,
+        ports: Option<&PortList>,
+        skip_discovery: bool,
+    ) -> Vec<String> {
+        let mut argv = self.base(targets, hosts);
+        argv.push("-sU".into());
+        if skip_discovery {
+            argv.push("-Pn".into());
+        }
+        argv.extend(["--max-retries".into(), "2".into()]);
+        match ports {
+            Some(list) => argv.extend(["-p".into(), list.to_string()]),
+            None => argv.extend(["--top-ports".into(), "100".into()]),
+        }
+        argv
+    }
+
+    /// Version detection on the open ports only, with the TLS scripts when asked for.
+    pub fn service(
+        &self,
+        targets: &Path,
+        hosts: usize,
+        open: &OpenPorts,
+        tls: bool,
+    ) -> Vec<String> {
+        let mut argv = self.base(targets, hosts);
+        argv.push(self.tcp.flag().into());
+        if !open.udp.is_empty() {
+            argv.push("-sU".into());
+        }
+        argv.extend([
+            "-sV".into(),
+            "-Pn".into(),
+            "--min-parallelism".into(),
+            "64".into(),
+        ]);
+        let mut spec = Vec::new();
+        if !open.tcp.is_empty() {
+            spec.push(format!("T:{}", join(&open.tcp)));
+        }
+        if !open.udp.is_empty() {
+            spec.push(format!("U:{}", join(&open.udp)));
+        }
+        argv.extend(["-p".into(), spec.join(",")]);
+        if tls {
+            argv.extend(["--script".into(), TLS_SCRIPTS.into()]);
+        }
+        argv
+    }
+}
+
+fn join(ports: &[u16]) -> String {
+    ports
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile(tcp: TcpScan) -> Profile {
+        Profile {
+            nmap: "nmap".into(),
+            stats_every_secs: 1,
+            tcp,
+        }
+    }
+
+    #[test]
+    fn targets_only_ever_come_from_the_file() {
+        let p = profile(TcpScan::Syn);
+        let file = Path::new("/data/scans/7/targets.txt");
+        for argv in [
+            p.ping(file, 3),
+            p.tcp(file, 3, None, true),
+            p.udp(file, 3, None, true),
+            p.service(
+                file,
+                3,
+                &OpenPorts {
+                    tcp: vec![22, 443],
+                    udp: vec![53],
+                },
+                true,
+            ),
+        ] {
+            let il = argv.iter().position(|a| a == "-iL").expect("-iL");
+            assert_eq!(argv[il + 1], "/data/scans/7/targets.txt");
+            assert_eq!(argv.iter().filter(|a| a.as_str() == "-iL").count(), 1);
+            assert!(argv.contains(&"-oX".to_owned()) && argv.contains(&"--stats-every".to_owned()));
+        }
+    }
+
+    #[test]
+    fn phases_use_their_profiles() {
+        let p = profile(TcpScan::Connect);
+        let file = Path::new("t.txt");
+        let tcp = p.tcp(
+            file,
+            1000,
+            Some(&PortList::parse("22,80-81").expect("present")),
+            true,
+        );
+        assert!(tcp.contains(&"-sT".into()) && tcp.contains(&"-Pn".into()));
+        let p_at = tcp.iter().position(|a| a == "-p").expect("present");
+        assert_eq!(tcp[p_at + 1], "22,80-81");
+        let g = tcp
+            .iter()
+            .position(|a| a == "--min-hostgroup")
+            .expect("present");
+        assert_eq!(tcp[g + 1], "256");
+        assert!(p.tcp(file, 1, None, false).contains(&"--top-ports".into()));
+        let svc = p.service(
+            file,
+            2,
+            &OpenPorts {
+                tcp: vec![22, 443],
+                udp: vec![],
+            },
+            false,
+        );
+        let p_at = svc.iter().position(|a| a == "-p").expect("present");
+        assert_eq!(svc[p_at + 1], "T:22,443");
+        assert!(!svc.contains(&"--script".into()) && !svc.contains(&"-sU".into()));
+        assert!(p.ping(file, 1).contains(&"-sn".into()));
+    }
+
+    #[test]
+    fn auto_scan_type_depends_on_privilege() {
+        assert_eq!(TcpScan::from_setting("auto", true), TcpScan::Syn);
+        assert_eq!(TcpScan::from_setting("auto", false), TcpScan::Connect);
+        assert_eq!(TcpScan::from_setting("connect", true), TcpScan::Connect);
+    }
+}

@@ -1,0 +1,268 @@
+//! The job runner: takes QUEUED scans oldest first, runs up to the configured number at once,
+//! and stops them on request (cancel) or at shutdown. The database is the queue: a scan is
+//! claimed by a conditional update, so a scan runs once even if two claims race.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use entity::scan;
+
+use super::job;
+use crate::config::Settings;
+use crate::error::AppResult;
+use crate::events::{EventBus, ScanEvent};
+use crate::service::scans::ScanStatus;
+use crate::service::settings;
+
+/// Why a running scan is asked to stop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopReason {
+    Cancelled { by: String },
+    Shutdown,
+}
+
+/// The handle of one running scan.
+#[derive(Debug, Default)]
+pub struct JobControl {
+    stop: CancellationToken,
+    reason: Mutex<Option<StopReason>>,
+    done: CancellationToken,
+}
+
+impl JobControl {
+    pub fn stop(&self, reason: StopReason) {
+        let mut r = self.reason.lock().unwrap_or_else(|e| e.into_inner());
+        if r.is_none() {
+            *r = Some(reason);
+        }
+        drop(r);
+        self.stop.cancel();
+    }
+
+    /// Resolves when a stop was requested.
+    pub async fn stopped(&self) {
+        self.stop.cancelled().await;
+    }
+
+    pub fn reason(&self) -> Option<StopReason> {
+        self.reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Resolves when the job has stored its outcome.
+    pub async fn finished(&self) {
+        self.done.cancelled().await;
+    }
+}
+
+struct Inner {
+    db: DatabaseConnection,
+    bus: EventBus,
+    settings: Arc<Settings>,
+    wake: Notify,
+    jobs: Mutex<HashMap<i32, Arc<JobControl>>>,
+    tracker: TaskTracker,
+    closing: CancellationToken,
+}
+
+#[derive(Clone)]
+pub struct Runner {
+    inner: Arc<Inner>,
+}
+
+impl Runner {
+    pub fn new(db: DatabaseConnection, bus: EventBus, settings: Arc<Settings>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                db,
+                bus,
+                settings,
+                wake: Notify::new(),
+                jobs: Mutex::new(HashMap::new()),
+                tracker: TaskTracker::new(),
+                closing: CancellationToken::new(),
+            }),
+        }
+    }
+
+    /// Marks scans left RUNNING by an earlier process INTERRUPTED (and kills their leftover
+    /// nmap processes). Call once at start, before [`Runner::start`].
+    pub async fn recover(&self) -> AppResult<u64> {
+        let scans_dir = self.scans_dir();
+        let killed = tokio::task::spawn_blocking(move || super::process::reap_orphans(&scans_dir))
+            .await
+            .unwrap_or(0);
+        if killed > 0 {
+            tracing::warn!(
+                killed,
+                "killed nmap processes left by an earlier server process"
+            );
+        }
+        let result = scan::Entity::update_many()
+            .col_expr(
+                scan::Column::Status,
+                Expr::value(ScanStatus::Interrupted.as_str()),
+            )
+            .col_expr(scan::Column::Phase, Expr::value("done"))
+            .col_expr(scan::Column::CompletedAt, Expr::value(Utc::now()))
+            .col_expr(
+                scan::Column::ErrorMessage,
+                Expr::value("the server stopped while this scan was running"),
+            )
+            .filter(scan::Column::Status.eq(ScanStatus::Running.as_str()))
+            .exec(&self.inner.db)
+            .await?;
+        if result.rows_affected > 0 {
+            tracing::warn!(
+                scans = result.rows_affected,
+                "scans left running by an earlier server process are now INTERRUPTED"
+            );
+        }
+        Ok(result.rows_affected)
+    }
+
+    /// Starts the dispatcher.
+    pub fn start(&self) {
+        let runner = self.clone();
+        self.inner
+            .tracker
+            .spawn(async move { runner.dispatch().await });
+    }
+
+    /// A scan was queued, a job ended or the settings changed: look for work.
+    pub fn wake(&self) {
+        self.inner.wake.notify_one();
+    }
+
+    /// Publishes a newly queued scan and wakes the dispatcher.
+    pub fn enqueued(&self, row: &scan::Model) {
+        self.publish(row);
+        self.wake();
+    }
+
+    /// Publishes a scan row's current state.
+    pub fn publish(&self, row: &scan::Model) {
+        self.inner.bus.publish(ScanEvent::from_row(row));
+    }
+
+    /// The running job of a scan in this process, if any.
+    pub fn job(&self, scan_id: i32) -> Option<Arc<JobControl>> {
+        self.lock_jobs().get(&scan_id).cloned()
+    }
+
+    pub fn running(&self) -> usize {
+        self.lock_jobs().len()
+    }
+
+    /// Stops taking work, stops every running scan (they end INTERRUPTED) and waits for them,
+    /// at most `scanner.shutdown_grace_secs`.
+    pub async fn shutdown(&self) {
+        self.inner.closing.cancel();
+        let jobs: Vec<_> = self.lock_jobs().values().cloned().collect();
+        for job in &jobs {
+            job.stop(StopReason::Shutdown);
+        }
+        self.inner.tracker.close();
+        let grace = Duration::from_secs(self.inner.settings.scanner.shutdown_grace_secs);
+        if tokio::time::timeout(grace, self.inner.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("scans did not stop within the shutdown grace period");
+        }
+    }
+
+    fn scans_dir(&self) -> std::path::PathBuf {
+        job::scans_dir(&self.inner.settings.data_dir)
+    }
+
+    fn lock_jobs(&self) -> std::sync::MutexGuard<'_, HashMap<i32, Arc<JobControl>>> {
+        self.inner.jobs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn dispatch(&self) {
+        loop {
+            if self.inner.closing.is_cancelled() {
+                return;
+            }
+            if let Err(e) = self.fill_slots().await {
+                tracing::error!(error = ?e, "the job runner could not start queued scans");
+            }
+            tokio::select! {
+                () = self.inner.wake.notified() => {}
+                () = self.inner.closing.cancelled() => return,
+                // Also look now and then, in case a wake-up was lost to an error.
+                () = tokio::time::sleep(Duration::from_secs(30)) => {}
+            }
+        }
+    }
+
+    async fn fill_slots(&self) -> AppResult<()> {
+        let max = settings::load(&self.inner.db).await?.max_concurrent_scans as usize;
+        while self.running() < max && !self.inner.closing.is_cancelled() {
+            let Some(row) = self.claim_next().await? else {
+                break;
+            };
+            let control = Arc::new(JobControl::default());
+            self.lock_jobs().insert(row.id, control.clone());
+            self.inner.bus.publish(ScanEvent::from_row(&row));
+            let runner = self.clone();
+            self.inner.tracker.spawn(async move {
+                let id = row.id;
+                let ctx = job::JobContext {
+                    db: runner.inner.db.clone(),
+                    bus: runner.inner.bus.clone(),
+                    settings: runner.inner.settings.clone(),
+                    control: control.clone(),
+                };
+                job::run(ctx, row).await;
+                runner.lock_jobs().remove(&id);
+                control.done.cancel();
+                runner.wake();
+            });
+        }
+        Ok(())
+    }
+
+    /// The oldest QUEUED scan, now RUNNING; `None` when the queue is empty.
+    async fn claim_next(&self) -> AppResult<Option<scan::Model>> {
+        let db = &self.inner.db;
+        loop {
+            let Some(next) = scan::Entity::find()
+                .filter(scan::Column::Status.eq(ScanStatus::Queued.as_str()))
+                .order_by_asc(scan::Column::Id)
+                .one(db)
+                .await?
+            else {
+                return Ok(None);
+            };
+            let claimed = scan::Entity::update_many()
+                .col_expr(
+                    scan::Column::Status,
+                    Expr::value(ScanStatus::Running.as_str()),
+                )
+                .col_expr(scan::Column::Phase, Expr::value("starting"))
+                .col_expr(scan::Column::StartedAt, Expr::value(Utc::now()))
+                .filter(scan::Column::Id.eq(next.id))
+                .filter(scan::Column::Status.eq(ScanStatus::Queued.as_str()))
+                .exec(db)
+                .await?;
+            if claimed.rows_affected == 1
+                && let Some(row) = scan::Entity::find_by_id(next.id).one(db).await?
+            {
+                return Ok(Some(row));
+            }
+            // Cancelled or claimed meanwhile: try the next one.
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! Admin-editable runtime settings, kept in the `settings` table (key → JSON): the scan scope
+//! and how many scans run at once. Missing keys read as the documented defaults.
+
+use chrono::Utc;
+use ipnet::IpNet;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ConnectionTrait, EntityTrait, Set};
+
+use entity::setting;
+
+use crate::auth::{Actor, Role};
+use crate::db;
+use crate::error::{AppError, AppResult};
+use crate::scanner::scope::Scope;
+use crate::service::audit;
+
+const KEY_SCOPE: &str = "scope";
+const KEY_MAX_CONCURRENT: &str = "scans.max_concurrent";
+
+/// Defaults: loopback-only scope, 65,536 addresses per scan, 3 scans at once.
+pub const DEFAULT_MAX_CONCURRENT_SCANS: u32 = 3;
+pub const MAX_CONCURRENT_SCANS_LIMIT: u32 = 32;
+pub const MAX_ADDRESSES_LIMIT: u64 = 1 << 24;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeSettings {
+    pub scope: Scope,
+    pub max_concurrent_scans: u32,
+}
+
+impl Default for RuntimeSettings {
+    fn default() -> Self {
+        Self {
+            scope: Scope::default(),
+            max_concurrent_scans: DEFAULT_MAX_CONCURRENT_SCANS,
+        }
+    }
+}
+
+/// A change: absent fields stay as they are.
+#[derive(Debug, Clone, Default)]
+pub struct SettingsPatch {
+    pub allowed_cidrs: Option<Vec<String>>,
+    pub denied_cidrs: Option<Vec<String>>,
+    pub max_addresses_per_scan: Option<i64>,
+    pub max_concurrent_scans: Option<i64>,
+}
+
+/// Current settings, for internal use (scope checks, the job runner).
+pub async fn load<C: ConnectionTrait>(db: &C) -> AppResult<RuntimeSettings> {
+    let mut out = RuntimeSettings::default();
+    for row in setting::Entity::find().all(db).await? {
+        match row.key.as_str() {
+            KEY_SCOPE => match serde_json::from_str(&row.value) {
+                Ok(scope) => out.scope = scope,
+                Err(e) => {
+                    tracing::warn!(error = %e, "stored scope is unreadable; using the default")
+                }
+            },
+            KEY_MAX_CONCURRENT => match serde_json::from_str(&row.value) {
+                Ok(n) => out.max_concurrent_scans = n,
+                Err(e) => tracing::warn!(error = %e, "stored max_concurrent is unreadable"),
+            },
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// The settings as an admin sees them.
+pub async fn get<C: ConnectionTrait>(db: &C, actor: &Actor) -> AppResult<RuntimeSettings> {
+    actor.require(Role::Admin)?;
+    load(db).await
+}
+
+fn parse_nets(field: &str, list: &[String]) -> AppResult<Vec<IpNet>> {
+    if list.len() > 1000 {
+        return Err(AppError::validation(format!(
+            "{field}: at most 1000 entries"
+        )));
+    }
+    list.iter()
+        .map(|s| {
+            let text = s.trim();
+            let net = text
+                .parse::<IpNet>()
+                .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    AppError::validation(format!(
+                        "{field}: {:?} is not a CIDR such as 127.0.0.0/8",
+                        text.chars().take(64).collect::<String>()
+                    ))
+                })?;
+            if net.network() != net.addr() {
+                return Err(AppError::validation(format!(
+                    "{field}: {text} has host bits set; did you mean {}/{}?",
+                    net.network(),
+                    net.prefix_len()
+                )));
+            }
+            Ok(net)
+        })
+        .collect()
+}
+
+/// Applies a change (ADMIN). Everything is validated before anything is written.
+pub async fn update(
+    db: &sea_orm::DatabaseConnection,
+    actor: &Actor,
+    patch: SettingsPatch,
+) -> AppResult<RuntimeSettings> {
+    actor.require(Role::Admin)?;
+    let txn = db::begin_write(db).await?;
+    let mut current = load(&txn).await?;
+    if let Some(list) = &patch.allowed_cidrs {
+        current.scope.allowed = parse_nets("allowedCidrs", list)?;
+    }
+    if let Some(list) = &patch.denied_cidrs {
+        current.scope.denied = parse_nets("deniedCidrs", list)?;
+    }
+    if let Some(n) = patch.max_addresses_per_scan {
+        current.scope.max_addresses = u64::try_from(n)
+            .ok()
+            .filter(|n| (1..=MAX_ADDRESSES_LIMIT).contains(n))
+            .ok_or_else(|| {
+                AppError::validation(format!(
+                    "maxAddressesPerScan must be between 1 and {MAX_ADDRESSES_LIMIT}"
+                ))
+            })?;
+    }
+    if let Some(n) = patch.max_concurrent_scans {
+        current.max_concurrent_scans = u32::try_from(n)
+            .ok()
+            .filter(|n| (1..=MAX_CONCURRENT_SCANS_LIMIT).contains(n))
+            .ok_or_else(|| {
+                AppError::validation(format!(
+                    "maxConcurrentScans must be between 1 and {MAX_CONCURRENT_SCANS_LIMIT}"
+                ))
+            })?;
+    }
+    let now = Utc::now();
+    let rows = [
+        (KEY_SCOPE, serde_json::to_string(&current.scope)),
+        (
+            KEY_MAX_CONCURRENT,
+            serde_json::to_string(&current.max_concurrent_scans),
+        ),
+    ]
+    .into_iter()
+    .map(|(key, value)| {
+        Ok(setting::ActiveModel {
+            key: Set(key.to_owned()),
+            value: Set(value.map_err(AppError::internal)?),
+            updated_at: Set(now),
+        })
+    })
+    .collect::<AppResult<Vec<_>>>()?;
+    setting::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::column(setting::Column::Key)
+                .update_columns([setting::Column::Value, setting::Column::UpdatedAt])
+                .to_owned(),
+        )
+        .exec(&txn)
+        .await?;
+    audit::record(
+        &txn,
+        actor,
+        "settings.update",
+        None,
+        Some(serde_json::json!({
+            "allowed": current.scope.allowed.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "denied": current.scope.denied.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "max_addresses": current.scope.max_addresses,
+            "max_concurrent_scans": current.max_concurrent_scans,
+        })),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(current)
+}
