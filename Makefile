@@ -32,8 +32,8 @@ lint: tools ## rustfmt and clippy -D warnings (server crates and the wasm fronte
 fmt: ## format the code
 	cargo fmt --all
 
-bench: ## benchmarks (figures go to docs/BENCHMARKS.md)
-	cargo bench --locked -p nmap-parser --bench parse
+bench: nmap ## benchmarks: parser, import vs python-libnmap, 256-address scan (docs/BENCHMARKS.md)
+	bench/run.sh
 
 schema: ## regenerate schema.graphql from the server
 	cargo run --locked -q -p server -- export-schema --out schema.graphql

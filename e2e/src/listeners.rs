@@ -51,8 +51,12 @@ pub async fn start(ip: IpAddr, kind: Kind) -> Listener {
     let listener = TcpListener::bind(SocketAddr::new(ip, 0))
         .await
         .expect("bind test listener");
+    serve(listener, kind)
+}
+
+fn serve(listener: TcpListener, kind: Kind) -> Listener {
     let addr = listener.local_addr().expect("local addr");
-    let tls = (kind == Kind::Https).then(|| tls_acceptor(ip));
+    let tls = (kind == Kind::Https).then(|| tls_acceptor(addr.ip()));
     let task = tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
@@ -186,4 +190,10 @@ pub fn nmap_running_under(dir: &std::path::Path) -> bool {
 /// Connects once (checks a listener is up).
 pub async fn reachable(addr: SocketAddr) -> bool {
     TcpStream::connect(addr).await.is_ok()
+}
+
+/// Starts a listener of `kind` on a given address and port.
+pub async fn start_on(addr: SocketAddr, kind: Kind) -> Listener {
+    let listener = TcpListener::bind(addr).await.expect("bind test listener");
+    serve(listener, kind)
 }

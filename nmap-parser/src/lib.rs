@@ -46,6 +46,7 @@ mod input;
 mod limits;
 mod model;
 mod reader;
+pub mod synthetic;
 
 use std::io::BufRead;
 

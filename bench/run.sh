@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# `make bench`: parser (criterion), import (ours vs the floor vs python-libnmap + sqlite3, and
+# peak memory), and a 256-address loopback scan (through the API vs the best nmap command).
+# Figures go to docs/BENCHMARKS.md by hand, with the machine and versions.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TARGET="${CARGO_TARGET_DIR:-target}"
+OUT="${BENCH_DIR:-$TARGET/bench}"
+mkdir -p "$OUT"
+VENV=.tools/bench-venv
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+"$VENV/bin/python" -c "import libnmap" 2>/dev/null || "$VENV/bin/pip" install -q python-libnmap==0.7.3
+
+cargo build --release --locked -p server -p e2e --examples --bin sneakyscan
+
+echo "== parser (criterion)"
+[ -n "${BENCH_SKIP_PARSER:-}" ] || cargo bench --locked -p nmap-parser --bench parse
+
+echo "== import: 10,000-host -sV document"
+"$TARGET/release/examples/bench_import" "$OUT" | tee "$OUT/import.txt"
+XML=$(sed -n 's/^file=//p' "$OUT/import.txt")
+"$VENV/bin/python" bench/libnmap_import.py "$XML" "$OUT" | tee -a "$OUT/import.txt"
+rm -rf "$OUT/cli-data"
+"$TARGET/release/sneakyscan" --data-dir "$OUT/cli-data" migrate >/dev/null
+/usr/bin/time -f "cli_peak_rss_kb=%M
+cli_s=%e" "$TARGET/release/sneakyscan" --data-dir "$OUT/cli-data" import "$XML" 2>&1 >/dev/null \
+  | grep -E '^cli_' | tee -a "$OUT/import.txt"
+python3 - "$OUT/import.txt" <<'PY'
+import sys
+v = dict(l.strip().split("=", 1) for l in open(sys.argv[1]) if "=" in l)
+f = float
+print(f"peer / ours = {f(v['peer_s']) / f(v['ours_s']):.1f}x faster than python-libnmap + sqlite3")
+print(f"ours / floor = {f(v['ours_s']) / f(v['floor_s']):.2f}x the floor (parse {v['parse_s']} s + raw insert {v['raw_insert_s']} s)")
+print(f"peak memory of a CLI import = {int(v['cli_peak_rss_kb']) / 1024:.0f} MiB for a {int(v['bytes']) / 2**20:.1f} MiB file "
+      f"({int(v['cli_peak_rss_kb']) * 1024 / int(v['bytes']):.2f}x)")
+PY
+
+echo "== scan: 256 loopback addresses x 2 ports"
+"$TARGET/release/examples/bench_scan" | tee "$OUT/scan.txt"
