@@ -34,10 +34,20 @@ fn best<F: FnMut() -> Duration>(mut f: F) -> Duration {
     (0..RUNS).map(|_| f()).min().unwrap_or_default()
 }
 
+/// One port row: ip index, port, service name, product, version, extra info, first CPE.
+type PortRow = (
+    usize,
+    u16,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
 struct Rows {
     ips: Vec<String>,
-    /// (ip index, port, name, product, version, extrainfo, cpe)
-    ports: Vec<(usize, u16, String, Option<String>, Option<String>, Option<String>, Option<String>)>,
+    ports: Vec<PortRow>,
 }
 
 fn parse_rows(file: &Path) -> Rows {
@@ -49,7 +59,8 @@ fn parse_rows(file: &Path) -> Rows {
     for event in NmapReader::new(input) {
         if let Event::Host(host) = event.expect("parses") {
             let i = rows.ips.len();
-            rows.ips.push(host.ip().map(|a| a.to_string()).unwrap_or_default());
+            rows.ips
+                .push(host.ip().map(|a| a.to_string()).unwrap_or_default());
             for p in host.ports {
                 let s = p.service.unwrap_or_default();
                 rows.ports.push((
@@ -68,8 +79,9 @@ fn parse_rows(file: &Path) -> Rows {
 }
 
 fn q(v: &Option<String>) -> String {
-    v.as_ref()
-        .map_or("NULL".to_owned(), |s| format!("'{}'", s.replace('\'', "''")))
+    v.as_ref().map_or("NULL".to_owned(), |s| {
+        format!("'{}'", s.replace('\'', "''"))
+    })
 }
 
 /// The floor's insert: the same rows, ids chosen here, 500 rows per INSERT, one transaction.
@@ -149,7 +161,11 @@ async fn main() {
         .ok()
         .and_then(|h| h.parse().ok())
         .unwrap_or(10_000);
-    let dir = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "target/bench".into()));
+    let dir = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .unwrap_or_else(|| "target/bench".into()),
+    );
     std::fs::create_dir_all(&dir).expect("bench dir");
     let file = dir.join("scan.xml");
     std::fs::write(&file, nmap_parser::synthetic::service_scan(hosts)).expect("write xml");

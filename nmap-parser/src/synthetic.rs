@@ -57,4 +57,3 @@ pub fn service_scan(hosts: usize) -> String {
     ));
     xml
 }
-

@@ -219,3 +219,25 @@ fn serve_starts_prints_the_generated_admin_password_and_stops_on_sigterm() {
     let status = child.wait().expect("wait");
     assert!(status.success(), "exit status {status:?}");
 }
+
+#[test]
+fn import_stores_an_nmap_file_and_refuses_a_bad_one() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sample = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../nmap-parser/tests/data/nmap_sV_root.xml"
+    );
+    let out = run_ok(sneakyscan(dir.path()).args(["import", sample, "--title", "From the CLI"]));
+    assert!(out.starts_with("imported scan 1 \"From the CLI\""), "{out}");
+    assert!(out.contains("open ports"), "{out}");
+
+    let bad = dir.path().join("bad.xml");
+    std::fs::write(&bad, "<html>not nmap</html>").expect("write");
+    let res = sneakyscan(dir.path())
+        .args(["import", bad.to_str().expect("path")])
+        .output()
+        .expect("runs");
+    assert!(!res.status.success());
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(err.contains("not a readable nmap XML document"), "{err}");
+}

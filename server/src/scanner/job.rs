@@ -59,6 +59,7 @@ pub async fn run(ctx: JobContext, row: scan::Model) {
         phase: "starting".into(),
         message: None,
         discovery_ran: false,
+        last_task: None,
         dirty: false,
     };
     let (config, ended) = match job.execute().await {
@@ -135,6 +136,8 @@ struct Job<'a> {
     phase: String,
     message: Option<String>,
     discovery_ran: bool,
+    /// The nmap task last reported in this phase.
+    last_task: Option<String>,
     dirty: bool,
 }
 
@@ -322,6 +325,7 @@ impl Job<'_> {
             return Ok(Some(Ended::Stopped(reason)));
         }
         self.phase = phase.as_str().to_owned();
+        self.last_task = None;
         self.command_lines.push(argv.clone());
         self.progress.start_phase(phase);
         self.flush(true).await?;
@@ -419,6 +423,11 @@ impl Job<'_> {
                 self.dirty = true;
             }
             Event::TaskProgress(tp) => {
+                // Without -v nmap reports no task ends: a new task name means the last ended.
+                if self.last_task.as_ref().is_some_and(|t| *t != tp.task) {
+                    self.progress.task_end();
+                }
+                self.last_task = Some(tp.task.clone());
                 if let Some(pct) = tp.percent {
                     self.progress.task_progress(pct);
                 }
@@ -432,6 +441,7 @@ impl Job<'_> {
             }
             Event::TaskEnd(_) => {
                 self.progress.task_end();
+                self.last_task = None;
                 self.dirty = true;
             }
             _ => {}
