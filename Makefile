@@ -9,7 +9,7 @@ TRUNK_VERSION := 0.21.14
 WASM_BINDGEN_VERSION := 0.2.130
 BINARYEN_VERSION := 132.0.0
 
-.PHONY: run test lint fmt frontend tools nmap schema bench help
+.PHONY: run test lint fmt frontend tools nmap schema bench fuzz help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -34,6 +34,12 @@ fmt: ## format the code
 
 bench: nmap ## benchmarks: parser, import vs python-libnmap, 256-address scan (docs/BENCHMARKS.md)
 	bench/run.sh
+
+FUZZ_SECONDS ?= 60
+fuzz: ## fuzz the nmap XML parser with libFuzzer for FUZZ_SECONDS (installs cargo-fuzz)
+	@cargo fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+	cd nmap-parser && RUSTC_BOOTSTRAP=1 cargo fuzz run parse fuzz/corpus tests/data -- \
+		-max_total_time=$(FUZZ_SECONDS) -max_len=65536
 
 schema: ## regenerate schema.graphql from the server
 	cargo run --locked -q -p server -- export-schema --out schema.graphql
