@@ -59,13 +59,19 @@ async fn bad_targets_and_ports_are_refused_and_create_nothing() {
             "VALIDATION",
         ),
         (json!({ "configId": "999" }), "NOT_FOUND"),
-        // Outside the default scope (loopback only): refused before anything exists.
-        (json!({ "targets": ["10.0.0.1"] }), "SCOPE"),
-        (
-            json!({ "targets": ["127.0.0.1", "192.168.0.0/24"] }),
-            "SCOPE",
-        ),
+        // Outside the scope (narrowed below to 127.0.0.0/16; targets stay on loopback):
+        // refused before anything exists.
+        (json!({ "targets": ["127.1.0.1"] }), "SCOPE"),
+        (json!({ "targets": ["127.0.0.1", "127.2.0.0/24"] }), "SCOPE"),
     ];
+    let narrowed = app
+        .gql(
+            &admin,
+            UPDATE,
+            json!({ "i": { "allowedCidrs": ["127.0.0.0/16"] } }),
+        )
+        .await;
+    assert!(narrowed["errors"].is_null(), "{narrowed}");
     for (input, code) in cases {
         let body = app.gql(&admin, START, json!({ "i": input })).await;
         assert_eq!(error_code(&body), code, "{input}: {body}");

@@ -84,7 +84,15 @@ mod tests {
         let scope = Scope::default();
         assert!(scope.check([&t("127.0.0.1"), &t("127.1.0.0/17")]).is_ok());
         assert!(scope.check([&t("::1")]).is_ok());
-        for outside in ["10.0.0.1", "192.168.1.0/24", "8.8.8.8", "128.0.0.1", "::2"] {
+        // Pure checks, nothing is scanned: documentation ranges (RFC 5737) and the
+        // neighbours of 127.0.0.0/8.
+        for outside in [
+            "192.0.2.1",
+            "198.51.100.0/24",
+            "126.255.255.255",
+            "128.0.0.1",
+            "::2",
+        ] {
             assert_eq!(
                 scope.check([&t(outside)]).expect_err("must fail").code(),
                 "SCOPE",
