@@ -97,38 +97,26 @@ async fn main() {
 
     let ports = format!("{},{}", PORTS[0], PORTS[1]);
     // nmap's defaults took 112 s here, --min-hostgroup 256 alone 112 s too: parallelism decides.
-    let variants: Vec<Vec<&str>> = vec![
-        vec![
-            "-sS",
-            "-sV",
-            "-n",
-            "-T4",
-            "--min-hostgroup",
-            "256",
-            "--min-parallelism",
-            "256",
-            "-p",
-            &ports,
-            NET,
-            "-oX",
-            "-",
-        ],
-        vec![
-            "-sS",
-            "-sV",
-            "-n",
-            "-T4",
-            "--min-hostgroup",
-            "256",
-            "--min-parallelism",
-            "512",
-            "-p",
-            &ports,
-            NET,
-            "-oX",
-            "-",
-        ],
-    ];
+    let variants: Vec<Vec<&str>> = ["256", "512"]
+        .into_iter()
+        .map(|parallelism| {
+            vec![
+                "-sS",
+                "-sV",
+                "-n",
+                "-T4",
+                "--min-hostgroup",
+                "256",
+                "--min-parallelism",
+                parallelism,
+                "-p",
+                &ports,
+                NET,
+                "-oX",
+                "-",
+            ]
+        })
+        .collect();
     let mut best_nmap = Duration::MAX;
     let mut best_args = String::new();
     for v in &variants {

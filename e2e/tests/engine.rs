@@ -178,6 +178,19 @@ scan:
     app.stop().await;
 }
 
+/// A silent listener (version detection waits on it) and a socket subscribed to every scan's
+/// progress before anything starts.
+async fn silent_listener_and_updates(app: &TestApp) -> (listeners::Listener, ws::Socket) {
+    let silent = listeners::start(
+        listeners::loopback(listeners::loopback_block(), 1),
+        Kind::Silent,
+    )
+    .await;
+    let mut socket = ws::signed_in(app).await;
+    ws::subscribe_updates(&mut socket, "u").await;
+    (silent, socket)
+}
+
 /// An ad-hoc scan whose service phase waits on a silent port: slow enough to act on.
 async fn slow_scan(
     app: &TestApp,
@@ -201,13 +214,7 @@ fn nmap_reports_service_progress(e: &Value) -> bool {
 async fn cancel_mid_scan_kills_nmap_and_marks_the_scan_cancelled() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
-    let silent = listeners::start(
-        listeners::loopback(listeners::loopback_block(), 1),
-        Kind::Silent,
-    )
-    .await;
-    let mut socket = ws::signed_in(&app).await;
-    ws::subscribe_updates(&mut socket, "u").await;
+    let (silent, mut socket) = silent_listener_and_updates(&app).await;
     let id = slow_scan(&app, &admin, silent.addr).await;
     ws::events_until(&mut socket, &id, nmap_reports_service_progress).await;
     assert!(
@@ -239,13 +246,7 @@ async fn cancel_mid_scan_kills_nmap_and_marks_the_scan_cancelled() {
 async fn restart_during_a_scan_leaves_it_interrupted() {
     let mut app = TestApp::spawn().await;
     let admin = app.admin().await;
-    let silent = listeners::start(
-        listeners::loopback(listeners::loopback_block(), 1),
-        Kind::Silent,
-    )
-    .await;
-    let mut socket = ws::signed_in(&app).await;
-    ws::subscribe_updates(&mut socket, "u").await;
+    let (silent, mut socket) = silent_listener_and_updates(&app).await;
     let id = slow_scan(&app, &admin, silent.addr).await;
     ws::events_until(&mut socket, &id, nmap_reports_service_progress).await;
     // Subscribers hear about it before the server goes.
@@ -289,10 +290,7 @@ async fn restart_during_a_scan_leaves_it_interrupted() {
 async fn three_scans_run_at_once_and_a_fourth_waits_its_turn() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
-    let block = listeners::loopback_block();
-    let silent = listeners::start(listeners::loopback(block, 1), Kind::Silent).await;
-    let mut socket = ws::signed_in(&app).await;
-    ws::subscribe_updates(&mut socket, "u").await;
+    let (silent, mut socket) = silent_listener_and_updates(&app).await;
     let mut ids = Vec::new();
     for _ in 0..4 {
         ids.push(slow_scan(&app, &admin, silent.addr).await);
@@ -345,13 +343,7 @@ async fn a_phase_past_its_timeout_fails_the_scan_and_keeps_what_was_found() {
     .await
     .expect("app");
     let admin = app.admin().await;
-    let silent = listeners::start(
-        listeners::loopback(listeners::loopback_block(), 1),
-        Kind::Silent,
-    )
-    .await;
-    let mut socket = ws::signed_in(&app).await;
-    ws::subscribe_updates(&mut socket, "u").await;
+    let (silent, mut socket) = silent_listener_and_updates(&app).await;
     let id = slow_scan(&app, &admin, silent.addr).await;
     let events = ws::events_until(&mut socket, &id, ws::is_terminal).await;
     assert_eq!(events.last().expect("present")["status"], "FAILED");

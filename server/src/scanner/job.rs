@@ -27,7 +27,7 @@ use crate::config::Settings;
 use crate::error::{AppError, AppResult};
 use crate::events::{EventBus, ScanEvent};
 use crate::service::results::{self, Outcome, command_lines_json};
-use crate::service::scans::ScanStatus;
+use crate::service::scans::{self, ScanStatus};
 
 /// How often progress is written to the scan row and published.
 const FLUSH_EVERY: Duration = Duration::from_millis(500);
@@ -99,21 +99,15 @@ pub async fn run(ctx: JobContext, row: scan::Model) {
         Err(e) => {
             tracing::error!(scan_id, error = ?e, "storing scan results failed");
             // Still never leave it RUNNING.
-            let _ = scan::Entity::update_many()
-                .col_expr(
-                    scan::Column::Status,
-                    Expr::value(ScanStatus::Failed.as_str()),
-                )
-                .col_expr(scan::Column::Phase, Expr::value("done"))
-                .col_expr(scan::Column::CompletedAt, Expr::value(Utc::now()))
-                .col_expr(
-                    scan::Column::ErrorMessage,
-                    Expr::value("storing the results failed (see the server log)"),
-                )
-                .filter(scan::Column::Id.eq(scan_id))
-                .filter(scan::Column::Status.eq(ScanStatus::Running.as_str()))
-                .exec(&ctx.db)
-                .await;
+            let _ = scans::end_if(
+                &ctx.db,
+                Some(scan_id),
+                ScanStatus::Running,
+                ScanStatus::Failed,
+                None,
+                Some("storing the results failed (see the server log)".to_owned()),
+            )
+            .await;
             if let Ok(Some(row)) = scan::Entity::find_by_id(scan_id).one(&ctx.db).await {
                 ctx.bus.publish(ScanEvent::from_row(&row));
             }
@@ -457,20 +451,22 @@ impl Job<'_> {
         let hosts_up = i32::try_from(self.findings.hosts_up()).unwrap_or(i32::MAX);
         let open_ports = i32::try_from(self.findings.open_ports()).unwrap_or(i32::MAX);
         let percent = self.progress.percent();
-        scan::Entity::update_many()
+        let mut update = scan::Entity::update_many()
             .col_expr(scan::Column::Phase, Expr::value(self.phase.clone()))
             .col_expr(scan::Column::Percent, Expr::value(percent))
             .col_expr(scan::Column::Message, Expr::value(self.message.clone()))
             .col_expr(scan::Column::HostsUp, Expr::value(hosts_up))
             .col_expr(scan::Column::OpenPorts, Expr::value(open_ports))
-            .col_expr(
+            .filter(scan::Column::Id.eq(self.row.id))
+            .filter(scan::Column::Status.eq(ScanStatus::Running.as_str()));
+        if force {
+            // Command lines change only when a phase starts (a forced flush).
+            update = update.col_expr(
                 scan::Column::CommandLines,
                 Expr::value(command_lines_json(&self.command_lines)),
-            )
-            .filter(scan::Column::Id.eq(self.row.id))
-            .filter(scan::Column::Status.eq(ScanStatus::Running.as_str()))
-            .exec(&self.ctx.db)
-            .await?;
+            );
+        }
+        update.exec(&self.ctx.db).await?;
         self.ctx.bus.publish(ScanEvent {
             scan_id: self.row.id,
             status: ScanStatus::Running,

@@ -97,17 +97,8 @@ impl Profile {
         ports: Option<&PortList>,
         skip_discovery: bool,
     ) -> Vec<String> {
-        let mut argv = self.base(targets, hosts);
-        argv.push(self.tcp.flag().into());
-        if skip_discovery {
-            argv.push("-Pn".into());
-        }
-        argv.extend(["--min-parallelism".into(), "64".into()]);
-        match ports {
-            Some(list) => argv.extend(["-p".into(), list.to_string()]),
-            None => argv.extend(["--top-ports".into(), "1000".into()]),
-        }
-        argv
+        let scan = [self.tcp.flag(), "--min-parallelism", "64"];
+        self.discovery(targets, hosts, &scan, ports, "1000", skip_discovery)
     }
 
     /// UDP discovery (root only): the given ports or nmap's top 100.
@@ -118,15 +109,28 @@ impl Profile {
         ports: Option<&PortList>,
         skip_discovery: bool,
     ) -> Vec<String> {
+        let scan = ["-sU", "--max-retries", "2"];
+        self.discovery(targets, hosts, &scan, ports, "100", skip_discovery)
+    }
+
+    /// A port discovery run: the scan type's flags, then the ports (or nmap's top `top`).
+    fn discovery(
+        &self,
+        targets: &Path,
+        hosts: usize,
+        scan: &[&str],
+        ports: Option<&PortList>,
+        top: &str,
+        skip_discovery: bool,
+    ) -> Vec<String> {
         let mut argv = self.base(targets, hosts);
-        argv.push("-sU".into());
+        argv.extend(scan.iter().map(|a| (*a).to_owned()));
         if skip_discovery {
             argv.push("-Pn".into());
         }
-        argv.extend(["--max-retries".into(), "2".into()]);
         match ports {
             Some(list) => argv.extend(["-p".into(), list.to_string()]),
-            None => argv.extend(["--top-ports".into(), "100".into()]),
+            None => argv.extend(["--top-ports".into(), top.to_owned()]),
         }
         argv
     }

@@ -19,7 +19,7 @@ use super::job;
 use crate::config::Settings;
 use crate::error::AppResult;
 use crate::events::{EventBus, ScanEvent};
-use crate::service::scans::ScanStatus;
+use crate::service::scans::{self, ScanStatus};
 use crate::service::settings;
 
 /// Why a running scan is asked to stop.
@@ -108,27 +108,22 @@ impl Runner {
                 "killed nmap processes left by an earlier server process"
             );
         }
-        let result = scan::Entity::update_many()
-            .col_expr(
-                scan::Column::Status,
-                Expr::value(ScanStatus::Interrupted.as_str()),
-            )
-            .col_expr(scan::Column::Phase, Expr::value("done"))
-            .col_expr(scan::Column::CompletedAt, Expr::value(Utc::now()))
-            .col_expr(
-                scan::Column::ErrorMessage,
-                Expr::value("the server stopped while this scan was running"),
-            )
-            .filter(scan::Column::Status.eq(ScanStatus::Running.as_str()))
-            .exec(&self.inner.db)
-            .await?;
-        if result.rows_affected > 0 {
+        let interrupted = scans::end_if(
+            &self.inner.db,
+            None,
+            ScanStatus::Running,
+            ScanStatus::Interrupted,
+            None,
+            Some("the server stopped while this scan was running".to_owned()),
+        )
+        .await?;
+        if interrupted > 0 {
             tracing::warn!(
-                scans = result.rows_affected,
+                scans = interrupted,
                 "scans left running by an earlier server process are now INTERRUPTED"
             );
         }
-        Ok(result.rows_affected)
+        Ok(interrupted)
     }
 
     /// Starts the dispatcher.

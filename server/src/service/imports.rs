@@ -15,7 +15,7 @@ use crate::scanner::assemble::assemble;
 use crate::scanner::config as scan_config;
 use crate::scanner::findings::{Findings, HostStatusUse, ServiceUse};
 use crate::service::results::{self, NewScan};
-use crate::service::scans::ScanStatus;
+use crate::service::scans::{ScanStatus, clean_title};
 use crate::service::{audit, configs};
 
 /// Site name of imported hosts when no config is given.
@@ -76,13 +76,7 @@ pub async fn import_xml<R: BufRead + Send + 'static>(
     req: ImportRequest,
 ) -> AppResult<scan::Model> {
     actor.require(Role::Operator)?;
-    let title = match req.title.as_deref().map(str::trim) {
-        Some(t) if t.chars().count() > 200 => {
-            return Err(AppError::validation("title is longer than 200 characters"));
-        }
-        Some(t) if !t.is_empty() => Some(t.to_owned()),
-        _ => None,
-    };
+    let title = clean_title(req.title.as_deref())?;
     let config_row = match req.config_id {
         Some(id) => Some(configs::get(db, actor, id).await?),
         None => None,

@@ -120,6 +120,17 @@ impl NewScan {
 }
 
 impl Counters {
+    /// Sets the counter columns of a scan row.
+    fn apply(self, row: &mut scan::ActiveModel) {
+        row.hosts_total = Set(self.hosts_total);
+        row.hosts_up = Set(self.hosts_up);
+        row.open_ports = Set(self.open_ports);
+        row.services_count = Set(self.services);
+        row.certificates_count = Set(self.certificates);
+        row.unexpected_ports = Set(self.unexpected_ports);
+        row.missing_ports = Set(self.missing_ports);
+    }
+
     pub fn of(sites: &[NewSite]) -> Self {
         let mut c = Counters::default();
         for ip in sites.iter().flat_map(|s| &s.ips) {
@@ -174,7 +185,7 @@ where
 pub async fn store(db: &DatabaseConnection, new: NewScan) -> AppResult<scan::Model> {
     let counters = new.counters();
     let txn = db::begin_write(db).await?;
-    let scan_row = scan::ActiveModel {
+    let mut scan_row = scan::ActiveModel {
         title: Set(new.title.clone()),
         status: Set(new.status.as_str().to_owned()),
         phase: Set(if new.status.is_terminal() {
@@ -198,17 +209,10 @@ pub async fn store(db: &DatabaseConnection, new: NewScan) -> AppResult<scan::Mod
         error_message: Set(None),
         command_lines: Set(command_lines_json(&new.command_lines)),
         config_yaml: Set(new.config_yaml.clone()),
-        hosts_total: Set(counters.hosts_total),
-        hosts_up: Set(counters.hosts_up),
-        open_ports: Set(counters.open_ports),
-        services_count: Set(counters.services),
-        certificates_count: Set(counters.certificates),
-        unexpected_ports: Set(counters.unexpected_ports),
-        missing_ports: Set(counters.missing_ports),
         ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
+    };
+    counters.apply(&mut scan_row);
+    let scan_row = scan_row.insert(&txn).await?;
     insert_tree(&txn, scan_row.id, &new.sites).await?;
     txn.commit().await?;
     Ok(scan_row)
@@ -253,26 +257,10 @@ pub async fn finish(
     active.message = Set(outcome.message);
     active.error_message = Set(outcome.error_message);
     active.completed_at = Set(Some(Utc::now()));
+    counters.apply(&mut active);
     let row = active.update(&txn).await?;
-    let row = set_counters(&txn, row, counters).await?;
     txn.commit().await?;
     Ok(Some(row))
-}
-
-async fn set_counters<C: sea_orm::ConnectionTrait>(
-    txn: &C,
-    row: scan::Model,
-    c: Counters,
-) -> AppResult<scan::Model> {
-    let mut active: scan::ActiveModel = row.into();
-    active.hosts_total = Set(c.hosts_total);
-    active.hosts_up = Set(c.hosts_up);
-    active.open_ports = Set(c.open_ports);
-    active.services_count = Set(c.services);
-    active.certificates_count = Set(c.certificates);
-    active.unexpected_ports = Set(c.unexpected_ports);
-    active.missing_ports = Set(c.missing_ports);
-    Ok(active.update(txn).await?)
 }
 
 /// Inserts sites → IPs → ports → services → certificates/TLS versions under a scan.

@@ -43,13 +43,7 @@ pub async fn start(
     req: StartRequest,
 ) -> AppResult<scan::Model> {
     actor.require(Role::Operator)?;
-    let title = match req.title.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(t) if t.chars().count() > 200 => {
-            return Err(AppError::validation("title is longer than 200 characters"));
-        }
-        Some(t) => Some(t.to_owned()),
-    };
+    let title = clean_title(req.title.as_deref())?;
     let (config_id, yaml) = match (req.config_id, req.targets) {
         (Some(id), None) => {
             if req.ports.is_some() {
@@ -162,19 +156,16 @@ pub async fn cancel(
     audit::record(db, actor, "scan.cancel", Some(format!("scan:{id}")), None).await?;
     let message = format!("cancelled by {}", actor.username);
     // Still queued: it never started.
-    let dequeued = scan::Entity::update_many()
-        .col_expr(
-            scan::Column::Status,
-            Expr::value(ScanStatus::Cancelled.as_str()),
-        )
-        .col_expr(scan::Column::Phase, Expr::value("done"))
-        .col_expr(scan::Column::Message, Expr::value(message.clone()))
-        .col_expr(scan::Column::CompletedAt, Expr::value(Utc::now()))
-        .filter(scan::Column::Id.eq(id))
-        .filter(scan::Column::Status.eq(ScanStatus::Queued.as_str()))
-        .exec(db)
-        .await?;
-    if dequeued.rows_affected == 0 {
+    let dequeued = end_if(
+        db,
+        Some(id),
+        ScanStatus::Queued,
+        ScanStatus::Cancelled,
+        Some(message.clone()),
+        None,
+    )
+    .await?;
+    if dequeued == 0 {
         match runner.job(id) {
             Some(job) => {
                 job.stop(StopReason::Cancelled {
@@ -189,18 +180,15 @@ pub async fn cancel(
             }
             None => {
                 // Running, but not in this process (e.g. another server instance died): end it.
-                scan::Entity::update_many()
-                    .col_expr(
-                        scan::Column::Status,
-                        Expr::value(ScanStatus::Cancelled.as_str()),
-                    )
-                    .col_expr(scan::Column::Phase, Expr::value("done"))
-                    .col_expr(scan::Column::Message, Expr::value(message))
-                    .col_expr(scan::Column::CompletedAt, Expr::value(Utc::now()))
-                    .filter(scan::Column::Id.eq(id))
-                    .filter(scan::Column::Status.eq(ScanStatus::Running.as_str()))
-                    .exec(db)
-                    .await?;
+                end_if(
+                    db,
+                    Some(id),
+                    ScanStatus::Running,
+                    ScanStatus::Cancelled,
+                    Some(message),
+                    None,
+                )
+                .await?;
             }
         }
     }
@@ -247,6 +235,45 @@ impl ScanStatus {
 
     pub fn is_terminal(self) -> bool {
         !matches!(self, ScanStatus::Queued | ScanStatus::Running)
+    }
+}
+
+/// Ends the scan `id` (or every scan, when `None`) that is still `from`: final status, phase
+/// "done", completion time, message and error. Conditional, so a scan that moved on meanwhile
+/// is left alone; returns how many scans changed.
+pub async fn end_if(
+    db: &DatabaseConnection,
+    id: Option<i32>,
+    from: ScanStatus,
+    to: ScanStatus,
+    message: Option<String>,
+    error_message: Option<String>,
+) -> AppResult<u64> {
+    let mut update = scan::Entity::update_many()
+        .col_expr(scan::Column::Status, Expr::value(to.as_str()))
+        .col_expr(scan::Column::Phase, Expr::value("done"))
+        .col_expr(scan::Column::CompletedAt, Expr::value(Utc::now()))
+        .filter(scan::Column::Status.eq(from.as_str()));
+    if let Some(id) = id {
+        update = update.filter(scan::Column::Id.eq(id));
+    }
+    if message.is_some() {
+        update = update.col_expr(scan::Column::Message, Expr::value(message));
+    }
+    if error_message.is_some() {
+        update = update.col_expr(scan::Column::ErrorMessage, Expr::value(error_message));
+    }
+    Ok(update.exec(db).await?.rows_affected)
+}
+
+/// A scan title as given: trimmed, at most 200 characters; `None` when blank.
+pub fn clean_title(title: Option<&str>) -> AppResult<Option<String>> {
+    match title.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(t) if t.chars().count() > 200 => {
+            Err(AppError::validation("title is longer than 200 characters"))
+        }
+        Some(t) => Ok(Some(t.to_owned())),
     }
 }
 
