@@ -152,7 +152,7 @@ scan:
     assert_eq!(tls["unexpected"], true, "{tls:#}");
     assert_eq!(tls["service"]["tunnel"], "ssl", "{tls:#}");
     let cert = &tls["service"]["certificate"];
-    assert_eq!(cert["subject"], format!("commonName={CERT_CN}"), "{tls:#}");
+    assert_eq!(cert["subject"], format!("CN={CERT_CN}"), "{tls:#}");
     assert_eq!(cert["selfSigned"], true);
     assert_eq!(cert["sha256Fingerprint"].as_str().map(str::len), Some(64));
     assert!(

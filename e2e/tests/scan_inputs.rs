@@ -209,6 +209,62 @@ async fn import_stores_a_completed_scan_judged_against_a_config() {
     app.stop().await;
 }
 
+/// masscan writes one host element per open port; an address's elements can be far apart,
+/// in different import batches. Each address is stored once, with all its ports.
+#[tokio::test]
+async fn masscan_import_merges_addresses_across_batches() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let host = |i: usize, port: u16| {
+        format!(
+            "<host endtime=\"1795226001\"><address addr=\"127.40.{}.{}\" addrtype=\"ipv4\"/><ports><port protocol=\"tcp\" portid=\"{port}\"><state state=\"open\" reason=\"syn-ack\" reason_ttl=\"64\"/></port></ports></host>\n",
+            i / 250,
+            i % 250 + 1
+        )
+    };
+    let mut xml = String::from(
+        "<?xml version=\"1.0\"?>\n<nmaprun scanner=\"masscan\" start=\"1795226000\" version=\"1.0-BETA\" xmloutputversion=\"1.03\">\n<scaninfo type=\"syn\" protocol=\"tcp\" />\n",
+    );
+    for port in [80, 443] {
+        for i in 0..700 {
+            xml.push_str(&host(i, port));
+        }
+    }
+    xml.push_str(&host(3, 80)); // the very same finding again
+    xml.push_str("<runstats><finished time=\"1795226015\" elapsed=\"15\" /><hosts up=\"700\" down=\"0\" total=\"700\" /></runstats>\n</nmaprun>\n");
+    let body = app
+        .gql(
+            &admin,
+            "mutation($i:ImportNmapXmlInput!){ importNmapXml(input:$i){ id title summary { hostsTotal hostsUp openPorts } } }",
+            json!({ "i": { "xml": xml } }),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let scan = &body["data"]["importNmapXml"];
+    assert_eq!(scan["title"], "Imported masscan scan");
+    assert_eq!(
+        scan["summary"],
+        json!({ "hostsTotal": 700, "hostsUp": 700, "openPorts": 1400 })
+    );
+    let detail = app
+        .gql(
+            &admin,
+            "query($id:ID!){ scan(id:$id){ sites { ips { address ports { port } } } } }",
+            json!({ "id": scan["id"] }),
+        )
+        .await;
+    let ips = detail["data"]["scan"]["sites"][0]["ips"]
+        .as_array()
+        .expect("ips");
+    assert_eq!(ips.len(), 700, "one row per address");
+    assert!(
+        ips.iter()
+            .all(|ip| ip["ports"].as_array().is_some_and(|p| p.len() == 2)),
+        "every address has both ports"
+    );
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn bad_xml_is_refused_and_stores_nothing() {
     let app = TestApp::spawn().await;

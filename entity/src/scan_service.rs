@@ -20,7 +20,12 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub http_title: Option<String>,
     pub http_server: Option<String>,
+    /// Path of the page's screenshot, relative to the data dir.
     pub screenshot_path: Option<String>,
+    /// `Location` of a redirect answer.
+    #[sea_orm(column_type = "Text")]
+    pub http_location: Option<String>,
+    pub http_response_ms: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261121_000001_initial;
 mod m20261122_000002_scan_engine;
+mod m20261123_000003_http_probe;
 
 pub struct Migrator;
 
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261121_000001_initial::Migration),
             Box::new(m20261122_000002_scan_engine::Migration),
+            Box::new(m20261123_000003_http_probe::Migration),
         ]
     }
 }

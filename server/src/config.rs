@@ -92,6 +92,26 @@ pub struct ScannerSettings {
     /// Seconds a graceful shutdown waits for running scans to stop.
     pub shutdown_grace_secs: u64,
     pub timeouts: PhaseTimeouts,
+    pub web: WebSettings,
+}
+
+/// The HTTP probe and screenshot phases, and the certificate findings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebSettings {
+    /// Seconds one HTTP probe may take (connect, TLS, headers and the first 256 KiB).
+    pub http_timeout_secs: u64,
+    /// HTTP probes in flight at once.
+    pub http_concurrency: usize,
+    /// The Chromium executable for screenshots; empty: `chromium`, `chromium-browser` or
+    /// `google-chrome` on PATH. Absent: the screenshot phase is skipped with a note.
+    pub chromium_path: String,
+    /// Seconds one screenshot may take before its Chromium is killed.
+    pub screenshot_timeout_secs: u64,
+    /// Chromiums running at once.
+    pub screenshot_concurrency: usize,
+    /// A certificate expiring within this many days is reported as expiring.
+    pub cert_expiry_warning_days: i64,
 }
 
 /// Longest each phase may run (seconds); a phase past its limit is killed and the scan FAILS
@@ -132,6 +152,20 @@ impl Default for ScannerSettings {
             stats_every_secs: 1,
             shutdown_grace_secs: 10,
             timeouts: PhaseTimeouts::default(),
+            web: WebSettings::default(),
+        }
+    }
+}
+
+impl Default for WebSettings {
+    fn default() -> Self {
+        Self {
+            http_timeout_secs: 10,
+            http_concurrency: 32,
+            chromium_path: String::new(),
+            screenshot_timeout_secs: 30,
+            screenshot_concurrency: 2,
+            cert_expiry_warning_days: 30,
         }
     }
 }

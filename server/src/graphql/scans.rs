@@ -17,6 +17,7 @@ use crate::graphql::loaders::Loaders;
 use crate::scanner::runner::Runner;
 use crate::service::imports;
 use crate::service::pagination::PageRequest;
+use crate::service::reports::{self, Format};
 use crate::service::scans::{self, ScanStatus as DomainStatus};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -120,6 +121,22 @@ impl Scan {
     async fn sites(&self, ctx: &Context<'_>) -> GqlResult<Vec<ScanSite>> {
         let rows = loaders(ctx).sites.children(self.0.id, self.0.id).await?;
         Ok(rows.into_iter().map(ScanSite).collect())
+    }
+    /// Download links of the JSON, HTML and ZIP reports (authenticated routes; a missing
+    /// report is generated when first downloaded).
+    async fn reports(&self) -> ScanReports {
+        ScanReports {
+            json: Format::Json.url(self.0.id),
+            html: Format::Html.url(self.0.id),
+            zip: Format::Zip.url(self.0.id),
+        }
+    }
+    /// What needs attention: unexpected or missing ports and ping, expired, expiring,
+    /// self-signed or weak certificates, old TLS versions and weak ciphers.
+    async fn findings(&self, ctx: &Context<'_>) -> GqlResult<Vec<Finding>> {
+        let days = settings(ctx).scanner.web.cert_expiry_warning_days;
+        let rows = reports::findings(ctx.db(), ctx.actor()?, self.0.id, days).await?;
+        Ok(rows.into_iter().map(Finding::from).collect())
     }
     /// Every address of the scan, paginated (for scans too large to load at once).
     async fn hosts(
@@ -255,6 +272,50 @@ pub struct HttpInfo {
     pub status: Option<i32>,
     pub title: Option<String>,
     pub server: Option<String>,
+    /// `Location` of a redirect answer.
+    pub location: Option<String>,
+    pub response_ms: Option<i32>,
+}
+
+#[derive(SimpleObject)]
+pub struct ScanReports {
+    pub json: String,
+    pub html: String,
+    pub zip: String,
+}
+
+/// Something in a scan's results that needs attention.
+#[derive(SimpleObject)]
+pub struct Finding {
+    /// Stable code: PORT_UNEXPECTED, PORT_MISSING, PING_MISSING, PING_UNEXPECTED,
+    /// CERT_EXPIRED, CERT_EXPIRING, CERT_SELF_SIGNED, CERT_WEAK_KEY, TLS_OLD_VERSION,
+    /// TLS_WEAK_CIPHER.
+    pub code: String,
+    /// `high`, `medium` or `low`.
+    pub severity: String,
+    pub site: String,
+    pub address: String,
+    pub port: Option<i32>,
+    pub protocol: Option<String>,
+    pub message: String,
+}
+
+impl From<reports::analysis::Finding> for Finding {
+    fn from(f: reports::analysis::Finding) -> Self {
+        Self {
+            code: f.code.to_owned(),
+            severity: f.severity.to_owned(),
+            site: f.site,
+            address: f.address,
+            port: f.port.map(i32::from),
+            protocol: f.protocol,
+            message: f.message,
+        }
+    }
+}
+
+fn settings<'a>(ctx: &'a Context<'_>) -> &'a crate::config::Settings {
+    ctx.data_unchecked::<std::sync::Arc<crate::config::Settings>>()
 }
 
 pub struct ScanService(pub scan_service::Model);
@@ -290,7 +351,18 @@ impl ScanService {
                 status: s.http_status,
                 title: s.http_title.clone(),
                 server: s.http_server.clone(),
+                location: s.http_location.clone(),
+                response_ms: s.http_response_ms,
             }
+        })
+    }
+    /// The page's screenshot (authenticated route), when one was taken.
+    async fn screenshot_url(&self) -> Option<String> {
+        self.0.screenshot_path.as_ref().map(|_| {
+            format!(
+                "/api/scans/{}/services/{}/screenshot.png",
+                self.0.scan_id, self.0.id
+            )
         })
     }
     async fn certificate(&self, ctx: &Context<'_>) -> GqlResult<Option<ScanCertificate>> {
@@ -484,11 +556,24 @@ impl ScanMutation {
         ))
     }
 
-    /// Deletes a finished scan: its rows and its files (OPERATOR).
+    /// Writes a scan's JSON, HTML and ZIP reports again, from its stored results (OPERATOR).
+    async fn generate_reports(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Scan> {
+        let settings = settings(ctx);
+        Ok(Scan(
+            reports::regenerate(
+                ctx.db(),
+                ctx.actor()?,
+                &settings.data_dir,
+                settings.scanner.web.cert_expiry_warning_days,
+                parse_id(&id, "scan")?,
+            )
+            .await?,
+        ))
+    }
+
+    /// Deletes a finished scan: its rows and its files, reports and screenshots (OPERATOR).
     async fn delete_scan(&self, ctx: &Context<'_>, id: ID) -> GqlResult<bool> {
-        let data_dir = &ctx
-            .data_unchecked::<std::sync::Arc<crate::config::Settings>>()
-            .data_dir;
+        let data_dir = &settings(ctx).data_dir;
         scans::delete(ctx.db(), ctx.actor()?, data_dir, parse_id(&id, "scan")?).await?;
         Ok(true)
     }

@@ -4,6 +4,7 @@
 pub mod graphql;
 pub mod health;
 pub mod identity;
+pub mod reports;
 pub mod spa;
 pub mod ws;
 
@@ -49,6 +50,12 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql", post(graphql::post))
         .route("/graphql/ws", get(ws::upgrade))
         .route("/graphiql", get(graphiql))
+        .route("/api/scans/{id}/{file}", get(reports::report))
+        .route(
+            "/api/scans/{id}/services/{service}/{file}",
+            get(reports::screenshot),
+        )
+        .route("/api/{*rest}", get(reports::unknown))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
@@ -90,7 +97,10 @@ async fn security_headers(State(state): State<AppState>, req: Request, next: Nex
     } else {
         &state.csp
     };
-    if let Ok(v) = HeaderValue::from_str(csp) {
+    // A handler may set a narrower policy of its own (the HTML report).
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY)
+        && let Ok(v) = HeaderValue::from_str(csp)
+    {
         h.insert(header::CONTENT_SECURITY_POLICY, v);
     }
     h.insert(

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use nmap_parser::{Event, Protocol};
+use nmap_parser::{Event, PortState, Protocol};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use tokio::time::Instant;
@@ -23,10 +23,12 @@ use super::nmap::{OpenPorts, Profile, TcpScan, is_root};
 use super::process::NmapProcess;
 use super::progress::Progress;
 use super::runner::{JobControl, StopReason};
+use super::{http_probe, screenshot};
 use crate::config::Settings;
 use crate::error::{AppError, AppResult};
 use crate::events::{EventBus, ScanEvent};
-use crate::service::results::{self, Outcome, command_lines_json};
+use crate::service::reports;
+use crate::service::results::{self, NewService, Outcome, command_lines_json};
 use crate::service::scans::{self, ScanStatus};
 
 /// How often progress is written to the scan row and published.
@@ -59,6 +61,7 @@ pub async fn run(ctx: JobContext, row: scan::Model) {
         phase: "starting".into(),
         message: None,
         discovery_ran: false,
+        http_ran: false,
         last_task: None,
         dirty: false,
     };
@@ -93,6 +96,14 @@ pub async fn run(ctx: JobContext, row: scan::Model) {
     match results::finish(&ctx.db, scan_id, outcome).await {
         Ok(Some(row)) => {
             tracing::info!(scan_id, status = %row.status, hosts_up = row.hosts_up, open_ports = row.open_ports, "scan ended");
+            if status == ScanStatus::Completed {
+                let days = ctx.settings.scanner.web.cert_expiry_warning_days;
+                // Reports can be generated again later; a failure here does not fail the scan.
+                if let Err(e) = reports::generate(&ctx.db, &ctx.settings.data_dir, days, &row).await
+                {
+                    tracing::error!(scan_id, error = ?e, "writing the reports failed");
+                }
+            }
             ctx.bus.publish(ScanEvent::from_row(&row));
         }
         Ok(None) => tracing::info!(scan_id, "scan was removed or ended elsewhere while running"),
@@ -130,6 +141,7 @@ struct Job<'a> {
     phase: String,
     message: Option<String>,
     discovery_ran: bool,
+    http_ran: bool,
     /// The nmap task last reported in this phase.
     last_task: Option<String>,
     dirty: bool,
@@ -165,24 +177,23 @@ impl Job<'_> {
         let wanted = &config.scan.phases;
         let tls = wanted.contains(&Phase::Tls);
         let mut notes = Vec::new();
-        let mut plan: Vec<Phase> = [Phase::Ping, Phase::Tcp, Phase::Udp, Phase::Service]
-            .into_iter()
-            .filter(|p| wanted.contains(p))
-            .collect();
+        let mut plan: Vec<Phase> = [
+            Phase::Ping,
+            Phase::Tcp,
+            Phase::Udp,
+            Phase::Service,
+            Phase::Http,
+            Phase::Screenshot,
+        ]
+        .into_iter()
+        .filter(|p| wanted.contains(p))
+        .collect();
         if plan.contains(&Phase::Udp) && !root {
             plan.retain(|p| *p != Phase::Udp);
             notes.push("udp phase skipped: UDP scans need root".to_owned());
         }
         if tls && !plan.contains(&Phase::Service) {
             notes.push("tls needs the service phase; not run".to_owned());
-        }
-        for later in [Phase::Http, Phase::Screenshot] {
-            if wanted.contains(&later) {
-                notes.push(format!(
-                    "{} phase: not available in this version",
-                    later.as_str()
-                ));
-            }
         }
         self.progress = Progress::new(
             &plan
@@ -259,6 +270,14 @@ impl Job<'_> {
                         timeouts.service_secs,
                     )
                 }
+                Phase::Http => match self.http_phase().await? {
+                    None => continue,
+                    Some(ended) => return Ok((Some(config), ended)),
+                },
+                Phase::Screenshot => match self.screenshot_phase().await? {
+                    None => continue,
+                    Some(ended) => return Ok((Some(config), ended)),
+                },
                 _ => continue,
             };
             match self
@@ -318,11 +337,8 @@ impl Job<'_> {
         if let Some(reason) = self.ctx.control.reason() {
             return Ok(Some(Ended::Stopped(reason)));
         }
-        self.phase = phase.as_str().to_owned();
-        self.last_task = None;
         self.command_lines.push(argv.clone());
-        self.progress.start_phase(phase);
-        self.flush(true).await?;
+        self.start_phase(phase).await?;
         tracing::info!(scan_id = self.row.id, phase = phase.as_str(), argv = ?argv, "phase starts");
 
         let raw = dir.join(format!("{}.xml", phase.as_str()));
@@ -395,7 +411,6 @@ impl Job<'_> {
                 phase.as_str()
             ))));
         }
-        self.progress.end_phase();
         let summary = match phase {
             Phase::Ping => format!("ping: {} hosts up", self.findings.hosts_up()),
             Phase::Tcp | Phase::Udp => format!(
@@ -405,8 +420,174 @@ impl Job<'_> {
             ),
             _ => format!("{}: done", phase.as_str()),
         };
+        self.end_phase(summary).await?;
+        Ok(None)
+    }
+
+    async fn start_phase(&mut self, phase: Phase) -> AppResult<()> {
+        self.phase = phase.as_str().to_owned();
+        self.last_task = None;
+        self.progress.start_phase(phase);
+        self.flush(true).await
+    }
+
+    async fn end_phase(&mut self, summary: String) -> AppResult<()> {
+        self.progress.end_phase();
         self.message = Some(summary);
-        self.flush(true).await?;
+        self.flush(true).await
+    }
+
+    /// Web services found open: every one, or (`answered`) those the HTTP probe got an answer
+    /// from when it ran.
+    fn web_targets(&self, answered: bool) -> Vec<http_probe::Target> {
+        let mut out = Vec::new();
+        for (ip, host) in &self.findings.hosts {
+            for ((proto, port), p) in &host.ports {
+                let Some(s) = p.service.as_ref() else {
+                    continue;
+                };
+                if *proto != Protocol::Tcp || p.state != PortState::Open {
+                    continue;
+                }
+                let Some(tls) = http_probe::web_service(s.name.as_deref(), s.tunnel.as_deref())
+                else {
+                    continue;
+                };
+                if answered && self.http_ran && s.http_status.is_none() {
+                    continue;
+                }
+                out.push(http_probe::Target {
+                    ip: *ip,
+                    port: *port,
+                    tls,
+                });
+            }
+        }
+        out
+    }
+
+    fn web_service_mut(&mut self, t: &http_probe::Target) -> Option<&mut NewService> {
+        self.findings
+            .hosts
+            .get_mut(&t.ip)?
+            .ports
+            .get_mut(&(Protocol::Tcp, t.port))?
+            .service
+            .as_mut()
+    }
+
+    /// Waits for `work` unless the scan is stopped first.
+    async fn unless_stopped<T>(&self, work: impl Future<Output = T>) -> Result<T, Ended> {
+        tokio::select! {
+            out = work => Ok(out),
+            () = self.ctx.control.stopped() => Err(Ended::Stopped(
+                self.ctx.control.reason().unwrap_or(StopReason::Shutdown),
+            )),
+        }
+    }
+
+    /// `GET /` on every web service: status, title, `Server`, redirect, time, certificate.
+    async fn http_phase(&mut self) -> AppResult<Option<Ended>> {
+        if let Some(reason) = self.ctx.control.reason() {
+            return Ok(Some(Ended::Stopped(reason)));
+        }
+        let targets = self.web_targets(false);
+        if targets.is_empty() {
+            self.note("http phase skipped: no web service found".to_owned());
+            return Ok(None);
+        }
+        self.start_phase(Phase::Http).await?;
+        let web = &self.ctx.settings.scanner.web;
+        let limits = http_probe::Limits {
+            timeout: Duration::from_secs(web.http_timeout_secs.max(1)),
+            concurrency: web.http_concurrency,
+        };
+        let answers = match self
+            .unless_stopped(http_probe::probe_all(&targets, limits))
+            .await
+        {
+            Ok(a) => a,
+            Err(ended) => return Ok(Some(ended)),
+        };
+        self.http_ran = true;
+        let mut answered = 0;
+        for (t, a) in targets.iter().zip(answers) {
+            if let Some(e) = &a.error {
+                tracing::info!(scan_id = self.row.id, url = %t.url(), error = %e, "no HTTP answer");
+            }
+            let Some(s) = self.web_service_mut(t) else {
+                continue;
+            };
+            if a.status.is_some() {
+                answered += 1;
+            }
+            s.http_status = a.status.map(i32::from);
+            s.http_title = a.title;
+            s.http_server = a.server;
+            s.http_location = a.location;
+            s.http_response_ms = a.response_ms;
+            if s.certificate.is_none() {
+                s.certificate = a.certificate;
+            }
+        }
+        self.end_phase(format!(
+            "http: {answered} of {} web services answered",
+            targets.len()
+        ))
+        .await?;
+        Ok(None)
+    }
+
+    /// Screenshots of the web pages (those that answered, when the HTTP probe ran).
+    async fn screenshot_phase(&mut self) -> AppResult<Option<Ended>> {
+        if let Some(reason) = self.ctx.control.reason() {
+            return Ok(Some(Ended::Stopped(reason)));
+        }
+        let web = self.ctx.settings.scanner.web.clone();
+        let Some(chromium) = screenshot::find_chromium(&web.chromium_path) else {
+            self.note("screenshot phase skipped: Chromium is not installed".to_owned());
+            return Ok(None);
+        };
+        let targets = self.web_targets(true);
+        if targets.is_empty() {
+            self.note("screenshot phase skipped: no web page answered".to_owned());
+            return Ok(None);
+        }
+        self.start_phase(Phase::Screenshot).await?;
+        let shooter = screenshot::Shooter {
+            chromium,
+            timeout: Duration::from_secs(web.screenshot_timeout_secs.max(1)),
+            concurrency: web.screenshot_concurrency,
+        };
+        let relative = screenshot::relative_dir(self.row.id);
+        let dir = self.ctx.settings.data_dir.join(&relative);
+        let shots = match self
+            .unless_stopped(shooter.capture_all(&targets, &dir))
+            .await
+        {
+            Ok(s) => s,
+            Err(ended) => return Ok(Some(ended)),
+        };
+        let mut taken = 0;
+        for (t, shot) in targets.iter().zip(shots) {
+            match shot {
+                Ok(_) => {
+                    taken += 1;
+                    let path = relative.join(screenshot::file_name(t));
+                    if let Some(s) = self.web_service_mut(t) {
+                        s.screenshot_path = Some(path.display().to_string());
+                    }
+                }
+                Err(e) => {
+                    tracing::info!(scan_id = self.row.id, url = %t.url(), error = %e, "no screenshot");
+                }
+            }
+        }
+        self.end_phase(format!(
+            "screenshot: {taken} of {} pages captured",
+            targets.len()
+        ))
+        .await?;
         Ok(None)
     }
 

@@ -6,15 +6,16 @@ use std::io::BufRead;
 
 use chrono::{TimeZone, Utc};
 use nmap_parser::{Event, NmapReader, ParseError};
+use tokio::sync::mpsc;
 
 use entity::scan;
 
 use crate::auth::{Actor, Role};
 use crate::error::{AppError, AppResult};
 use crate::scanner::assemble::assemble;
-use crate::scanner::config as scan_config;
+use crate::scanner::config::{self as scan_config, ScanConfig};
 use crate::scanner::findings::{Findings, HostStatusUse, ServiceUse};
-use crate::service::results::{self, NewScan};
+use crate::service::results::{NewIp, NewScan, PendingScan};
 use crate::service::scans::{ScanStatus, clean_title};
 use crate::service::{audit, configs};
 
@@ -27,48 +28,84 @@ pub struct ImportRequest {
     pub config_id: Option<i32>,
 }
 
-/// What a file held, before storing.
-struct Parsed {
-    findings: Findings,
+/// Hosts handed from the parser to the database at a time: memory holds one batch or two,
+/// never the whole file.
+const BATCH: usize = 500;
+
+/// The run's header (from `<nmaprun>`).
+#[derive(Debug, Default)]
+struct Header {
     args: Option<String>,
     scanner: String,
     start: Option<i64>,
-    end: Option<i64>,
-    discovery: bool,
 }
 
-fn read<R: BufRead>(input: R) -> Result<Parsed, ParseError> {
+/// What the parser thread hands to the database side, in this order: the header, IPs in
+/// batches, then the end time.
+#[derive(Debug)]
+enum Piece {
+    Start(Header),
+    Ips { site: String, ips: Vec<NewIp> },
+    End(Option<i64>),
+}
+
+type Pieces = mpsc::Sender<Result<Piece, ParseError>>;
+
+/// Parses `input` and sends its pieces. Without a config, hosts are sent as they are parsed
+/// (merged within a batch: masscan writes one host element per port); with one, the verdicts
+/// need every host (a configured address nmap never reported is missing), so the file is read
+/// whole first. Stops quietly when the receiver is gone.
+fn read<R: BufRead>(input: R, config: Option<&ScanConfig>, tx: &Pieces) -> Result<(), ParseError> {
+    let send = |piece| tx.blocking_send(Ok(piece)).is_ok();
     let mut reader = NmapReader::new(input);
-    let mut parsed = Parsed {
-        findings: Findings::default(),
-        args: None,
-        scanner: String::new(),
-        start: None,
-        end: None,
-        discovery: true,
+    let mut batch = Findings::default();
+    let mut discovery = true;
+    let mut end = None;
+    let flush = |batch: &mut Findings, discovery: bool| {
+        let found = std::mem::take(batch);
+        assemble(config, &found, discovery, IMPORT_SITE)
+            .into_iter()
+            .all(|site| {
+                site.ips.chunks(BATCH).all(|ips| {
+                    send(Piece::Ips {
+                        site: site.name.clone(),
+                        ips: ips.to_vec(),
+                    })
+                })
+            })
     };
     while let Some(event) = reader.next_event()? {
         match event {
             Event::RunStart(info) => {
                 // With -Pn nmap reports every host "up" (reason user-set): handled per host.
-                parsed.discovery = !info.args.as_deref().unwrap_or_default().contains("-Pn");
-                parsed.args = info.args;
-                parsed.scanner = info.scanner;
-                parsed.start = info.start;
+                discovery = !info.args.as_deref().unwrap_or_default().contains("-Pn");
+                let header = Header {
+                    args: info.args,
+                    scanner: info.scanner,
+                    start: info.start,
+                };
+                if !send(Piece::Start(header)) {
+                    return Ok(());
+                }
             }
             Event::Host(host) => {
-                parsed
-                    .findings
-                    .add_host(&host, HostStatusUse::Discovery, ServiceUse::Detected);
+                batch.add_host(&host, HostStatusUse::Discovery, ServiceUse::Detected);
+                if config.is_none() && batch.hosts.len() >= BATCH && !flush(&mut batch, discovery) {
+                    return Ok(());
+                }
             }
-            Event::RunStats(stats) => parsed.end = stats.finished,
+            Event::RunStats(stats) => end = stats.finished,
             _ => {}
         }
     }
-    Ok(parsed)
+    if flush(&mut batch, discovery) {
+        send(Piece::End(end));
+    }
+    Ok(())
 }
 
-/// Imports one XML document (OPERATOR).
+/// Imports one XML document (OPERATOR). Hosts are stored as they are parsed, in one
+/// transaction: a file that turns out malformed part-way stores nothing.
 pub async fn import_xml<R: BufRead + Send + 'static>(
     db: &sea_orm::DatabaseConnection,
     actor: &Actor,
@@ -85,31 +122,37 @@ pub async fn import_xml<R: BufRead + Send + 'static>(
         .as_ref()
         .map(|c| scan_config::parse(&c.yaml))
         .transpose()?;
-    let parsed = tokio::task::spawn_blocking(move || read(input))
-        .await
-        .map_err(AppError::internal)?
-        .map_err(|e| match e {
-            ParseError::Io { source, .. } => {
-                AppError::internal(anyhow::anyhow!("reading the import failed: {source}"))
-            }
-            other => AppError::validation(format!("not a readable nmap XML document: {other}")),
-        })?;
-    let sites = assemble(
-        config.as_ref(),
-        &parsed.findings,
-        parsed.discovery,
-        IMPORT_SITE,
-    );
+
+    let (tx, mut rx) = mpsc::channel(2);
+    let parse_config = config.clone();
+    let parser = tokio::task::spawn_blocking(move || {
+        if let Err(e) = read(input, parse_config.as_ref(), &tx) {
+            let _ = tx.blocking_send(Err(e));
+        }
+    });
+    let mut next = async || match rx.recv().await {
+        Some(Ok(piece)) => Ok(piece),
+        Some(Err(ParseError::Io { source, .. })) => Err(AppError::internal(anyhow::anyhow!(
+            "reading the import failed: {source}"
+        ))),
+        Some(Err(e)) => Err(AppError::validation(format!(
+            "not a readable nmap XML document: {e}"
+        ))),
+        None => Err(AppError::validation(
+            "not a readable nmap XML document: it ended early",
+        )),
+    };
+
+    let header = match next().await? {
+        Piece::Start(header) => header,
+        _ => Header::default(),
+    };
     let at = |t: Option<i64>| t.and_then(|t| Utc.timestamp_opt(t, 0).single());
     let now = Utc::now();
-    let command = parsed
-        .args
-        .as_deref()
-        .map(|a| a.split_whitespace().map(str::to_owned).collect::<Vec<_>>());
-    let scanner = if parsed.scanner.is_empty() {
+    let scanner = if header.scanner.is_empty() {
         "nmap".to_owned()
     } else {
-        parsed.scanner.clone()
+        header.scanner.clone()
     };
     let new = NewScan {
         title: title.unwrap_or_else(|| match &config {
@@ -121,13 +164,27 @@ pub async fn import_xml<R: BufRead + Send + 'static>(
         triggered_by: actor.username.clone(),
         triggered_by_user_id: actor.user_id,
         created_at: now,
-        started_at: at(parsed.start).or(Some(now)),
-        completed_at: at(parsed.end).or(Some(now)),
-        command_lines: command.into_iter().collect(),
+        started_at: at(header.start).or(Some(now)),
+        completed_at: Some(now),
+        command_lines: header
+            .args
+            .as_deref()
+            .map(|a| a.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+            .into_iter()
+            .collect(),
         config_yaml: config_row.map(|c| c.yaml),
-        sites,
+        sites: Vec::new(),
     };
-    let row = results::store(db, new).await?;
+    let mut pending = PendingScan::begin(db, &new).await?;
+    let end = loop {
+        match next().await? {
+            Piece::Ips { site, ips } => pending.write(&site, &ips).await?,
+            Piece::End(end) => break end,
+            Piece::Start(_) => {}
+        }
+    };
+    parser.await.map_err(AppError::internal)?;
+    let row = pending.commit(at(end)).await?;
     audit::record(
         db,
         actor,
@@ -143,12 +200,48 @@ pub async fn import_xml<R: BufRead + Send + 'static>(
 mod tests {
     use super::*;
 
+    fn pieces(xml: &str) -> Result<Vec<Piece>, ParseError> {
+        let (tx, mut rx) = mpsc::channel(1024);
+        read(xml.as_bytes(), None, &tx)?;
+        drop(tx);
+        let mut out = Vec::new();
+        while let Ok(piece) = rx.try_recv() {
+            out.push(piece?);
+        }
+        Ok(out)
+    }
+
     #[test]
     fn reads_a_service_scan() {
         let xml = include_str!("../../../nmap-parser/tests/data/nmap_sV_root.xml");
-        let parsed = read(xml.as_bytes()).expect("parses");
-        assert!(parsed.findings.open_ports() > 0);
-        assert!(parsed.args.is_some());
+        let pieces = pieces(xml).expect("parses");
+        assert!(matches!(&pieces[0], Piece::Start(h) if h.args.is_some()));
+        assert!(matches!(pieces.last(), Some(Piece::End(Some(_)))));
+        let open = pieces
+            .iter()
+            .filter_map(|p| match p {
+                Piece::Ips { ips, .. } => Some(ips),
+                _ => None,
+            })
+            .flatten()
+            .flat_map(|ip| &ip.ports)
+            .filter(|p| p.state == "open")
+            .count();
+        assert!(open > 0);
+    }
+
+    #[test]
+    fn large_files_arrive_in_batches() {
+        let xml = nmap_parser::synthetic::service_scan(1_200);
+        let sizes: Vec<usize> = pieces(&xml)
+            .expect("parses")
+            .iter()
+            .filter_map(|p| match p {
+                Piece::Ips { ips, .. } => Some(ips.len()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(sizes, vec![BATCH, BATCH, 200]);
     }
 
     #[test]
@@ -159,7 +252,7 @@ mod tests {
             "<?xml version=\"1.0\"?><!DOCTYPE nmaprun [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><nmaprun>&x;</nmaprun>",
             "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\"><!ENTITY lol2 \"&lol;&lol;\">]><nmaprun>&lol2;</nmaprun>",
         ] {
-            assert!(read(bad.as_bytes()).is_err(), "{bad}");
+            assert!(pieces(bad).is_err(), "{bad}");
         }
     }
 }

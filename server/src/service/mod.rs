@@ -6,6 +6,7 @@ pub mod audit;
 pub mod configs;
 pub mod imports;
 pub mod pagination;
+pub mod reports;
 pub mod results;
 pub mod scans;
 pub mod settings;

@@ -1,0 +1,193 @@
+//! Findings: what an operator should look at, computed from a scan's results — ports against
+//! the config (unexpected, missing, ping), certificates (expired, expiring, self-signed, weak
+//! RSA key) and TLS (1.0/1.1 or SSL enabled, weak cipher grade).
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use super::model::{CertificatePart, IpPart, PortPart, SitePart};
+
+/// Smallest RSA key not reported as weak.
+const MIN_RSA_BITS: i32 = 2048;
+/// nmap `ssl-enum-ciphers` grades reported as weak (A and B are fine).
+const WEAK_GRADES: [&str; 4] = ["C", "D", "E", "F"];
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// Stable code, e.g. `CERT_EXPIRED`.
+    pub code: &'static str,
+    /// `high`, `medium` or `low`.
+    pub severity: &'static str,
+    pub site: String,
+    pub address: String,
+    pub port: Option<u16>,
+    pub protocol: Option<String>,
+    pub message: String,
+}
+
+pub fn findings(sites: &[SitePart], now: DateTime<Utc>, expiry_days: i64) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for site in sites {
+        for ip in &site.ips {
+            let mut add = |code, severity, port: Option<&PortPart>, message: String| {
+                out.push(Finding {
+                    code,
+                    severity,
+                    site: site.name.clone(),
+                    address: ip.address.clone(),
+                    port: port.map(|p| p.port),
+                    protocol: port.map(|p| p.protocol.clone()),
+                    message,
+                });
+            };
+            ping(ip, &mut add);
+            for p in &ip.ports {
+                let at = format!("{}/{}", p.port, p.protocol);
+                if p.unexpected {
+                    add(
+                        "PORT_UNEXPECTED",
+                        "medium",
+                        Some(p),
+                        format!("{at} is open but not in the config"),
+                    );
+                }
+                if p.missing {
+                    add(
+                        "PORT_MISSING",
+                        "medium",
+                        Some(p),
+                        format!("{at} is expected open but was not found open"),
+                    );
+                }
+                let Some(s) = &p.service else { continue };
+                if let Some(c) = &s.certificate {
+                    for (code, severity, message) in certificate(c, now, expiry_days) {
+                        add(code, severity, Some(p), format!("{at}: {message}"));
+                    }
+                }
+                for t in &s.tls_versions {
+                    if matches!(t.version.as_str(), "TLSv1.0" | "TLSv1.1")
+                        || t.version.starts_with("SSL")
+                    {
+                        add(
+                            "TLS_OLD_VERSION",
+                            "high",
+                            Some(p),
+                            format!("{at}: {} is enabled", t.version),
+                        );
+                    }
+                    if let Some(g) = t.grade.as_deref().filter(|g| WEAK_GRADES.contains(g)) {
+                        add(
+                            "TLS_WEAK_CIPHER",
+                            "medium",
+                            Some(p),
+                            format!("{at}: {} offers ciphers graded {g}", t.version),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+fn ping(ip: &IpPart, add: &mut impl FnMut(&'static str, &'static str, Option<&PortPart>, String)) {
+    match (ip.expected.ping, ip.actual.ping) {
+        (Some(true), Some(false)) => add(
+            "PING_MISSING",
+            "low",
+            None,
+            "expected to answer ping but did not".into(),
+        ),
+        (Some(false), Some(true)) => add(
+            "PING_UNEXPECTED",
+            "low",
+            None,
+            "answers ping but is not expected to".into(),
+        ),
+        _ => {}
+    }
+}
+
+/// Certificate findings: (code, severity, message).
+pub fn certificate(
+    c: &CertificatePart,
+    now: DateTime<Utc>,
+    expiry_days: i64,
+) -> Vec<(&'static str, &'static str, String)> {
+    let mut out = Vec::new();
+    if let Some(end) = c.not_after {
+        if end < now {
+            out.push((
+                "CERT_EXPIRED",
+                "high",
+                format!("certificate expired on {}", end.format("%Y-%m-%d")),
+            ));
+        } else if end < now + Duration::days(expiry_days) {
+            out.push((
+                "CERT_EXPIRING",
+                "medium",
+                format!(
+                    "certificate expires on {} (within {expiry_days} days)",
+                    end.format("%Y-%m-%d")
+                ),
+            ));
+        }
+    }
+    if c.self_signed {
+        out.push((
+            "CERT_SELF_SIGNED",
+            "medium",
+            format!("self-signed certificate ({})", c.subject),
+        ));
+    }
+    if c.key_type.as_deref() == Some("rsa") && c.key_bits.is_some_and(|b| b < MIN_RSA_BITS) {
+        out.push((
+            "CERT_WEAK_KEY",
+            "high",
+            format!(
+                "RSA key of {} bits (below {MIN_RSA_BITS})",
+                c.key_bits.unwrap_or_default()
+            ),
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cert(days_left: i64, bits: i32, self_signed: bool) -> CertificatePart {
+        CertificatePart {
+            subject: "CN=x".into(),
+            issuer: "CN=x".into(),
+            sans: vec![],
+            not_before: None,
+            not_after: Some(Utc::now() + Duration::days(days_left)),
+            serial: None,
+            sha256_fingerprint: None,
+            key_type: Some("rsa".into()),
+            key_bits: Some(bits),
+            signature_algorithm: None,
+            self_signed,
+        }
+    }
+
+    fn codes(c: &CertificatePart) -> Vec<&'static str> {
+        certificate(c, Utc::now(), 30)
+            .into_iter()
+            .map(|f| f.0)
+            .collect()
+    }
+
+    #[test]
+    fn certificate_findings() {
+        assert_eq!(
+            codes(&cert(-1, 1024, true)),
+            ["CERT_EXPIRED", "CERT_SELF_SIGNED", "CERT_WEAK_KEY"]
+        );
+        assert_eq!(codes(&cert(10, 2048, false)), ["CERT_EXPIRING"]);
+        assert!(codes(&cert(90, 4096, false)).is_empty());
+    }
+}
