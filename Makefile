@@ -55,10 +55,15 @@ tools: ## wasm32 target, trunk, wasm-bindgen-cli and binaryen (project-local), p
 	@$(TOOLS)/node_modules/.bin/wasm-opt --version 2>/dev/null | grep -q "version 132" || \
 		npm install --prefix $(TOOLS) --no-audit --no-fund --silent binaryen@$(BINARYEN_VERSION)
 
-nmap: ## nmap from Debian when root; otherwise say how to get it
-	@command -v nmap >/dev/null || { \
+nmap: ## nmap (scans), openssl (weak-TLS test server) and Chromium (screenshots) from Debian when root
+	@missing=""; \
+	command -v nmap >/dev/null || missing="$$missing nmap"; \
+	command -v openssl >/dev/null || missing="$$missing openssl"; \
+	command -v chromium >/dev/null || missing="$$missing chromium chromium-driver"; \
+	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-			apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nmap; \
+			apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 		else \
-			echo "nmap is not installed: install it (e.g. sudo apt-get install nmap) to run scans"; \
-		fi; }
+			echo "not installed:$$missing (e.g. sudo apt-get install$$missing); scans need nmap, screenshots Chromium"; \
+		fi; \
+	fi

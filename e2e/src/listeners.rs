@@ -1,6 +1,7 @@
 //! Services for real-nmap tests, on 127.x addresses the test picks: plain HTTP with a known
-//! title, HTTPS with a fresh self-signed certificate, a service that sends a banner, and a
-//! silent one (accepts, never answers: version detection waits on it).
+//! title, HTTPS with a self-signed certificate of known fields, a service that sends a banner,
+//! a silent one (accepts, never answers: version detection waits on it), and a weak TLS server
+//! (`openssl s_server`: TLS 1.0 and 1.1 allowed, an expired 1024-bit RSA certificate).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -20,18 +21,30 @@ pub enum Kind {
     Https,
     Banner,
     Silent,
+    /// `openssl s_server`: see [`start_weak_tls`].
+    WeakTls,
 }
 
 /// A listener running until dropped.
 pub struct Listener {
     pub addr: SocketAddr,
     pub kind: Kind,
-    task: JoinHandle<()>,
+    /// The certificate a TLS listener presents (DER).
+    pub cert_der: Option<Vec<u8>>,
+    task: Option<JoinHandle<()>>,
+    child: Option<std::process::Child>,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl Drop for Listener {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -48,6 +61,9 @@ pub fn loopback(block: [u8; 2], host: u8) -> IpAddr {
 
 /// Starts a listener of `kind` on `ip` (a free port).
 pub async fn start(ip: IpAddr, kind: Kind) -> Listener {
+    if kind == Kind::WeakTls {
+        return start_weak_tls(ip).await;
+    }
     let listener = TcpListener::bind(SocketAddr::new(ip, 0))
         .await
         .expect("bind test listener");
@@ -57,6 +73,8 @@ pub async fn start(ip: IpAddr, kind: Kind) -> Listener {
 fn serve(listener: TcpListener, kind: Kind) -> Listener {
     let addr = listener.local_addr().expect("local addr");
     let tls = (kind == Kind::Https).then(|| tls_acceptor(addr.ip()));
+    let cert_der = tls.as_ref().map(|(_, der)| der.clone());
+    let tls = tls.map(|(acceptor, _)| acceptor);
     let task = tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
@@ -78,6 +96,7 @@ fn serve(listener: TcpListener, kind: Kind) -> Listener {
                         let mut buf = [0u8; 1024];
                         let _ = stream.read(&mut buf).await;
                     }
+                    Kind::WeakTls => {}
                     Kind::Silent => {
                         let mut stream = stream;
                         let mut buf = [0u8; 1024];
@@ -91,7 +110,14 @@ fn serve(listener: TcpListener, kind: Kind) -> Listener {
             });
         }
     });
-    Listener { addr, kind, task }
+    Listener {
+        addr,
+        kind,
+        cert_der,
+        task: Some(task),
+        child: None,
+        _dir: None,
+    }
 }
 
 /// The `Server` header of the HTTP listeners: one nmap's version detection knows.
@@ -147,12 +173,25 @@ async fn serve_http<S: AsyncReadExt + AsyncWriteExt + Unpin>(mut stream: S) {
 /// The common name of the test certificates.
 pub const CERT_CN: &str = "lab.sneakyscanner.test";
 
-fn tls_acceptor(ip: IpAddr) -> tokio_rustls::TlsAcceptor {
+/// Serial number of the HTTPS listeners' certificates (hex).
+pub const CERT_SERIAL: &str = "5ca11ab1e0";
+/// Validity of the HTTPS listeners' certificates (RFC 3339).
+pub const CERT_NOT_BEFORE: &str = "2026-01-01T00:00:00+00:00";
+pub const CERT_NOT_AFTER: &str = "2036-01-01T00:00:00+00:00";
+
+/// A rustls acceptor with a self-signed ECDSA P-256 certificate of known fields (a fresh key
+/// each time, so its fingerprint is known only from the DER returned beside it).
+fn tls_acceptor(ip: IpAddr) -> (tokio_rustls::TlsAcceptor, Vec<u8>) {
     let mut params = rcgen::CertificateParams::new(vec![CERT_CN.to_owned()]).expect("params");
     params
         .distinguished_name
         .push(rcgen::DnType::CommonName, CERT_CN);
     params.subject_alt_names.push(rcgen::SanType::IpAddress(ip));
+    params.serial_number = Some(rcgen::SerialNumber::from_slice(
+        &hex::decode(CERT_SERIAL).expect("hex"),
+    ));
+    params.not_before = rcgen::date_time_ymd(2026, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2036, 1, 1);
     let key = rcgen::KeyPair::generate().expect("key");
     let cert = params.self_signed(&key).expect("self-signed certificate");
     let der = tokio_rustls::rustls::pki_types::CertificateDer::from(cert.der().to_vec());
@@ -164,7 +203,113 @@ fn tls_acceptor(ip: IpAddr) -> tokio_rustls::TlsAcceptor {
         .with_no_client_auth()
         .with_single_cert(vec![der], key_der)
         .expect("server config");
-    tokio_rustls::TlsAcceptor::from(Arc::new(config))
+    (
+        tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+        cert.der().to_vec(),
+    )
+}
+
+/// Common name of the weak server's certificate.
+pub const WEAK_CN: &str = "weak.sneakyscanner.test";
+
+fn openssl(args: &[&str], dir: &std::path::Path) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl runs (make nmap installs it)");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `openssl s_server` on a free port of `ip`: TLS 1.0 and up (security level 0), and a
+/// self-signed 1024-bit RSA certificate that expired on 2021-01-01.
+pub async fn start_weak_tls(ip: IpAddr) -> Listener {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("index.txt"), "").expect("index");
+    std::fs::write(dir.path().join("serial"), "1000\n").expect("serial");
+    std::fs::write(
+        dir.path().join("ca.cnf"),
+        "[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\nserial = serial\nnew_certs_dir = .\n\
+         default_md = sha256\npolicy = p\nunique_subject = no\n[p]\ncommonName = supplied\n",
+    )
+    .expect("ca config");
+    let subject = format!("/CN={WEAK_CN}");
+    openssl(
+        &[
+            "req", "-new", "-newkey", "rsa:1024", "-nodes", "-keyout", "key.pem", "-out",
+            "req.csr", "-subj", &subject,
+        ],
+        dir.path(),
+    );
+    openssl(
+        &[
+            "ca",
+            "-batch",
+            "-config",
+            "ca.cnf",
+            "-selfsign",
+            "-keyfile",
+            "key.pem",
+            "-in",
+            "req.csr",
+            "-out",
+            "cert.pem",
+            "-notext",
+            "-startdate",
+            "20200101000000Z",
+            "-enddate",
+            "20210101000000Z",
+        ],
+        dir.path(),
+    );
+    let port = TcpListener::bind(SocketAddr::new(ip, 0))
+        .await
+        .expect("free port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let addr = SocketAddr::new(ip, port);
+    let child = std::process::Command::new("openssl")
+        .args([
+            "s_server",
+            "-quiet",
+            "-www",
+            "-accept",
+            &addr.to_string(),
+            "-cert",
+            "cert.pem",
+            "-key",
+            "key.pem",
+            "-min_protocol",
+            "TLSv1",
+            "-cipher",
+            "DEFAULT:@SECLEVEL=0",
+        ])
+        .current_dir(dir.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("openssl s_server");
+    let listener = Listener {
+        addr,
+        kind: Kind::WeakTls,
+        cert_der: None,
+        task: None,
+        child: Some(child),
+        _dir: Some(dir),
+    };
+    for _ in 0..100 {
+        if reachable(addr).await {
+            return listener;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("openssl s_server did not start on {addr}");
 }
 
 /// Whether any nmap process reads its targets from under `dir` (a scan's leftovers).
