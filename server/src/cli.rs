@@ -79,6 +79,16 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Run one scan without a server and write its JSON, HTML and ZIP reports to --out.
+    /// Exits non-zero when the scan does not complete.
+    Scan {
+        /// The scan config (YAML, as in the configs directory).
+        #[arg(value_name = "CONFIG.yaml")]
+        scan_config: PathBuf,
+        /// Directory for report.json, report.html and report.zip.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
     /// Import an nmap (or masscan) XML file as a completed scan.
     Import {
         /// The XML file (`nmap -oX`).
@@ -261,6 +271,14 @@ pub async fn run_command(cli: &Cli, settings: &Settings) -> anyhow::Result<()> {
             for t in &report.skipped {
                 println!("skipped (title exists): {t}");
             }
+        }
+        Command::Scan { scan_config, out } => {
+            let status = crate::oneshot::run(settings, scan_config, out).await?;
+            anyhow::ensure!(
+                status == crate::service::scans::ScanStatus::Completed,
+                "the scan ended {}",
+                status.as_str()
+            );
         }
         Command::Import {
             file,

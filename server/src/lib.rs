@@ -10,6 +10,7 @@ pub mod error;
 pub mod events;
 pub mod graphql;
 pub mod http;
+pub mod oneshot;
 pub mod scanner;
 pub mod service;
 pub mod state;

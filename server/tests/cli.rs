@@ -241,3 +241,70 @@ fn import_stores_an_nmap_file_and_refuses_a_bad_one() {
     let err = String::from_utf8_lossy(&res.stderr);
     assert!(err.contains("not a readable nmap XML document"), "{err}");
 }
+
+/// `sneakyscan scan CONFIG --out DIR`: a real nmap scan of a loopback listener without a
+/// server; the three reports land in DIR, the work directory does not stay behind.
+#[test]
+fn one_off_scan_writes_the_three_reports() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // A listener of its own on a random 127.x address (the whole /8 is loopback on Linux).
+    let r = uuid_like();
+    let ip = format!("127.{}.{}.1", 60 + r % 100, 1 + (r >> 8) % 250);
+    let listener = std::net::TcpListener::bind((ip.as_str(), 0)).expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || for _ in listener.incoming() {});
+    let config = dir.path().join("lab.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "title: CLI lab\nsites:\n  - name: Lab\n    ips:\n      - address: {ip}\n        expected: {{ ping: true, tcp_ports: [{port}] }}\nscan:\n  tcp_ports: \"{port}\"\n  phases: [ping, tcp]\n"
+        ),
+    )
+    .expect("config");
+    let out_dir = dir.path().join("out");
+    let out = run_ok(sneakyscan(&dir.path().join("data")).args([
+        "scan",
+        config.to_str().expect("path"),
+        "--out",
+        out_dir.to_str().expect("path"),
+    ]));
+    assert!(
+        out.contains("COMPLETED: 1 hosts (1 up), 1 open ports"),
+        "{out}"
+    );
+    assert!(out.contains("tcp"), "progress lines: {out}");
+    for file in ["report.json", "report.html", "report.zip"] {
+        assert!(out_dir.join(file).is_file(), "{file} missing: {out}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("report.json")).expect("read"))
+            .expect("json");
+    assert_eq!(json["scan"]["title"], "CLI lab");
+    assert_eq!(json["sites"][0]["ips"][0]["actual"]["tcp_ports"][0], port);
+
+    // A bad config: its error, and a failure exit.
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "title: Bad\nsites:\n  - name: X\n    ips:\n      - address: \"127.0.0.1; ls\"\n",
+    )
+    .expect("write");
+    let res = sneakyscan(&dir.path().join("data"))
+        .args([
+            "scan",
+            bad.to_str().expect("path"),
+            "--out",
+            out_dir.to_str().expect("path"),
+        ])
+        .output()
+        .expect("runs");
+    assert!(!res.status.success());
+    assert!(String::from_utf8_lossy(&res.stderr).contains("VALIDATION"));
+}
+
+fn uuid_like() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() ^ std::process::id())
+        .unwrap_or(7)
+}

@@ -1,0 +1,141 @@
+//! `sneakyscan scan CONFIG.yaml --out DIR`: one scan without a server. The same config
+//! validation, scope check, runner, phases and reports as the server, over a throw-away SQLite
+//! database in a private work directory; progress on the terminal; the JSON, HTML and ZIP
+//! reports written to DIR. Ctrl-C cancels the scan (reports of what was found are written).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::auth::Actor;
+use crate::config::Settings;
+use crate::events::EventBus;
+use crate::scanner::runner::Runner;
+use crate::service::configs;
+use crate::service::reports::{self, Format};
+use crate::service::scans::{self, ScanStatus, StartRequest};
+
+/// Removes the work directory however the run ends.
+struct WorkDir(PathBuf);
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn fail(e: crate::error::AppError) -> anyhow::Error {
+    anyhow::anyhow!("{} ({})", e, e.code())
+}
+
+/// Runs the scan; returns its final status.
+pub async fn run(
+    settings: &Settings,
+    config_file: &Path,
+    out: &Path,
+) -> anyhow::Result<ScanStatus> {
+    let yaml = std::fs::read_to_string(config_file)
+        .with_context(|| format!("while reading {}", config_file.display()))?;
+    let work = WorkDir(std::env::temp_dir().join(format!("sneakyscan-{}", uuid::Uuid::new_v4())));
+    std::fs::create_dir_all(&work.0)?;
+    let mut own = settings.clone();
+    own.data_dir = work.0.clone();
+    own.database_url = String::new();
+    let settings = Arc::new(own);
+    let db = crate::db::connect(
+        &settings.effective_database_url(),
+        Arc::new(crate::db::DbMetrics::default()),
+    )
+    .await?;
+    crate::db::migrate(&db).await?;
+
+    let system = Actor::system();
+    let config = configs::create(&db, &system, &yaml)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}: {}", config_file.display(), fail(e)))?;
+    let bus = EventBus::default();
+    let mut events = bus.subscribe();
+    let runner = Runner::new(db.clone(), bus, settings.clone());
+    runner.start();
+    let scan = scans::start(
+        &db,
+        &runner,
+        &system,
+        StartRequest {
+            config_id: Some(config.id),
+            ..Default::default()
+        },
+    )
+    .await
+    .map_err(fail)?;
+    println!("scan \"{}\" started", scan.title);
+
+    let mut last_line = String::new();
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Ok(e) if e.scan_id == scan.id => {
+                    let line = format!(
+                        "[{:>5.1}%] {:<10} {:<10} hosts up {:>4}, open ports {:>5}  {}",
+                        e.percent,
+                        e.status.as_str(),
+                        e.phase,
+                        e.hosts_up,
+                        e.open_ports,
+                        e.message.as_deref().unwrap_or_default()
+                    );
+                    if line != last_line {
+                        println!("{line}");
+                        let _ = std::io::stdout().flush();
+                        last_line = line;
+                    }
+                    if e.status.is_terminal() {
+                        break;
+                    }
+                }
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => break,
+            },
+            _ = tokio::signal::ctrl_c() => {
+                eprintln!("cancelling…");
+                scans::cancel(&db, &runner, &system, scan.id).await.map_err(fail)?;
+            }
+        }
+    }
+    runner.shutdown().await;
+    let row = scans::get(&db, &system, scan.id).await.map_err(fail)?;
+
+    std::fs::create_dir_all(out).with_context(|| format!("while creating {}", out.display()))?;
+    let dir = reports::generate(
+        &db,
+        &settings.data_dir,
+        settings.scanner.web.cert_expiry_warning_days,
+        &row,
+    )
+    .await
+    .map_err(fail)?;
+    for format in Format::ALL {
+        let name = format.file_name();
+        std::fs::copy(dir.join(&name), out.join(&name))
+            .with_context(|| format!("while writing {}", out.join(&name).display()))?;
+    }
+    println!(
+        "{}: {} hosts ({} up), {} open ports, {} unexpected, {} missing{}",
+        row.status,
+        row.hosts_total,
+        row.hosts_up,
+        row.open_ports,
+        row.unexpected_ports,
+        row.missing_ports,
+        row.error_message
+            .as_deref()
+            .map(|e| format!(" — {e}"))
+            .unwrap_or_default()
+    );
+    println!("reports: {}", out.display());
+    db.close().await.ok();
+    Ok(ScanStatus::parse(&row.status).unwrap_or(ScanStatus::Failed))
+}
