@@ -199,6 +199,21 @@ impl TestApp {
         client
     }
 
+    /// Saves a scan config through the API; returns its id (panics with the errors if refused).
+    pub async fn create_config(&self, client: &reqwest::Client, yaml: &str) -> String {
+        let body = self
+            .gql(
+                client,
+                "mutation($y:String!){ createScanConfig(input:{yaml:$y}){ id } }",
+                json!({ "y": yaml }),
+            )
+            .await;
+        body["data"]["createScanConfig"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("createScanConfig failed: {body}"))
+            .to_owned()
+    }
+
     pub async fn admin(&self) -> reqwest::Client {
         self.login("admin", ADMIN_PASSWORD).await
     }

@@ -66,17 +66,7 @@ scan:
   phases: [ping, tcp, service, tls]
 "
     );
-    let created = app
-        .gql(
-            &admin,
-            "mutation($y:String!){ createScanConfig(input:{yaml:$y}){ id } }",
-            json!({ "y": yaml }),
-        )
-        .await;
-    let config_id = created["data"]["createScanConfig"]["id"]
-        .as_str()
-        .expect("config id")
-        .to_owned();
+    let config_id = app.create_config(&admin, &yaml).await;
 
     // Subscribe before starting: every event of the scan is seen.
     let mut socket = ws::signed_in(&app).await;

@@ -66,14 +66,7 @@ scan:
   phases: [ping, tcp, service, http, tls, screenshot]
 "
     );
-    let created = app
-        .gql(
-            &admin,
-            "mutation($y:String!){ createScanConfig(input:{yaml:$y}){ id } }",
-            json!({ "y": yaml }),
-        )
-        .await;
-    let config_id = created["data"]["createScanConfig"]["id"].clone();
+    let config_id = app.create_config(&admin, &yaml).await;
     let mut socket = ws::signed_in(&app).await;
     ws::subscribe_updates(&mut socket, "u").await;
     let started = app

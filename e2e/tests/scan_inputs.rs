@@ -186,14 +186,7 @@ async fn import_stores_a_completed_scan_judged_against_a_config() {
     let yaml = format!(
         "title: Judge\nsites:\n  - name: Lab\n    ips:\n      - address: {ip}\n        expected: {{ ping: true, tcp_ports: [1] }}\n"
     );
-    let created = app
-        .gql(
-            &admin,
-            "mutation($y:String!){ createScanConfig(input:{yaml:$y}){ id } }",
-            json!({ "y": yaml }),
-        )
-        .await;
-    let config_id = created["data"]["createScanConfig"]["id"].clone();
+    let config_id = app.create_config(&admin, &yaml).await;
     let body = app
         .gql(
             &admin,

@@ -185,7 +185,7 @@ async fn open_db(settings: &Settings) -> anyhow::Result<sea_orm::DatabaseConnect
     Ok(db)
 }
 
-fn fail(e: crate::error::AppError) -> anyhow::Error {
+pub(crate) fn fail(e: crate::error::AppError) -> anyhow::Error {
     anyhow::anyhow!("{} ({})", e, e.code())
 }
 

@@ -11,6 +11,7 @@ use anyhow::Context;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::auth::Actor;
+use crate::cli::fail;
 use crate::config::Settings;
 use crate::events::EventBus;
 use crate::scanner::runner::Runner;
@@ -25,10 +26,6 @@ impl Drop for WorkDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-fn fail(e: crate::error::AppError) -> anyhow::Error {
-    anyhow::anyhow!("{} ({})", e, e.code())
 }
 
 /// Runs the scan; returns its final status.

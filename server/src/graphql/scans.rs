@@ -18,6 +18,7 @@ use crate::scanner::runner::Runner;
 use crate::service::imports;
 use crate::service::pagination::PageRequest;
 use crate::service::reports::{self, Format};
+use crate::service::results::list_from_json;
 use crate::service::scans::{self, ScanStatus as DomainStatus};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -33,10 +34,6 @@ pub enum ScanStatus {
 
 fn loaders<'a>(ctx: &'a Context<'_>) -> &'a Loaders {
     ctx.data_unchecked::<Loaders>()
-}
-
-fn json_list(text: &str) -> Vec<String> {
-    serde_json::from_str(text).unwrap_or_default()
 }
 
 #[derive(SimpleObject)]
@@ -392,7 +389,7 @@ impl ScanCertificate {
         &self.0.issuer
     }
     async fn sans(&self) -> Vec<String> {
-        json_list(&self.0.sans)
+        list_from_json(&self.0.sans)
     }
     async fn not_before(&self) -> Option<DateTime<Utc>> {
         self.0.not_before
@@ -428,7 +425,7 @@ impl ScanTlsVersion {
         &self.0.version
     }
     async fn ciphers(&self) -> Vec<String> {
-        json_list(&self.0.ciphers)
+        list_from_json(&self.0.ciphers)
     }
     async fn grade(&self) -> Option<&str> {
         self.0.grade.as_deref()

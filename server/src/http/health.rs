@@ -1,27 +1,17 @@
 //! `/healthz` (the process answers), `/readyz` (database reachable and migrated; nmap found or
 //! reported missing) and `/metrics` (Prometheus text).
 
-use std::path::PathBuf;
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 
 use crate::db;
+use crate::scanner::process::find_on_path;
 use crate::state::AppState;
 
 pub async fn healthz() -> &'static str {
     "ok\n"
-}
-
-/// The first `name` executable on PATH.
-pub fn find_on_path(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(name))
-            .find(|p| p.is_file())
-    })
 }
 
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {

@@ -206,3 +206,12 @@ pub fn reap_orphans(scans_dir: &Path) -> usize {
     }
     killed
 }
+
+/// The first `name` executable on PATH.
+pub fn find_on_path(name: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    })
+}

@@ -13,6 +13,7 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
 use super::http_probe::Target;
+use super::process::find_on_path;
 
 /// Where a scan's screenshots live, relative to the data dir.
 pub fn relative_dir(scan_id: i32) -> PathBuf {
@@ -40,11 +41,7 @@ pub fn find_chromium(configured: &str) -> Option<PathBuf> {
             }
             continue;
         }
-        let found = std::env::var_os("PATH").and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|dir| dir.join(name))
-                .find(|p| p.is_file())
-        });
+        let found = find_on_path(name);
         if found.is_some() {
             return found;
         }

@@ -66,12 +66,18 @@ fn read<R: BufRead>(input: R, config: Option<&ScanConfig>, tx: &Pieces) -> Resul
         assemble(config, &found, discovery, IMPORT_SITE)
             .into_iter()
             .all(|site| {
-                site.ips.chunks(BATCH).all(|ips| {
-                    send(Piece::Ips {
+                let mut ips = site.ips;
+                while !ips.is_empty() {
+                    let rest = ips.split_off(ips.len().min(BATCH));
+                    let piece = Piece::Ips {
                         site: site.name.clone(),
-                        ips: ips.to_vec(),
-                    })
-                })
+                        ips: std::mem::replace(&mut ips, rest),
+                    };
+                    if !send(piece) {
+                        return false;
+                    }
+                }
+                true
             })
     };
     while let Some(event) = reader.next_event()? {

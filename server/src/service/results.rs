@@ -115,12 +115,6 @@ pub struct Counters {
     pub missing_ports: i32,
 }
 
-impl NewScan {
-    pub fn counters(&self) -> Counters {
-        Counters::of(&self.sites)
-    }
-}
-
 impl Counters {
     /// Sets the counter columns of a scan row.
     fn apply(self, row: &mut scan::ActiveModel) {
@@ -241,6 +235,16 @@ impl PendingScan {
         self.txn.commit().await?;
         Ok(row)
     }
+}
+
+/// List columns (SANs, ciphers) are stored as JSON text.
+pub fn list_to_json(items: &[String]) -> String {
+    serde_json::to_string(items).unwrap_or_else(|_| "[]".into())
+}
+
+/// Reads a list column back (an unreadable value reads as empty).
+pub fn list_from_json(text: &str) -> Vec<String> {
+    serde_json::from_str(text).unwrap_or_default()
 }
 
 pub fn command_lines_json(lines: &[Vec<String>]) -> String {

@@ -14,6 +14,7 @@ use entity::{
 
 use super::analysis::{self, Finding};
 use crate::error::AppResult;
+use crate::service::results::list_from_json;
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -140,16 +141,12 @@ pub struct TlsPart {
     pub grade: Option<String>,
 }
 
-fn json_list(text: &str) -> Vec<String> {
-    serde_json::from_str(text).unwrap_or_default()
-}
-
 impl From<&scan_certificate::Model> for CertificatePart {
     fn from(c: &scan_certificate::Model) -> Self {
         Self {
             subject: c.subject.clone(),
             issuer: c.issuer.clone(),
-            sans: json_list(&c.sans),
+            sans: list_from_json(&c.sans),
             not_before: c.not_before,
             not_after: c.not_after,
             serial: c.serial.clone(),
@@ -166,7 +163,7 @@ impl From<&scan_tls_version::Model> for TlsPart {
     fn from(t: &scan_tls_version::Model) -> Self {
         Self {
             version: t.version.clone(),
-            ciphers: json_list(&t.ciphers),
+            ciphers: list_from_json(&t.ciphers),
             grade: t.grade.clone(),
         }
     }

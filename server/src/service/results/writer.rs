@@ -13,7 +13,7 @@ use sea_orm::{ConnectionTrait, EntityTrait, Iterable, QueryResult};
 
 use entity::{scan_certificate, scan_ip, scan_port, scan_service, scan_site, scan_tls_version};
 
-use super::{Counters, NewIp, NewPort, NewService};
+use super::{Counters, NewIp, NewPort, NewService, list_to_json};
 use crate::error::{AppError, AppResult};
 
 /// Rows per INSERT: well under SQLite's bound-parameter limit for the widest table.
@@ -24,7 +24,8 @@ const CHUNK: usize = 500;
 pub struct TreeWriter {
     scan_id: i32,
     sites: HashMap<String, i32>,
-    ips: HashMap<(i32, String), i32>,
+    /// Site id → address → IP row id.
+    ips: HashMap<i32, HashMap<String, i32>>,
     ports: HashSet<(i32, u16, String)>,
     counters: Counters,
 }
@@ -58,12 +59,11 @@ impl TreeWriter {
         }
 
         // IPs not stored yet (first occurrence wins, also within this batch).
+        let stored = self.ips.entry(site_id).or_default();
         let mut fresh: Vec<&NewIp> = Vec::new();
         let mut batch: HashSet<&str> = HashSet::new();
         for ip in ips {
-            if !self.ips.contains_key(&(site_id, ip.address.clone()))
-                && batch.insert(ip.address.as_str())
-            {
+            if !stored.contains_key(ip.address.as_str()) && batch.insert(ip.address.as_str()) {
                 fresh.push(ip);
             }
         }
@@ -88,7 +88,7 @@ impl TreeWriter {
             for row in db.query_all(&stmt).await? {
                 let id: i32 = row.try_get("", "id")?;
                 let address: String = row.try_get("", "address")?;
-                self.ips.insert((site_id, address), id);
+                self.ips.entry(site_id).or_default().insert(address, id);
             }
         }
 
@@ -159,7 +159,8 @@ impl TreeWriter {
 
     fn ip_id(&self, site_id: i32, address: &str) -> AppResult<i32> {
         self.ips
-            .get(&(site_id, address.to_owned()))
+            .get(&site_id)
+            .and_then(|by_address| by_address.get(address))
             .copied()
             .ok_or_else(|| unmatched("address"))
     }
@@ -215,7 +216,7 @@ impl TreeWriter {
                     (*service_id).into(),
                     c.subject.clone().into(),
                     c.issuer.clone().into(),
-                    json_list(&c.sans).into(),
+                    list_to_json(&c.sans).into(),
                     c.not_before.into(),
                     c.not_after.into(),
                     c.serial.clone().into(),
@@ -237,7 +238,7 @@ impl TreeWriter {
                     self.scan_id.into(),
                     (*service_id).into(),
                     t.version.clone().into(),
-                    json_list(&t.ciphers).into(),
+                    list_to_json(&t.ciphers).into(),
                     t.grade.clone().into(),
                 ])
                 .map_err(AppError::internal)?;
@@ -263,10 +264,6 @@ fn port_key(row: &QueryResult) -> AppResult<(i32, i32, i32, String)> {
         row.try_get("", "port")?,
         row.try_get("", "protocol")?,
     ))
-}
-
-fn json_list(items: &[String]) -> String {
-    serde_json::to_string(items).unwrap_or_else(|_| "[]".into())
 }
 
 fn unmatched(what: &str) -> AppError {
