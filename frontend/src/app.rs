@@ -1,4 +1,4 @@
-//! The root component: finds out who is signed in and shows the matching page.
+//! The root component: finds out who is signed in, then shows the page the address bar names.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -6,15 +6,24 @@ use leptos::task::spawn_local;
 use crate::api::{self, ApiError, User};
 use crate::components::error_box::ErrorBox;
 use crate::components::header::Header;
-use crate::pages::home::HomePage;
+use crate::pages::api_keys::ApiKeysPage;
+use crate::pages::config_edit::ConfigEditPage;
+use crate::pages::configs::ConfigsPage;
+use crate::pages::dashboard::DashboardPage;
 use crate::pages::login::LoginPage;
+use crate::pages::not_found::NotFoundPage;
+use crate::pages::scan_detail::ScanDetailPage;
+use crate::pages::scans::ScansPage;
+use crate::pages::settings::SettingsPage;
+use crate::route::{Route, Router};
 
 /// What the app knows about the session.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Session {
     /// `me` is in flight.
     Checking,
-    SignedOut,
+    /// Not signed in; the message says why when the session ended by itself.
+    SignedOut(Option<String>),
     SignedIn(User),
     /// `me` failed for a reason other than "not signed in" (server down, …).
     Unavailable(ApiError),
@@ -26,18 +35,42 @@ pub fn refresh_session(session: RwSignal<Session>) {
     spawn_local(async move {
         let next = match api::me().await {
             Ok(Some(user)) => Session::SignedIn(user),
-            Ok(None) => Session::SignedOut,
-            Err(e) if e.is_unauthenticated() => Session::SignedOut,
+            Ok(None) => Session::SignedOut(None),
+            Err(e) if e.is_unauthenticated() => Session::SignedOut(None),
             Err(e) => Session::Unavailable(e),
         };
         session.try_set(next);
     });
 }
 
+/// The signed-in user, for pages that show or hide actions by role.
+pub fn use_user() -> User {
+    expect_context::<User>()
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     let session = RwSignal::new(Session::Checking);
+    let router = Router::install();
     refresh_session(session);
+    // Any request answered UNAUTHENTICATED while signed in: the session expired or was
+    // ended elsewhere. The address bar keeps the page, so signing in again returns to it.
+    api::on_unauthenticated(move || {
+        if matches!(session.get_untracked(), Session::SignedIn(_)) {
+            session.set(Session::SignedOut(Some(
+                "Your session has ended. Sign in again to continue.".to_owned(),
+            )));
+        }
+    });
+    Effect::new(move || {
+        document().set_title(&router.0.get().title());
+    });
+    // A signed-out browser keeps no live connection of the previous user.
+    Effect::new(move || {
+        if matches!(session.get(), Session::SignedOut(_)) {
+            api::ws::disconnect();
+        }
+    });
 
     move || match session.get() {
         Session::Checking => view! {
@@ -46,19 +79,22 @@ pub fn App() -> impl IntoView {
             </main>
         }
         .into_any(),
-        Session::SignedOut => view! {
+        Session::SignedOut(message) => view! {
             <main class="centered">
-                <LoginPage session=session />
+                <LoginPage session=session message=message />
             </main>
         }
         .into_any(),
-        Session::SignedIn(user) => view! {
-            <Header user=user session=session />
-            <main class="content">
-                <HomePage />
-            </main>
+        Session::SignedIn(user) => {
+            provide_context(user.clone());
+            view! {
+                <Header user=user session=session />
+                <main class="content" id="main">
+                    {move || page(router.0.get())}
+                </main>
+            }
+            .into_any()
         }
-        .into_any(),
         Session::Unavailable(error) => view! {
             <main class="centered">
                 <section class="card narrow" aria-labelledby="unavailable-title">
@@ -71,5 +107,19 @@ pub fn App() -> impl IntoView {
             </main>
         }
         .into_any(),
+    }
+}
+
+fn page(route: Route) -> AnyView {
+    match route {
+        Route::Dashboard => view! { <DashboardPage /> }.into_any(),
+        Route::Scans => view! { <ScansPage /> }.into_any(),
+        Route::Scan(id) => view! { <ScanDetailPage id=id /> }.into_any(),
+        Route::Configs => view! { <ConfigsPage /> }.into_any(),
+        Route::NewConfig => view! { <ConfigEditPage id=None /> }.into_any(),
+        Route::Config(id) => view! { <ConfigEditPage id=Some(id) /> }.into_any(),
+        Route::ApiKeys => view! { <ApiKeysPage /> }.into_any(),
+        Route::Settings => view! { <SettingsPage /> }.into_any(),
+        Route::NotFound(path) => view! { <NotFoundPage path=path /> }.into_any(),
     }
 }

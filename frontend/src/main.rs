@@ -3,9 +3,11 @@
 mod api;
 mod app;
 mod components;
+mod format;
 mod pages;
+mod route;
 
 fn main() {
-    console_error_panic_hook::set_once();
+    // No panic hook: panics abort (wasm-release), and the hook's formatting costs wasm size.
     leptos::mount::mount_to_body(app::App);
 }

@@ -1,15 +1,17 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::api::{self, ApiError, User};
+use crate::api::{self, ApiError, Role, User};
 use crate::app::Session;
 use crate::components::error_box::ErrorBox;
+use crate::route::{Route, use_router};
 
-/// The top bar: product name, who is signed in, and Sign out.
+/// The top bar: product name, navigation, who is signed in, and Sign out.
 #[component]
 pub fn Header(user: User, session: RwSignal<Session>) -> impl IntoView {
     let pending = RwSignal::new(false);
     let error = RwSignal::new(None::<ApiError>);
+    let router = use_router();
 
     let sign_out = move |_| {
         if pending.get_untracked() {
@@ -21,10 +23,10 @@ pub fn Header(user: User, session: RwSignal<Session>) -> impl IntoView {
             match api::logout().await {
                 // An expired session is as good as a finished one.
                 Ok(()) => {
-                    session.try_set(Session::SignedOut);
+                    session.try_set(Session::SignedOut(None));
                 }
                 Err(e) if e.is_unauthenticated() => {
-                    session.try_set(Session::SignedOut);
+                    session.try_set(Session::SignedOut(None));
                 }
                 Err(e) => {
                     pending.try_set(false);
@@ -34,16 +36,38 @@ pub fn Header(user: User, session: RwSignal<Session>) -> impl IntoView {
         });
     };
 
+    let mut links = vec![
+        (Route::Dashboard, "Dashboard"),
+        (Route::Scans, "Scans"),
+        (Route::Configs, "Configs"),
+        (Route::ApiKeys, "API keys"),
+    ];
+    if user.role == Role::Admin {
+        links.push((Route::Settings, "Settings"));
+    }
+    let nav = links
+        .into_iter()
+        .map(|(route, label)| {
+            let href = route.href();
+            let current = move || (router.0.get().section() == route).then_some("page");
+            view! { <a href=href aria-current=current>{label}</a> }
+        })
+        .collect_view();
+
     view! {
         <header class="topbar">
-            <span class="brand">"SneakyScanner"</span>
+            <a class="brand" href="/">"SneakyScanner"</a>
+            <nav class="nav" aria-label="Main">{nav}</nav>
+            {move || (crate::api::ws::link_state().get() == crate::api::ws::LinkState::Reconnecting).then(|| view! {
+                <span class="link-state" role="status">"Live updates reconnecting…"</span>
+            })}
             <div class="account">
                 <span class="who">
-                    "Signed in as " <strong>{user.username}</strong> " (" {user.role.as_str()} ")"
+                    <strong>{user.username}</strong> " · " {user.role.as_str()}
                 </span>
                 <button
                     type="button"
-                    class="button secondary"
+                    class="button secondary small"
                     on:click=sign_out
                     disabled=move || pending.get()
                 >

@@ -1,2 +1,5 @@
+pub mod confirm;
 pub mod error_box;
 pub mod header;
+pub mod scan_table;
+pub mod status;

@@ -9,7 +9,7 @@ use crate::components::error_box::ErrorBox;
 
 /// The sign-in form. Enter in either field submits it.
 #[component]
-pub fn LoginPage(session: RwSignal<Session>) -> impl IntoView {
+pub fn LoginPage(session: RwSignal<Session>, message: Option<String>) -> impl IntoView {
     let username = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let pending = RwSignal::new(false);
@@ -24,10 +24,7 @@ pub fn LoginPage(session: RwSignal<Session>) -> impl IntoView {
         let user = username.get_untracked().trim().to_owned();
         let pass = password.get_untracked();
         if user.is_empty() || pass.is_empty() {
-            error.set(Some(ApiError {
-                message: "Enter a username and a password.".to_owned(),
-                code: None,
-            }));
+            error.set(Some(ApiError::local("Enter a username and a password.")));
             return;
         }
         pending.set(true);
@@ -52,6 +49,7 @@ pub fn LoginPage(session: RwSignal<Session>) -> impl IntoView {
     view! {
         <section class="card narrow" aria-labelledby="login-title">
             <h1 id="login-title">"Sign in to SneakyScanner"</h1>
+            {message.map(|m| view! { <p class="notice" role="status">{m}</p> })}
             <form class="form" on:submit=submit>
                 <label for="username">"Username"</label>
                 <input

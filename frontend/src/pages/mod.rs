@@ -1,2 +1,9 @@
-pub mod home;
+pub mod api_keys;
+pub mod config_edit;
+pub mod configs;
+pub mod dashboard;
 pub mod login;
+pub mod not_found;
+pub mod scan_detail;
+pub mod scans;
+pub mod settings;

@@ -97,7 +97,11 @@ impl Profile {
         ports: Option<&PortList>,
         skip_discovery: bool,
     ) -> Vec<String> {
-        let scan = [self.tcp.flag(), "--min-parallelism", "64"];
+        // Like version detection, discovery mostly waits on answers: keep every probe of a
+        // host group in flight at once (hosts × ports, 64–1024).
+        let probes = hosts.clamp(1, MAX_HOSTGROUP) * ports.map_or(1000, PortList::len);
+        let parallelism = probes.clamp(64, MAX_SERVICE_PARALLELISM).to_string();
+        let scan = [self.tcp.flag(), "--min-parallelism", parallelism.as_str()];
         self.discovery(targets, hosts, &scan, ports, "1000", skip_discovery)
     }
 
@@ -236,6 +240,17 @@ mod tests {
             .position(|a| a == "--min-hostgroup")
             .expect("present");
         assert_eq!(tcp[g + 1], "256");
+        let par = tcp
+            .iter()
+            .position(|a| a == "--min-parallelism")
+            .expect("parallelism");
+        assert_eq!(tcp[par + 1], "768", "a group of 256 hosts x 3 ports");
+        let small = p.tcp(file, 2, Some(&PortList::parse("22").expect("list")), true);
+        let par = small
+            .iter()
+            .position(|a| a == "--min-parallelism")
+            .expect("parallelism");
+        assert_eq!(small[par + 1], "64", "at least 64");
         assert!(p.tcp(file, 1, None, false).contains(&"--top-ports".into()));
         let svc = p.service(
             file,

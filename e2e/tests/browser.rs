@@ -1,0 +1,569 @@
+//! The dashboard in a real browser: headless Debian Chromium driven through chromedriver
+//! (fantoccini), against the real server serving the release build of `frontend/` and real
+//! nmap scanning loopback listeners. Screenshots of the main pages are written to
+//! `artifacts/browser/` for review.
+//!
+//! The browser reaches the server through a small TCP proxy owned by the test, so the test can
+//! cut every connection (a network drop) and check that live updates come back by themselves.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use e2e::listeners::{self, Kind};
+use e2e::{ADMIN_PASSWORD, Backend, TestApp};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::process::{Child, Command};
+use tokio::sync::broadcast;
+
+const WAIT: Duration = Duration::from_secs(30);
+const SCAN_WAIT: Duration = Duration::from_secs(180);
+const POLL: Duration = Duration::from_millis(100);
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+/// Forwards every connection to the app until `cut` drops them all at once.
+struct Proxy {
+    base: String,
+    cut: broadcast::Sender<()>,
+}
+
+impl Proxy {
+    async fn start(target: std::net::SocketAddr) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let base = format!("http://{}", listener.local_addr().expect("proxy addr"));
+        let (cut, _) = broadcast::channel::<()>(4);
+        let tx = cut.clone();
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let mut stop = tx.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = stop.recv() => {}
+                    }
+                });
+            }
+        });
+        Proxy { base, cut }
+    }
+
+    /// Drops every open connection (websocket included), like a network hiccup.
+    fn cut_all(&self) {
+        let _ = self.cut.send(());
+    }
+}
+
+struct Browser {
+    client: Client,
+    _driver: Child,
+    base: String,
+    shots: PathBuf,
+}
+
+async fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+impl Browser {
+    async fn start(base: &str) -> Browser {
+        let chromium = server::scanner::process::find_on_path("chromium").expect(
+            "Chromium is needed for the browser tests: `make nmap` installs it (Debian chromium)",
+        );
+        let chromedriver = server::scanner::process::find_on_path("chromedriver")
+            .expect("chromedriver is needed: `make nmap` installs it (Debian chromium-driver)");
+        let port = free_port().await;
+        let driver = Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start chromedriver");
+        let webdriver = format!("http://127.0.0.1:{port}");
+        tokio::time::timeout(WAIT, async {
+            while !listeners::reachable(([127, 0, 0, 1], port).into()).await {
+                tokio::time::sleep(POLL).await;
+            }
+        })
+        .await
+        .expect("chromedriver listens");
+
+        let profile = tempfile::tempdir().expect("profile dir").keep();
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": chromium,
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--window-size=1280,1000", "--no-first-run", "--no-default-browser-check",
+                    format!("--user-data-dir={}", profile.display()),
+                ],
+            }),
+        );
+        let client = tokio::time::timeout(
+            WAIT,
+            ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                .capabilities(caps)
+                .connect(&webdriver),
+        )
+        .await
+        .expect("browser session in time")
+        .expect("browser session");
+        let shots = workspace().join("artifacts").join("browser");
+        std::fs::create_dir_all(&shots).expect("artifacts dir");
+        Browser {
+            client,
+            _driver: driver,
+            base: base.to_owned(),
+            shots,
+        }
+    }
+
+    async fn goto(&self, path: &str) {
+        self.client
+            .goto(&format!("{}{path}", self.base))
+            .await
+            .expect("navigate");
+    }
+
+    async fn find(&self, css: &str) -> fantoccini::elements::Element {
+        self.client
+            .wait()
+            .at_most(WAIT)
+            .every(POLL)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no element {css}: {e}"))
+    }
+
+    async fn count(&self, css: &str) -> usize {
+        self.client
+            .find_all(Locator::Css(css))
+            .await
+            .map(|v| v.len())
+            .unwrap_or(0)
+    }
+
+    async fn button(&self, text: &str) -> fantoccini::elements::Element {
+        let xpath = format!("//button[normalize-space()='{text}']");
+        self.client
+            .wait()
+            .at_most(WAIT)
+            .every(POLL)
+            .for_element(Locator::XPath(&xpath))
+            .await
+            .unwrap_or_else(|e| panic!("no button {text}: {e}"))
+    }
+
+    /// Waits until the element's text contains `needle`; returns the text.
+    async fn text_of(&self, css: &str, needle: &str) -> String {
+        let result = tokio::time::timeout(WAIT, async {
+            loop {
+                if let Ok(el) = self.client.find(Locator::Css(css)).await
+                    && let Ok(text) = el.text().await
+                    && text.contains(needle)
+                {
+                    return text;
+                }
+                tokio::time::sleep(POLL).await;
+            }
+        })
+        .await;
+        result.unwrap_or_else(|_| panic!("{css} never contained {needle:?}"))
+    }
+
+    async fn js(&self, script: &str, args: Vec<Value>) -> Value {
+        self.client.execute(script, args).await.expect("script")
+    }
+
+    /// Sets a field's value the way typing does (an `input` event), so Leptos sees it.
+    async fn fill(&self, css: &str, value: &str) {
+        self.find(css).await;
+        self.js(
+            "const el = document.querySelector(arguments[0]); el.value = arguments[1]; \
+             el.dispatchEvent(new Event('input', { bubbles: true })); \
+             el.dispatchEvent(new Event('change', { bubbles: true }));",
+            vec![json!(css), json!(value)],
+        )
+        .await;
+    }
+
+    async fn shot(&self, name: &str) {
+        let png = self.client.screenshot().await.expect("screenshot");
+        std::fs::write(self.shots.join(format!("{name}.png")), png).expect("write screenshot");
+    }
+
+    async fn path(&self) -> String {
+        self.client
+            .current_url()
+            .await
+            .expect("url")
+            .path()
+            .to_owned()
+    }
+
+    async fn sign_in(&self, username: &str, password: &str) {
+        self.fill("#username", username).await;
+        self.fill("#password", password).await;
+        self.button("Sign in")
+            .await
+            .click()
+            .await
+            .expect("click sign in");
+        self.find(".topbar .who").await;
+    }
+
+    async fn nav(&self, href: &str) {
+        self.find(&format!(".nav a[href='{href}']"))
+            .await
+            .click()
+            .await
+            .expect("click nav link");
+    }
+}
+
+/// Follows the scan's row on the dashboard until COMPLETED; returns the progress values seen.
+async fn watch_row_until_completed(b: &Browser, id: &str) -> (Vec<String>, Vec<String>) {
+    let row = format!("tr[data-scan-id='{id}']");
+    let mut percents = Vec::new();
+    let mut statuses = Vec::new();
+    tokio::time::timeout(SCAN_WAIT, async {
+        loop {
+            let seen = b
+                .js(
+                    "const r = document.querySelector(arguments[0]); if (!r) return null; \
+                     const p = r.querySelector('[role=progressbar]'); \
+                     return [r.querySelector('[data-status]').dataset.status, p ? p.getAttribute('aria-valuenow') : null];",
+                    vec![json!(row)],
+                )
+                .await;
+            if let Some([status, percent]) = seen.as_array().map(|a| [a[0].clone(), a[1].clone()]) {
+                let status = status.as_str().unwrap_or_default().to_owned();
+                if let Some(p) = percent.as_str()
+                    && percents.last().map(String::as_str) != Some(p)
+                {
+                    percents.push(p.to_owned());
+                }
+                if statuses.last() != Some(&status) {
+                    statuses.push(status.clone());
+                }
+                if status == "COMPLETED" {
+                    return;
+                }
+                assert!(
+                    status == "QUEUED" || status == "RUNNING",
+                    "scan {id} ended {status}"
+                );
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("scan {id} did not complete on the page; saw {statuses:?} {percents:?}"));
+    (statuses, percents)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_runs_a_scan_live_in_a_real_browser() {
+    let dist = workspace().join("frontend").join("dist");
+    assert!(
+        dist.join("index.html").is_file(),
+        "the browser test needs the built app: run `make frontend` (make test does)"
+    );
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| s.frontend_dir = dist.clone())
+        .await
+        .expect("SQLite app");
+    let proxy = Proxy::start(app.addr).await;
+    let block = listeners::loopback_block();
+    let host = listeners::loopback(block, 1);
+    let http = listeners::start(host, Kind::Http).await;
+    let ssh = listeners::start(host, Kind::Banner).await;
+    let closed = {
+        let l = TcpListener::bind((host, 0)).await.expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let (p_http, p_ssh) = (http.addr.port(), ssh.addr.port());
+    let b = Browser::start(&proxy.base).await;
+
+    // Sign in (the first-run hint names where the admin password comes from).
+    b.goto("/").await;
+    b.text_of(".hint", "SNEAKYSCAN_ADMIN_PASSWORD").await;
+    b.shot("01-sign-in").await;
+    b.fill("#username", "admin").await;
+    b.fill("#password", "wrong-password").await;
+    b.button("Sign in").await.click().await.expect("click");
+    b.text_of(".error-box", "UNAUTHENTICATED").await;
+    b.sign_in("admin", ADMIN_PASSWORD).await;
+    b.text_of("h1", "Dashboard").await;
+    b.js("window.__noReload = 'still here';", vec![]).await;
+
+    // A bad YAML shows its line; a good one saves.
+    b.nav("/configs").await;
+    b.find("a[href='/configs/new']")
+        .await
+        .click()
+        .await
+        .expect("new config");
+    b.text_of("h1", "New config").await;
+    b.fill(
+        "#yaml",
+        "title: Broken\nsites:\n  - name: Lab\n    ips: [oops\n",
+    )
+    .await;
+    b.button("Check").await.click().await.expect("check");
+    let error = b.text_of("#yaml-error .error-box", "line").await;
+    assert!(
+        error.contains("VALIDATION"),
+        "validation error shown: {error}"
+    );
+    assert_eq!(
+        b.count(".gutter li.error-line").await,
+        1,
+        "the error line is marked"
+    );
+    b.shot("02-config-line-error").await;
+    let yaml = format!(
+        "title: Browser lab
+sites:
+  - name: Lab
+    ips:
+      - address: {host}
+        expected: {{ ping: true, tcp_ports: [{p_http}, {closed}] }}
+scan:
+  tcp_ports: \"{p_http},{p_ssh},{closed}\"
+  phases: [ping, tcp, service, http, screenshot]
+"
+    );
+    b.fill("#yaml", &yaml).await;
+    b.button("Save").await.click().await.expect("save");
+    b.text_of("h1", "Config: Browser lab").await;
+    assert!(
+        b.path().await.starts_with("/configs/"),
+        "saved config opens"
+    );
+
+    // Run a scan from the dashboard; its row moves live and turns COMPLETED.
+    b.nav("/").await;
+    b.find("#run-config").await;
+    b.button("Run scan").await.click().await.expect("run scan");
+    let id = b
+        .find(".notice a[href^='/scans/']")
+        .await
+        .attr("href")
+        .await
+        .expect("href")
+        .expect("scan link")
+        .trim_start_matches("/scans/")
+        .to_owned();
+    let (statuses, percents) = watch_row_until_completed(&b, &id).await;
+    assert!(
+        statuses.iter().any(|s| s == "RUNNING" || s == "QUEUED"),
+        "the row was live before it finished: {statuses:?}"
+    );
+    assert!(
+        percents.len() >= 2,
+        "the progress bar moved: {percents:?} ({statuses:?})"
+    );
+    assert_eq!(
+        b.js("return window.__noReload || null;", vec![]).await,
+        json!("still here"),
+        "no page reload happened"
+    );
+    b.text_of(".stats", "Scans").await;
+    b.shot("03-dashboard").await;
+
+    // The detail page lists the listeners' ports, marked against the config.
+    b.find(&format!("tr[data-scan-id='{id}'] a"))
+        .await
+        .click()
+        .await
+        .expect("open scan");
+    b.text_of("h1", "Browser lab").await;
+    let http_row = b
+        .text_of(&format!("tr[data-port='{p_http}/tcp']"), "expected")
+        .await;
+    assert!(http_row.contains("open"), "http port open: {http_row}");
+    b.text_of(&format!("tr[data-port='{p_ssh}/tcp']"), "unexpected")
+        .await;
+    b.text_of(&format!("tr[data-port='{closed}/tcp']"), "missing")
+        .await;
+    b.text_of(".commands", "nmap").await;
+    b.text_of("#findings-title + *", "PORT_UNEXPECTED").await;
+    b.shot("04-scan-detail").await;
+
+    // The ZIP download works with the browser's own session.
+    let zip = b
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1]; \
+             const href = document.getElementById('download-zip').getAttribute('href'); \
+             fetch(href).then(async r => { const b = new Uint8Array(await r.arrayBuffer()); \
+               done([r.status, String.fromCharCode(b[0], b[1]), b.length, r.headers.get('content-type')]); }) \
+             .catch(e => done([0, String(e), 0, null]));",
+            vec![],
+        )
+        .await
+        .expect("download");
+    assert_eq!(zip[0], json!(200), "zip download: {zip}");
+    assert_eq!(zip[1], json!("PK"), "a ZIP archive: {zip}");
+    assert!(zip[2].as_u64().unwrap_or(0) > 100, "zip has content: {zip}");
+
+    // The scans list: filter by status.
+    b.nav("/scans").await;
+    b.find(&format!("tr[data-scan-id='{id}']")).await;
+    b.find("#status-filter")
+        .await
+        .select_by_value("FAILED")
+        .await
+        .expect("filter");
+    b.text_of(".card", "No scans match").await;
+    b.find("#status-filter")
+        .await
+        .select_by_value("COMPLETED")
+        .await
+        .expect("filter");
+    b.find(&format!("tr[data-scan-id='{id}']")).await;
+    b.shot("05-scans").await;
+
+    // API keys: the token is shown once.
+    b.nav("/keys").await;
+    b.fill("#key-name", "ci script").await;
+    b.button("Create key")
+        .await
+        .click()
+        .await
+        .expect("create key");
+    let token = b
+        .find("#new-token")
+        .await
+        .prop("value")
+        .await
+        .expect("token value")
+        .unwrap_or_default();
+    assert!(token.starts_with("ssk_"), "token shown: {token}");
+    b.find("tr[data-key='ci script']").await;
+    b.shot("06-api-keys").await;
+
+    // Settings (admin): the scope is shown.
+    b.nav("/settings").await;
+    let allowed = b
+        .find("#allowed")
+        .await
+        .prop("value")
+        .await
+        .expect("value")
+        .unwrap_or_default();
+    assert!(allowed.contains("127.0.0.0/8"), "scope shown: {allowed}");
+    b.shot("07-settings").await;
+
+    // Unknown path: the 404 page.
+    b.goto("/no/such/page").await;
+    b.text_of("h1", "Page not found").await;
+    b.shot("08-not-found").await;
+
+    // A dropped connection: live updates come back without a reload.
+    b.nav("/").await;
+    b.find("#recent-title").await;
+    b.js("window.__noReload = 'still here';", vec![]).await;
+    proxy.cut_all();
+    let admin = app.admin().await;
+    let configs = app
+        .gql(
+            &admin,
+            "{ scanConfigs(first: 1) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    let config_id = configs["data"]["scanConfigs"]["edges"][0]["node"]["id"]
+        .as_str()
+        .expect("config id")
+        .to_owned();
+    let started = app
+        .gql(
+            &admin,
+            "mutation($c: ID!) { startScan(input: { configId: $c }) { id } }",
+            json!({ "c": config_id }),
+        )
+        .await;
+    let second = started["data"]["startScan"]["id"]
+        .as_str()
+        .expect("scan id")
+        .to_owned();
+    watch_row_until_completed(&b, &second).await;
+    assert_eq!(
+        b.js("return window.__noReload || null;", vec![]).await,
+        json!("still here"),
+        "the page was not reloaded to recover"
+    );
+
+    // Session expiry: back to sign-in with a message, then back to the same page.
+    b.nav("/scans").await;
+    b.find(&format!("tr[data-scan-id='{second}']")).await;
+    b.client.delete_all_cookies().await.expect("drop cookies");
+    b.nav("/configs").await;
+    b.text_of(".notice", "Sign in again").await;
+    b.sign_in("admin", ADMIN_PASSWORD).await;
+    b.text_of("h1", "Configs").await;
+    assert_eq!(b.path().await, "/configs");
+
+    // Sign out.
+    b.button("Sign out").await.click().await.expect("sign out");
+    b.find("#username").await;
+
+    // A VIEWER sees results but no "Run scan", no config editing, no settings.
+    app.user_with_role("watcher", "VIEWER").await;
+    b.sign_in("watcher", "watcher-password").await;
+    b.find("#recent-title").await;
+    b.find(&format!("tr[data-scan-id='{id}']")).await;
+    assert_eq!(b.count("#run-title").await, 0, "no Run scan for a viewer");
+    assert_eq!(
+        b.count(".nav a[href='/settings']").await,
+        0,
+        "no settings link"
+    );
+    b.shot("09-viewer-dashboard").await;
+    b.nav("/configs").await;
+    b.find("tr[data-config-id]").await;
+    assert_eq!(
+        b.count("a[href='/configs/new']").await,
+        0,
+        "no New config for a viewer"
+    );
+    assert_eq!(
+        b.count(".actions").await,
+        0,
+        "no config actions for a viewer"
+    );
+
+    // A phone-sized window still shows the page without horizontal page scroll.
+    b.client.set_window_size(390, 844).await.expect("resize");
+    b.nav("/").await;
+    b.find("#recent-title").await;
+    let overflow = b
+        .js(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+            vec![],
+        )
+        .await;
+    assert!(
+        overflow.as_i64().unwrap_or(0) <= 0,
+        "no horizontal scroll on a phone: {overflow}"
+    );
+    b.shot("10-phone-dashboard").await;
+
+    b.client.close().await.expect("close browser");
+    app.stop().await;
+}

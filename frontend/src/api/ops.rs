@@ -1,0 +1,56 @@
+//! Every GraphQL operation the app sends. Each lives in a `.graphql` file under
+//! `frontend/graphql/` and is checked against `schema.graphql` when this crate compiles: a
+//! field the server does not have, or a wrong variable type, is a build error.
+
+#![allow(clippy::all, missing_docs)]
+
+use graphql_client::GraphQLQuery;
+
+pub use super::{Role, ScanStatus};
+
+/// The schema's custom scalar, as the app holds it (RFC 3339 text; `ID` is a String already).
+pub type DateTime = String;
+
+macro_rules! operation {
+    ($name:ident, $file:tt) => {
+        #[derive(GraphQLQuery)]
+        #[graphql(
+                            schema_path = "../schema.graphql",
+                            query_path = $file,
+                            response_derives = "Clone, PartialEq",
+                            variables_derives = "Clone",
+                            extern_enums("Role", "ScanStatus"),
+                            skip_serializing_none
+                        )]
+        pub struct $name;
+    };
+}
+
+operation!(Me, "graphql/session.graphql");
+operation!(Login, "graphql/session.graphql");
+operation!(Logout, "graphql/session.graphql");
+
+operation!(Scans, "graphql/scans.graphql");
+operation!(DashboardStats, "graphql/scans.graphql");
+operation!(ScanDetail, "graphql/scans.graphql");
+operation!(StartScan, "graphql/scans.graphql");
+operation!(CancelScan, "graphql/scans.graphql");
+operation!(DeleteScan, "graphql/scans.graphql");
+
+operation!(ScanConfigs, "graphql/configs.graphql");
+operation!(ScanConfigDetail, "graphql/configs.graphql");
+operation!(CreateScanConfig, "graphql/configs.graphql");
+operation!(UpdateScanConfig, "graphql/configs.graphql");
+operation!(DeleteScanConfig, "graphql/configs.graphql");
+operation!(ValidateScanConfig, "graphql/configs.graphql");
+
+operation!(SettingsPage, "graphql/admin.graphql");
+operation!(UpdateSettings, "graphql/admin.graphql");
+operation!(CreateUser, "graphql/admin.graphql");
+operation!(UpdateUser, "graphql/admin.graphql");
+operation!(ApiKeys, "graphql/admin.graphql");
+operation!(CreateApiKey, "graphql/admin.graphql");
+operation!(RevokeApiKey, "graphql/admin.graphql");
+
+operation!(ScanUpdates, "graphql/subscriptions.graphql");
+operation!(ScanProgress, "graphql/subscriptions.graphql");

@@ -1,0 +1,202 @@
+//! The app's pages as one enum: the single source of every link, parsed from and written to
+//! the address bar (History API, no reloads).
+
+use leptos::prelude::*;
+use wasm_bindgen::JsCast;
+
+/// Every page of the app.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Route {
+    Dashboard,
+    Scans,
+    Scan(String),
+    Configs,
+    NewConfig,
+    Config(String),
+    ApiKeys,
+    Settings,
+    NotFound(String),
+}
+
+fn is_id(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 19 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+impl Route {
+    /// The page for a path (query string and fragment ignored).
+    pub fn parse(path: &str) -> Route {
+        let path = path.split(['?', '#']).next().unwrap_or("");
+        let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+        match parts.as_slice() {
+            [] => Route::Dashboard,
+            ["scans"] => Route::Scans,
+            ["scans", id] if is_id(id) => Route::Scan((*id).to_owned()),
+            ["configs"] => Route::Configs,
+            ["configs", "new"] => Route::NewConfig,
+            ["configs", id] if is_id(id) => Route::Config((*id).to_owned()),
+            ["keys"] => Route::ApiKeys,
+            ["settings"] => Route::Settings,
+            _ => Route::NotFound(path.to_owned()),
+        }
+    }
+
+    pub fn href(&self) -> String {
+        match self {
+            Route::Dashboard => "/".to_owned(),
+            Route::Scans => "/scans".to_owned(),
+            Route::Scan(id) => format!("/scans/{id}"),
+            Route::Configs => "/configs".to_owned(),
+            Route::NewConfig => "/configs/new".to_owned(),
+            Route::Config(id) => format!("/configs/{id}"),
+            Route::ApiKeys => "/keys".to_owned(),
+            Route::Settings => "/settings".to_owned(),
+            Route::NotFound(path) => path.clone(),
+        }
+    }
+
+    /// The document title for the page.
+    pub fn title(&self) -> String {
+        let page = match self {
+            Route::Dashboard => "Dashboard".to_owned(),
+            Route::Scans => "Scans".to_owned(),
+            Route::Scan(id) => format!("Scan {id}"),
+            Route::Configs => "Configs".to_owned(),
+            Route::NewConfig => "New config".to_owned(),
+            Route::Config(id) => format!("Config {id}"),
+            Route::ApiKeys => "API keys".to_owned(),
+            Route::Settings => "Settings".to_owned(),
+            Route::NotFound(_) => "Not found".to_owned(),
+        };
+        format!("{page} · SneakyScanner")
+    }
+
+    /// The top-level section a page belongs to (for the navigation's current marker).
+    pub fn section(&self) -> Route {
+        match self {
+            Route::Scan(_) => Route::Scans,
+            Route::NewConfig | Route::Config(_) => Route::Configs,
+            other => other.clone(),
+        }
+    }
+}
+
+/// True for links the app handles itself: same-origin page paths, not the API, the
+/// playground or downloads.
+pub fn is_app_link(href: &str) -> bool {
+    href.starts_with('/')
+        && !href.starts_with("//")
+        && !href.starts_with("/api/")
+        && !href.starts_with("/graphql")
+        && !href.starts_with("/graphiql")
+}
+
+/// The current page, shared through context.
+#[derive(Clone, Copy)]
+pub struct Router(pub RwSignal<Route>);
+
+fn current_path() -> String {
+    window()
+        .location()
+        .pathname()
+        .unwrap_or_else(|_| "/".to_owned())
+}
+
+impl Router {
+    /// Reads the address bar, follows Back/Forward and intercepts clicks on app links.
+    pub fn install() -> Router {
+        let router = Router(RwSignal::new(Route::parse(&current_path())));
+        provide_context(router);
+        let _ = window_event_listener(leptos::ev::popstate, move |_| {
+            router.0.set(Route::parse(&current_path()));
+        });
+        let _ = window_event_listener(leptos::ev::click, move |ev| {
+            if ev.default_prevented()
+                || ev.button() != 0
+                || ev.ctrl_key()
+                || ev.meta_key()
+                || ev.shift_key()
+                || ev.alt_key()
+            {
+                return;
+            }
+            let Some(anchor) = ev
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                .and_then(|el| el.closest("a[href]").ok().flatten())
+            else {
+                return;
+            };
+            if anchor.has_attribute("download") || anchor.has_attribute("target") {
+                return;
+            }
+            let Some(href) = anchor.get_attribute("href") else {
+                return;
+            };
+            if is_app_link(&href) {
+                ev.prevent_default();
+                router.go(Route::parse(&href));
+            }
+        });
+        router
+    }
+
+    /// Shows `route` and records it in the history.
+    pub fn go(self, route: Route) {
+        let href = route.href();
+        if let Ok(history) = window().history() {
+            let _ = history.push_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&href));
+        }
+        window().scroll_to_with_x_and_y(0.0, 0.0);
+        self.0.set(route);
+    }
+}
+
+/// The router of the app (panics only if used outside `App`, a programming error).
+pub fn use_router() -> Router {
+    expect_context::<Router>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_and_href_round_trip_for_every_page() {
+        for route in [
+            Route::Dashboard,
+            Route::Scans,
+            Route::Scan("42".into()),
+            Route::Configs,
+            Route::NewConfig,
+            Route::Config("7".into()),
+            Route::ApiKeys,
+            Route::Settings,
+        ] {
+            assert_eq!(Route::parse(&route.href()), route);
+        }
+    }
+
+    #[test]
+    fn parse_is_not_found_when_path_is_unknown_or_id_is_not_a_number() {
+        assert_eq!(Route::parse("/nope"), Route::NotFound("/nope".into()));
+        assert_eq!(
+            Route::parse("/scans/abc"),
+            Route::NotFound("/scans/abc".into())
+        );
+        assert_eq!(
+            Route::parse("/scans/1/2"),
+            Route::NotFound("/scans/1/2".into())
+        );
+        assert_eq!(Route::parse("/scans/?x=1"), Route::Scans);
+        assert_eq!(Route::parse("/configs/new"), Route::NewConfig);
+    }
+
+    #[test]
+    fn app_links_exclude_api_downloads_and_other_origins() {
+        assert!(is_app_link("/scans/3"));
+        assert!(!is_app_link("/api/scans/3/report.zip"));
+        assert!(!is_app_link("/graphiql"));
+        assert!(!is_app_link("//evil.example/"));
+        assert!(!is_app_link("https://example.com/"));
+    }
+}
