@@ -66,6 +66,7 @@ impl Proxy {
 
 struct Browser {
     client: Client,
+    webdriver: String,
     _driver: Child,
     base: String,
     shots: PathBuf,
@@ -113,6 +114,7 @@ impl Browser {
                 ],
             }),
         );
+        caps.insert("goog:loggingPrefs".into(), json!({ "browser": "ALL" }));
         let client = tokio::time::timeout(
             WAIT,
             ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
@@ -126,6 +128,7 @@ impl Browser {
         std::fs::create_dir_all(&shots).expect("artifacts dir");
         Browser {
             client,
+            webdriver: webdriver.clone(),
             _driver: driver,
             base: base.to_owned(),
             shots,
@@ -140,13 +143,17 @@ impl Browser {
     }
 
     async fn find(&self, css: &str) -> fantoccini::elements::Element {
-        self.client
+        match self
+            .client
             .wait()
             .at_most(WAIT)
             .every(POLL)
             .for_element(Locator::Css(css))
             .await
-            .unwrap_or_else(|e| panic!("no element {css}: {e}"))
+        {
+            Ok(el) => el,
+            Err(e) => panic!("no element {css} ({e}); {}", self.report().await),
+        }
     }
 
     async fn count(&self, css: &str) -> usize {
@@ -182,7 +189,10 @@ impl Browser {
             }
         })
         .await;
-        result.unwrap_or_else(|_| panic!("{css} never contained {needle:?}"))
+        match result {
+            Ok(text) => text,
+            Err(_) => panic!("{css} never contained {needle:?}; {}", self.report().await),
+        }
     }
 
     async fn js(&self, script: &str, args: Vec<Value>) -> Value {
@@ -199,6 +209,30 @@ impl Browser {
             vec![json!(css), json!(value)],
         )
         .await;
+    }
+
+    /// What a failure message needs: a screenshot (`failure.png`), the page text, the console.
+    async fn report(&self) -> String {
+        self.shot("failure").await;
+        let body = self.js("return document.body.innerText;", vec![]).await;
+        format!("the page says: {body}; console: {}", self.console().await)
+    }
+
+    /// The browser console (chromedriver's log endpoint), for failure reports.
+    async fn console(&self) -> String {
+        let Ok(Some(id)) = self.client.session_id().await else {
+            return String::new();
+        };
+        let url = format!("{}/session/{id}/se/log", self.webdriver);
+        match reqwest::Client::new()
+            .post(url)
+            .json(&json!({"type": "browser"}))
+            .send()
+            .await
+        {
+            Ok(r) => r.text().await.unwrap_or_default(),
+            Err(e) => e.to_string(),
+        }
     }
 
     async fn shot(&self, name: &str) {
@@ -402,6 +436,7 @@ scan:
         .await;
     b.text_of(".commands", "nmap").await;
     b.text_of("#findings-title + *", "PORT_UNEXPECTED").await;
+    b.text_of("#findings-title + *", "PORT_MISSING").await;
     b.shot("04-scan-detail").await;
 
     // The ZIP download works with the browser's own session.
@@ -509,16 +544,6 @@ scan:
         "the page was not reloaded to recover"
     );
 
-    // Session expiry: back to sign-in with a message, then back to the same page.
-    b.nav("/scans").await;
-    b.find(&format!("tr[data-scan-id='{second}']")).await;
-    b.client.delete_all_cookies().await.expect("drop cookies");
-    b.nav("/configs").await;
-    b.text_of(".notice", "Sign in again").await;
-    b.sign_in("admin", ADMIN_PASSWORD).await;
-    b.text_of("h1", "Configs").await;
-    assert_eq!(b.path().await, "/configs");
-
     // Sign out.
     b.button("Sign out").await.click().await.expect("sign out");
     b.find("#username").await;
@@ -547,6 +572,16 @@ scan:
         0,
         "no config actions for a viewer"
     );
+
+    // Session expiry: back to sign-in with a message, then back to the same page.
+    b.nav("/scans").await;
+    b.find(&format!("tr[data-scan-id='{id}']")).await;
+    b.client.delete_all_cookies().await.expect("drop cookies");
+    b.nav("/configs").await;
+    b.text_of(".notice", "Sign in again").await;
+    b.sign_in("watcher", "watcher-password").await;
+    b.text_of("h1", "Configs").await;
+    assert_eq!(b.path().await, "/configs");
 
     // A phone-sized window still shows the page without horizontal page scroll.
     b.client.set_window_size(390, 844).await.expect("resize");

@@ -22,3 +22,11 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// Expected by the config but not open (absent, closed or filtered): the one rule for
+    /// "missing" in the API, the findings and the reports.
+    pub fn is_missing(&self) -> bool {
+        self.expected && self.state != "open"
+    }
+}

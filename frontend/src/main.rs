@@ -8,6 +8,6 @@ mod pages;
 mod route;
 
 fn main() {
-    // No panic hook: panics abort (wasm-release), and the hook's formatting costs wasm size.
+    console_error_panic_hook::set_once();
     leptos::mount::mount_to_body(app::App);
 }

@@ -15,13 +15,13 @@ macro_rules! operation {
     ($name:ident, $file:tt) => {
         #[derive(GraphQLQuery)]
         #[graphql(
-                            schema_path = "../schema.graphql",
-                            query_path = $file,
-                            response_derives = "Clone, PartialEq",
-                            variables_derives = "Clone",
-                            extern_enums("Role", "ScanStatus"),
-                            skip_serializing_none
-                        )]
+                                    schema_path = "../schema.graphql",
+                                    query_path = $file,
+                                    response_derives = "Clone, PartialEq",
+                                    variables_derives = "Clone",
+                                    extern_enums("Role", "ScanStatus"),
+                                    skip_serializing_none
+                                )]
         pub struct $name;
     };
 }

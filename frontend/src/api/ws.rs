@@ -88,7 +88,9 @@ struct Client {
     attempt: u32,
     next_id: u64,
     subs: HashMap<String, Sub>,
-    state: RwSignal<LinkState>,
+    /// Reference-counted, not owned by whichever component first touched the client: a
+    /// signal owned by a page would be disposed with it.
+    state: ArcRwSignal<LinkState>,
     /// Keeps the socket's JS callbacks alive as long as the socket.
     _callbacks: Vec<Box<dyn std::any::Any>>,
 }
@@ -108,7 +110,7 @@ fn with_client<R>(f: impl FnOnce(&mut Client) -> R) -> R {
                 attempt: 0,
                 next_id: 0,
                 subs: HashMap::new(),
-                state: RwSignal::new(LinkState::Connecting),
+                state: ArcRwSignal::new(LinkState::Connecting),
                 _callbacks: Vec::new(),
             }
         });
@@ -117,8 +119,8 @@ fn with_client<R>(f: impl FnOnce(&mut Client) -> R) -> R {
 }
 
 /// The connection's state, as a signal.
-pub fn link_state() -> RwSignal<LinkState> {
-    with_client(|c| c.state)
+pub fn link_state() -> ArcRwSignal<LinkState> {
+    with_client(|c| c.state.clone())
 }
 
 fn send(socket: &WebSocket, frame: &str) {

@@ -41,11 +41,14 @@ pub fn scan_now(
     });
 }
 
+/// Configs listed (the server's largest page).
+const SHOWN: i64 = 100;
+
 #[component]
 pub fn ConfigsPage() -> impl IntoView {
     let configs = Remote::new(|| async {
         api::call::<ScanConfigs>(ops::scan_configs::Variables {
-            first: Some(200),
+            first: Some(SHOWN),
             after: None,
         })
         .await
@@ -121,7 +124,13 @@ pub fn ConfigsPage() -> impl IntoView {
                         </tbody>
                     </table>
                     </div>
-                    <p class="muted">{format!("{total} configs")}</p>
+                    <p class="muted">
+                        {if total > SHOWN {
+                            format!("The newest {SHOWN} of {total} configs.")
+                        } else {
+                            format!("{total} configs")
+                        }}
+                    </p>
                 }.into_any()
             })}
         </section>

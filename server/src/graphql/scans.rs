@@ -253,7 +253,7 @@ impl ScanPort {
     }
     /// Expected but not open.
     async fn missing(&self) -> bool {
-        self.0.state != "open" && self.0.expected
+        self.0.is_missing()
     }
     async fn service(&self, ctx: &Context<'_>) -> GqlResult<Option<ScanService>> {
         let mut rows = loaders(ctx)

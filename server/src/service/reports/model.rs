@@ -251,7 +251,7 @@ pub async fn load<C: ConnectionTrait>(
             reason: p.reason.clone(),
             expected: p.expected,
             unexpected: p.unexpected,
-            missing: p.state == "missing",
+            missing: p.is_missing(),
             service: service_by_port.remove(&p.id),
         });
     }
