@@ -19,9 +19,9 @@ run: nmap frontend ## build everything and serve on 127.0.0.1:8080 (SQLite in ./
 
 test: nmap frontend ## every test of the workspace (PostgreSQL too when SNEAKYSCAN_TEST_POSTGRES_URL is set)
 	@if command -v cargo-nextest >/dev/null; then \
-		cargo nextest run --locked --no-fail-fast; \
+		cargo nextest run --locked --no-fail-fast --workspace; \
 	else \
-		cargo test --locked --no-fail-fast; \
+		cargo test --locked --no-fail-fast --workspace; \
 	fi
 
 lint: tools ## rustfmt and clippy -D warnings (server crates and the wasm frontend)

@@ -11,17 +11,19 @@ pub use super::{Role, ScanStatus};
 /// The schema's custom scalar, as the app holds it (RFC 3339 text; `ID` is a String already).
 pub type DateTime = String;
 
+// rustfmt re-indents attributes inside macro_rules on every run; keep it out.
+#[rustfmt::skip]
 macro_rules! operation {
     ($name:ident, $file:tt) => {
         #[derive(GraphQLQuery)]
         #[graphql(
-                                    schema_path = "../schema.graphql",
-                                    query_path = $file,
-                                    response_derives = "Clone, PartialEq",
-                                    variables_derives = "Clone",
-                                    extern_enums("Role", "ScanStatus"),
-                                    skip_serializing_none
-                                )]
+            schema_path = "../schema.graphql",
+            query_path = $file,
+            response_derives = "Clone, PartialEq",
+            variables_derives = "Clone",
+            extern_enums("Role", "ScanStatus"),
+            skip_serializing_none
+        )]
         pub struct $name;
     };
 }
