@@ -33,7 +33,6 @@ operation!(Login, "graphql/session.graphql");
 operation!(Logout, "graphql/session.graphql");
 
 operation!(Scans, "graphql/scans.graphql");
-operation!(DashboardStats, "graphql/scans.graphql");
 operation!(ScanDetail, "graphql/scans.graphql");
 operation!(StartScan, "graphql/scans.graphql");
 operation!(CancelScan, "graphql/scans.graphql");

@@ -180,7 +180,7 @@ pub fn ScanDetailPage(id: String) -> impl IntoView {
                     <Show when=running>
                         <LivePanel live=live log=log />
                     </Show>
-                    {move || (!running()).then(|| (!log.with(Vec::is_empty)).then(|| view! { <LogList log=log /> }))}
+                    {move || (!running()).then(|| (!log.with(Vec::is_empty)).then(|| view! { <section class="card"><LogList log=log /></section> }))}
                     <Overview scan=s.clone() />
                     <Findings scan=s.clone() />
                     <Results scan=s.clone() />
