@@ -13,6 +13,13 @@ pub fn ConfirmButton(
 ) -> impl IntoView {
     let asking = RwSignal::new(false);
     let question = format!("{label} {what}?");
+    // Keyboard users land on the answer, not on nothing, when the question replaces the button.
+    let no_button = NodeRef::<leptos::html::Button>::new();
+    Effect::new(move || {
+        if let Some(button) = no_button.get() {
+            let _ = button.focus();
+        }
+    });
     view! {
         <Show
             when=move || asking.get()
@@ -41,7 +48,12 @@ pub fn ConfirmButton(
                 >
                     {format!("Yes, {}", label.to_lowercase())}
                 </button>
-                <button type="button" class="button secondary small" on:click=move |_| asking.set(false)>
+                <button
+                    type="button"
+                    class="button secondary small"
+                    node_ref=no_button
+                    on:click=move |_| asking.set(false)
+                >
                     "No"
                 </button>
             </span>

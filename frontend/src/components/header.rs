@@ -57,7 +57,10 @@ pub fn Header(user: User, session: RwSignal<Session>) -> impl IntoView {
     view! {
         <header class="topbar">
             <a class="brand" href="/">"SneakyScanner"</a>
-            <nav class="nav" aria-label="Main">{nav}</nav>
+            <nav class="nav" aria-label="Main">
+                {nav}
+                <a href="/graphiql" target="_blank" rel="noopener" title="GraphQL playground">"API"</a>
+            </nav>
             {move || (crate::api::ws::link_state().get() == crate::api::ws::LinkState::Reconnecting).then(|| view! {
                 <span class="link-state" role="status">"Live updates reconnecting…"</span>
             })}
