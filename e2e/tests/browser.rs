@@ -491,6 +491,17 @@ scan:
     assert!(token.starts_with("ssk_"), "token shown: {token}");
     b.find("tr[data-key='ci script']").await;
     b.shot("06-api-keys").await;
+    b.find("tr[data-key='ci script'] .button.danger")
+        .await
+        .click()
+        .await
+        .expect("revoke");
+    b.button("Yes, revoke")
+        .await
+        .click()
+        .await
+        .expect("confirm revoke");
+    b.text_of("tr[data-key='ci script']", "revoked").await;
 
     // Settings (admin): the scope is shown.
     b.nav("/settings").await;
@@ -502,7 +513,57 @@ scan:
         .expect("value")
         .unwrap_or_default();
     assert!(allowed.contains("127.0.0.0/8"), "scope shown: {allowed}");
+    b.fill("#max-scans", "4").await;
+    b.button("Save settings")
+        .await
+        .click()
+        .await
+        .expect("save settings");
+    b.text_of(".notice", "Saved").await;
+    b.fill("#max-scans", "three").await;
+    b.button("Save settings")
+        .await
+        .click()
+        .await
+        .expect("save settings");
+    b.text_of(".error-box", "whole numbers").await;
+    b.fill("#new-username", "tester").await;
+    b.fill("#new-password", "tester-password-1").await;
+    b.find("#new-role")
+        .await
+        .select_by_value("OPERATOR")
+        .await
+        .expect("role");
+    b.button("Create user")
+        .await
+        .click()
+        .await
+        .expect("create user");
+    b.text_of("tr[data-user='tester']", "active").await;
+    b.button("Disable").await.click().await.expect("disable");
+    b.text_of("tr[data-user='tester']", "disabled").await;
     b.shot("07-settings").await;
+    let settings = app
+        .gql(
+            &app.admin().await,
+            "{ settings { maxConcurrentScans } users { username role disabled } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        settings["data"]["settings"]["maxConcurrentScans"], 4,
+        "{settings}"
+    );
+    let tester = settings["data"]["users"]
+        .as_array()
+        .and_then(|u| u.iter().find(|u| u["username"] == "tester"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        (tester["role"].as_str(), tester["disabled"].as_bool()),
+        (Some("OPERATOR"), Some(true)),
+        "{settings}"
+    );
 
     // Unknown path: the 404 page.
     b.goto("/no/such/page").await;
@@ -582,6 +643,20 @@ scan:
         b.js("return window.__noReload || null;", vec![]).await,
         json!("still here"),
         "results appeared without a reload"
+    );
+    // Delete it from its page: asks first, then back to the list without it.
+    b.button("Delete").await.click().await.expect("delete");
+    b.button("Yes, delete")
+        .await
+        .click()
+        .await
+        .expect("confirm delete");
+    b.text_of("h1", "Scans").await;
+    b.find(&format!("tr[data-scan-id='{id}']")).await;
+    assert_eq!(
+        b.count(&format!("tr[data-scan-id='{third}']")).await,
+        0,
+        "deleted scan gone"
     );
 
     // Sign out.
