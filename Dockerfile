@@ -3,8 +3,8 @@ FROM rust:1.95-bookworm AS build
 RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-RUN make tools && cargo fetch --locked && trunk build --release \
-    && cargo build --release --locked -p server
+# `make frontend`: Trunk with the project's wasm-opt on PATH, and the 250 KB size check.
+RUN make frontend && cargo build --release --locked -p server
 
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends nmap ca-certificates \
