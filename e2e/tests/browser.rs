@@ -343,6 +343,21 @@ async fn dashboard_runs_a_scan_live_in_a_real_browser() {
     b.sign_in("admin", ADMIN_PASSWORD).await;
     b.text_of("h1", "Dashboard").await;
     b.js("window.__noReload = 'still here';", vec![]).await;
+    // Keyboard: the first Tab lands on "Skip to content", which is then visible.
+    b.js(
+        "document.activeElement && document.activeElement.blur();",
+        vec![],
+    )
+    .await;
+    b.find("body")
+        .await
+        .send_keys("\u{E004}")
+        .await
+        .expect("Tab");
+    let focused = b
+        .js("const a = document.activeElement; return [a.textContent, a.getBoundingClientRect().top >= 0];", vec![])
+        .await;
+    assert_eq!(focused, json!(["Skip to content", true]), "first Tab stop");
 
     // A bad YAML shows its line; a good one saves.
     b.nav("/configs").await;

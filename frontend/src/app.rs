@@ -88,8 +88,9 @@ pub fn App() -> impl IntoView {
         Session::SignedIn(user) => {
             provide_context(user.clone());
             view! {
+                <a class="skip-link" href="#main">"Skip to content"</a>
                 <Header user=user session=session />
-                <main class="content" id="main">
+                <main class="content" id="main" tabindex="-1">
                     {move || page(router.0.get())}
                 </main>
             }
