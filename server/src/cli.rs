@@ -88,6 +88,10 @@ pub enum Command {
         /// Directory for report.json, report.html and report.zip.
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
+        /// A network the scan may cover (repeat the flag for more). Default: loopback only
+        /// (127.0.0.0/8, ::1), as a new server's scope.
+        #[arg(long = "allow", value_name = "CIDR")]
+        allow: Vec<String>,
     },
     /// Import an nmap (or masscan) XML file as a completed scan.
     Import {
@@ -272,8 +276,12 @@ pub async fn run_command(cli: &Cli, settings: &Settings) -> anyhow::Result<()> {
                 println!("skipped (title exists): {t}");
             }
         }
-        Command::Scan { scan_config, out } => {
-            let status = crate::oneshot::run(settings, scan_config, out).await?;
+        Command::Scan {
+            scan_config,
+            out,
+            allow,
+        } => {
+            let status = crate::oneshot::run(settings, scan_config, out, allow).await?;
             anyhow::ensure!(
                 status == crate::service::scans::ScanStatus::Completed,
                 "the scan ended {}",

@@ -28,11 +28,13 @@ impl Drop for WorkDir {
     }
 }
 
-/// Runs the scan; returns its final status.
+/// Runs the scan; returns its final status. `allow` replaces the default scope (loopback) when
+/// given.
 pub async fn run(
     settings: &Settings,
     config_file: &Path,
     out: &Path,
+    allow: &[String],
 ) -> anyhow::Result<ScanStatus> {
     let yaml = std::fs::read_to_string(config_file)
         .with_context(|| format!("while reading {}", config_file.display()))?;
@@ -50,6 +52,15 @@ pub async fn run(
     crate::db::migrate(&db).await?;
 
     let system = Actor::system();
+    if !allow.is_empty() {
+        let patch = crate::service::settings::SettingsPatch {
+            allowed_cidrs: Some(allow.to_vec()),
+            ..Default::default()
+        };
+        crate::service::settings::update(&db, &system, patch)
+            .await
+            .map_err(|e| anyhow::anyhow!("--allow: {}", fail(e)))?;
+    }
     let config = configs::create(&db, &system, &yaml)
         .await
         .map_err(|e| anyhow::anyhow!("{}: {}", config_file.display(), fail(e)))?;

@@ -300,6 +300,37 @@ fn one_off_scan_writes_the_three_reports() {
         .expect("runs");
     assert!(!res.status.success());
     assert!(String::from_utf8_lossy(&res.stderr).contains("VALIDATION"));
+
+    // --allow replaces the scope: a network that does not hold the target refuses the scan
+    // before anything runs; the target's own /32 lets it run; a malformed network is refused.
+    let scan_with = |allow: &str, out: &std::path::Path| {
+        sneakyscan(&dir.path().join("data"))
+            .args(["scan", config.to_str().expect("path"), "--out"])
+            .arg(out)
+            .args(["--allow", allow])
+            .output()
+            .expect("runs")
+    };
+    let elsewhere = scan_with("127.255.255.0/24", &dir.path().join("out-refused"));
+    let err = String::from_utf8_lossy(&elsewhere.stderr);
+    assert!(
+        !elsewhere.status.success() && err.contains("SCOPE"),
+        "{err}"
+    );
+    assert!(!dir.path().join("out-refused").exists(), "nothing written");
+    let own = scan_with(&format!("{ip}/32"), &dir.path().join("out-allowed"));
+    assert!(
+        own.status.success(),
+        "{}",
+        String::from_utf8_lossy(&own.stderr)
+    );
+    assert!(dir.path().join("out-allowed/report.json").is_file());
+    let nonsense = scan_with("not-a-network", &dir.path().join("out-bad"));
+    let err = String::from_utf8_lossy(&nonsense.stderr);
+    assert!(
+        !nonsense.status.success() && err.contains("--allow") && err.contains("VALIDATION"),
+        "{err}"
+    );
 }
 
 fn uuid_like() -> u32 {
