@@ -38,12 +38,28 @@ pub fn apply(rows: &mut [ScanRow], ev: &ScanEvent) -> Applied {
     Applied::Updated { finished }
 }
 
+/// Whether an event calls for reloading the rows: a row finished, or a scan the rows do not
+/// show started or finished (it may belong in them). Progress of an unknown scan that is
+/// already running reloads at most every [`UNKNOWN_RELOAD_MS`] (a filtered page would
+/// otherwise reload at every progress line of scans it does not show).
+pub fn needs_reload(applied: &Applied, ev: &ScanEvent, ms_since_reload: f64) -> bool {
+    match applied {
+        Applied::Updated { finished } => *finished,
+        Applied::Unknown => {
+            ev.status != ScanStatus::Running || ms_since_reload >= UNKNOWN_RELOAD_MS
+        }
+    }
+}
+
+pub const UNKNOWN_RELOAD_MS: f64 = 5_000.0;
+
 /// Follows every scan's progress while the page is open: rows update in place, and
-/// `on_change` runs when a scan the rows do not know appears or a scan finishes (reload).
+/// `on_change` runs when the rows may have to change (see [`needs_reload`]).
 pub fn follow_scans(
     rows: RwSignal<Option<Result<Vec<ScanRow>, ApiError>>>,
     on_change: impl Fn() + 'static,
 ) {
+    let last_reload = std::cell::Cell::new(js_sys::Date::now());
     api::ws::subscribe::<ScanUpdates>(
         ops::scan_updates::Variables,
         move |data| {
@@ -54,7 +70,9 @@ pub fn follow_scans(
                     applied = apply(rows, &ev);
                 }
             });
-            if applied != (Applied::Updated { finished: false }) {
+            let now = js_sys::Date::now();
+            if needs_reload(&applied, &ev, now - last_reload.get()) {
+                last_reload.set(now);
                 on_change();
             }
         },
@@ -204,4 +222,51 @@ pub fn status_options() -> impl IntoView {
         .into_iter()
         .map(|s| view! { <option value=s.as_str()>{s.as_str()}</option> })
         .collect_view()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(status: ScanStatus) -> ScanEvent {
+        ScanEvent {
+            scan_id: "9".into(),
+            status,
+            phase: "tcp".into(),
+            percent: 40.0,
+            message: None,
+            hosts_up: 1,
+            open_ports: 2,
+        }
+    }
+
+    #[test]
+    fn needs_reload_when_rows_may_change_and_throttles_unknown_progress() {
+        let running = event(ScanStatus::Running);
+        let done = event(ScanStatus::Completed);
+        let queued = event(ScanStatus::Queued);
+        assert!(!needs_reload(
+            &Applied::Updated { finished: false },
+            &running,
+            0.0
+        ));
+        assert!(needs_reload(
+            &Applied::Updated { finished: true },
+            &done,
+            0.0
+        ));
+        assert!(needs_reload(&Applied::Unknown, &queued, 0.0), "a new scan");
+        assert!(
+            needs_reload(&Applied::Unknown, &done, 0.0),
+            "a scan finished elsewhere"
+        );
+        assert!(
+            !needs_reload(&Applied::Unknown, &running, 1_000.0),
+            "throttled"
+        );
+        assert!(
+            needs_reload(&Applied::Unknown, &running, 6_000.0),
+            "missed its start"
+        );
+    }
 }
