@@ -33,6 +33,8 @@ fn workspace() -> PathBuf {
 struct Proxy {
     base: String,
     cut: broadcast::Sender<()>,
+    /// While set, new connections are closed at once (the server looks unreachable).
+    down: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Proxy {
@@ -41,8 +43,13 @@ impl Proxy {
         let base = format!("http://{}", listener.local_addr().expect("proxy addr"));
         let (cut, _) = broadcast::channel::<()>(4);
         let tx = cut.clone();
+        let down = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let is_down = down.clone();
         tokio::spawn(async move {
             while let Ok((mut inbound, _)) = listener.accept().await {
+                if is_down.load(std::sync::atomic::Ordering::SeqCst) {
+                    continue;
+                }
                 let mut stop = tx.subscribe();
                 tokio::spawn(async move {
                     let Ok(mut outbound) = TcpStream::connect(target).await else {
@@ -55,12 +62,17 @@ impl Proxy {
                 });
             }
         });
-        Proxy { base, cut }
+        Proxy { base, cut, down }
     }
 
-    /// Drops every open connection (websocket included), like a network hiccup.
-    fn cut_all(&self) {
+    /// Drops every open connection (websocket included) and refuses new ones until `up`.
+    fn go_down(&self) {
+        self.down.store(true, std::sync::atomic::Ordering::SeqCst);
         let _ = self.cut.send(());
+    }
+
+    fn up(&self) {
+        self.down.store(false, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -592,10 +604,12 @@ scan:
     let ms = b.js("return Math.round(performance.now());", vec![]).await;
     eprintln!("dashboard_rendered_ms={ms}");
 
-    // A dropped connection: live updates come back without a reload.
+    // A dropped connection: while the server is unreachable a whole scan runs and ends; once
+    // the connection is back, the dashboard shows it (resubscribed and reloaded), no reload.
     b.find("#recent-title").await;
     b.js("window.__noReload = 'still here';", vec![]).await;
-    proxy.cut_all();
+    proxy.go_down();
+    b.text_of(".link-state", "reconnecting").await;
     let admin = app.admin().await;
     let configs = app
         .gql(
@@ -619,6 +633,30 @@ scan:
         .as_str()
         .expect("scan id")
         .to_owned();
+    tokio::time::timeout(SCAN_WAIT, async {
+        loop {
+            let s = app
+                .gql(
+                    &admin,
+                    "query($id: ID!) { scan(id: $id) { status } }",
+                    json!({ "id": second }),
+                )
+                .await;
+            if s["data"]["scan"]["status"] == "COMPLETED" {
+                break;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    })
+    .await
+    .expect("the second scan completes");
+    b.shot("12-reconnecting").await;
+    assert_eq!(
+        b.count(&format!("tr[data-scan-id='{second}']")).await,
+        0,
+        "not heard while down"
+    );
+    proxy.up();
     watch_row_until_completed(&b, &second).await;
     assert_eq!(
         b.js("return window.__noReload || null;", vec![]).await,

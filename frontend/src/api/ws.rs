@@ -74,12 +74,22 @@ impl Frame {
     }
 }
 
-type Handler = Rc<dyn Fn(Result<Value, String>)>;
+/// What a subscription hears.
+enum Event {
+    Data(Value),
+    Failed(String),
+    /// Subscribed again after the connection dropped: events of the gap are lost.
+    Resumed,
+}
+
+type Handler = Rc<dyn Fn(Event)>;
 
 struct Sub {
     /// The `subscribe` payload (JSON text): query, variables, operationName.
     payload: String,
     on_event: Handler,
+    /// Was subscribed on a connection that has since dropped.
+    was_live: bool,
 }
 
 struct Client {
@@ -208,16 +218,27 @@ fn schedule_reconnect() {
 
 fn on_frame(frame: Frame) {
     match frame {
-        Frame::ConnectionAck => with_client(|c| {
-            c.acked = true;
-            c.attempt = 0;
-            c.state.set(LinkState::Live);
-            if let Some(socket) = &c.socket {
-                for (id, sub) in &c.subs {
-                    send(socket, &subscribe_frame(id, &sub.payload));
+        Frame::ConnectionAck => {
+            let resumed: Vec<Handler> = with_client(|c| {
+                c.acked = true;
+                c.attempt = 0;
+                c.state.set(LinkState::Live);
+                let mut resumed = Vec::new();
+                if let Some(socket) = &c.socket {
+                    for (id, sub) in c.subs.iter_mut() {
+                        send(socket, &subscribe_frame(id, &sub.payload));
+                        if sub.was_live {
+                            resumed.push(sub.on_event.clone());
+                        }
+                        sub.was_live = true;
+                    }
                 }
+                resumed
+            });
+            for handler in resumed {
+                handler(Event::Resumed);
             }
-        }),
+        }
         Frame::Ping => with_client(|c| {
             if let Some(socket) = &c.socket {
                 send(socket, r#"{"type":"pong"}"#);
@@ -228,7 +249,7 @@ fn on_frame(frame: Frame) {
             let handler = with_client(|c| c.subs.get(&id).map(|s| s.on_event.clone()));
             if let Some(handler) = handler {
                 let data = payload.get("data").cloned().unwrap_or(Value::Null);
-                handler(Ok(data));
+                handler(Event::Data(data));
             }
         }
         Frame::Error { id, payload } => {
@@ -240,7 +261,7 @@ fn on_frame(frame: Frame) {
                     .and_then(Value::as_str)
                     .unwrap_or("subscription failed")
                     .to_owned();
-                handler(Err(message));
+                handler(Event::Failed(message));
             }
         }
         // The server finished the stream (a scan reached a terminal status): not resubscribed.
@@ -289,31 +310,43 @@ impl Subscription {
 }
 
 /// Subscribes to operation `Q`; `on_data` gets every event's data, `on_error` the server's
-/// refusal. Ends when the current reactive owner (the page) is cleaned up.
+/// refusal, `on_resume` runs when the subscription is back after a dropped connection (what
+/// happened meanwhile was not heard: reload). Ends when the current reactive owner (the page)
+/// is cleaned up.
 pub fn subscribe<Q: GraphQLQuery>(
     variables: Q::Variables,
     on_data: impl Fn(Q::ResponseData) + 'static,
     on_error: impl Fn(String) + 'static,
+    on_resume: impl Fn() + 'static,
 ) -> Subscription
 where
     Q::ResponseData: DeserializeOwned,
 {
     let payload = serde_json::to_string(&Q::build_query(variables)).unwrap_or_default();
     let on_event: Handler = Rc::new(move |event| match event {
-        Ok(data) => {
+        Event::Data(data) => {
             if let Ok(data) = serde_json::from_value::<Q::ResponseData>(data) {
                 on_data(data);
             }
         }
-        Err(message) => on_error(message),
+        Event::Failed(message) => on_error(message),
+        Event::Resumed => on_resume(),
     });
     let (subscription, needs_connect) = with_client(|c| {
         c.next_id += 1;
         let id = c.next_id.to_string();
+        let was_live = matches!((&c.socket, c.acked), (Some(_), true));
         if let (Some(socket), true) = (&c.socket, c.acked) {
             send(socket, &subscribe_frame(&id, &payload));
         }
-        c.subs.insert(id.clone(), Sub { payload, on_event });
+        c.subs.insert(
+            id.clone(),
+            Sub {
+                payload,
+                on_event,
+                was_live,
+            },
+        );
         (Subscription { id }, c.socket.is_none())
     });
     if needs_connect {

@@ -59,7 +59,9 @@ pub fn follow_scans(
     rows: RwSignal<Option<Result<Vec<ScanRow>, ApiError>>>,
     on_change: impl Fn() + 'static,
 ) {
-    let last_reload = std::cell::Cell::new(js_sys::Date::now());
+    let last_reload = std::rc::Rc::new(std::cell::Cell::new(js_sys::Date::now()));
+    let on_change = std::rc::Rc::new(on_change);
+    let (resume_change, resume_reload) = (on_change.clone(), last_reload.clone());
     api::ws::subscribe::<ScanUpdates>(
         ops::scan_updates::Variables,
         move |data| {
@@ -77,6 +79,11 @@ pub fn follow_scans(
             }
         },
         |_| {},
+        // Events of the gap are lost: load the rows again.
+        move || {
+            resume_reload.set(js_sys::Date::now());
+            resume_change();
+        },
     );
 }
 

@@ -95,6 +95,8 @@ pub fn ScanDetailPage(id: String) -> impl IntoView {
                 }
             },
             move |message| action_error.set(Some(ApiError::local(message))),
+            // scanProgress starts again with the current state: nothing to do.
+            || {},
         );
     }
 
