@@ -567,6 +567,31 @@ scan:
         .await
         .expect("create user");
     b.text_of("tr[data-user='tester']", "active").await;
+    b.find("tr[data-user='tester'] select")
+        .await
+        .select_by_value("VIEWER")
+        .await
+        .expect("change role");
+    let admin_client = app.admin().await;
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let u = app
+                .gql(&admin_client, "{ users { username role } }", json!({}))
+                .await;
+            let role = u["data"]["users"]
+                .as_array()
+                .and_then(|l| l.iter().find(|u| u["username"] == "tester"))
+                .map(|u| u["role"].clone());
+            if role == Some(json!("VIEWER")) {
+                break;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    })
+    .await
+    .expect("role changed through the page");
+    b.find("tr[data-user='tester'] button:not([disabled])")
+        .await;
     b.button("Disable").await.click().await.expect("disable");
     b.text_of("tr[data-user='tester']", "disabled").await;
     b.shot("07-settings").await;
@@ -588,7 +613,7 @@ scan:
         .unwrap_or_default();
     assert_eq!(
         (tester["role"].as_str(), tester["disabled"].as_bool()),
-        (Some("OPERATOR"), Some(true)),
+        (Some("VIEWER"), Some(true)),
         "{settings}"
     );
 
