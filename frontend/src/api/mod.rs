@@ -300,6 +300,19 @@ pub async fn login(username: String, password: String) -> Result<User, ApiError>
     })
 }
 
+/// Queues a scan of a saved config; its id.
+pub async fn start_config_scan(config_id: String) -> Result<String, ApiError> {
+    let input = ops::start_scan::StartScanInput {
+        config_id: Some(config_id),
+        targets: None,
+        ports: None,
+        title: None,
+    };
+    call::<ops::StartScan>(ops::start_scan::Variables { input })
+        .await
+        .map(|d| d.start_scan.id)
+}
+
 /// Ends the session on the server.
 pub async fn logout() -> Result<(), ApiError> {
     post(encode(&ops::Logout::build_query(ops::logout::Variables)))

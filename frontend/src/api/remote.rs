@@ -1,6 +1,7 @@
-//! Data a page loads from the server and may load again (after a change): a signal holding
-//! "loading", the answer or the error. (Leptos' `LocalResource` does this too, but its async
-//! machinery costs more wasm than this page-sized need.)
+//! Talking to the server from a page: data it loads and may load again (`Remote`: a signal
+//! holding "loading", the answer or the error — Leptos' `LocalResource` does this too, but its
+//! async machinery costs more wasm than this page-sized need), and changes the user asks for
+//! (`act`).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -61,4 +62,26 @@ impl<T: Send + Sync + 'static> Remote<T> {
     {
         self.state.get()
     }
+}
+
+/// Runs one change the user asked for: `busy` while it is in flight (its buttons disabled),
+/// then `on_ok` with the answer, or the error in `error` (cleared when the change starts).
+pub fn act<T: 'static>(
+    busy: RwSignal<bool>,
+    error: RwSignal<Option<ApiError>>,
+    change: impl Future<Output = Result<T, ApiError>> + 'static,
+    on_ok: impl FnOnce(T) + 'static,
+) {
+    busy.set(true);
+    error.set(None);
+    spawn_local(async move {
+        let result = change.await;
+        busy.try_set(false);
+        match result {
+            Ok(answer) => on_ok(answer),
+            Err(e) => {
+                error.try_set(Some(e));
+            }
+        }
+    });
 }

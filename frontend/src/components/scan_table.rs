@@ -1,9 +1,9 @@
 //! The scans table shared by the dashboard and the scans page, kept live by `scanUpdates`.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 
 use crate::api::ops::{self, CancelScan, DeleteScan, ScanUpdates};
+use crate::api::remote::act;
 use crate::api::{self, ApiError, ScanStatus};
 use crate::app::use_user;
 use crate::components::confirm::ConfirmButton;
@@ -121,11 +121,12 @@ pub fn ScanTable(
                                 disabled=busy
                                 on_confirm=move || {
                                     let id = cancel_id.clone();
-                                    run(busy, error, on_change, async move {
-                                        api::call::<CancelScan>(ops::cancel_scan::Variables { id })
-                                            .await
-                                            .map(|_| ())
-                                    });
+                                    act(
+                                        busy,
+                                        error,
+                                        api::call::<CancelScan>(ops::cancel_scan::Variables { id }),
+                                        move |_| on_change.run(()),
+                                    );
                                 }
                             />
                         })}
@@ -136,11 +137,12 @@ pub fn ScanTable(
                                 disabled=busy
                                 on_confirm=move || {
                                     let id = delete_id.clone();
-                                    run(busy, error, on_change, async move {
-                                        api::call::<DeleteScan>(ops::delete_scan::Variables { id })
-                                            .await
-                                            .map(|_| ())
-                                    });
+                                    act(
+                                        busy,
+                                        error,
+                                        api::call::<DeleteScan>(ops::delete_scan::Variables { id }),
+                                        move |_| on_change.run(()),
+                                    );
                                 }
                             />
                         })}
@@ -200,27 +202,6 @@ pub fn ScanTable(
             </table>
         </div>
     }
-}
-
-/// Runs one mutation of a row: disables the row's buttons meanwhile, shows an error, reloads.
-fn run(
-    busy: RwSignal<bool>,
-    error: RwSignal<Option<ApiError>>,
-    on_change: Callback<()>,
-    fut: impl std::future::Future<Output = Result<(), ApiError>> + 'static,
-) {
-    busy.set(true);
-    error.set(None);
-    spawn_local(async move {
-        let result = fut.await;
-        busy.try_set(false);
-        match result {
-            Ok(()) => on_change.run(()),
-            Err(e) => {
-                error.try_set(Some(e));
-            }
-        }
-    });
 }
 
 /// Status as a `<select>`-friendly list for filters.

@@ -1,10 +1,9 @@
 //! API keys: create (the token is shown once, with a copy button), list, revoke.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 
 use crate::api::ops::{self, ApiKeys, CreateApiKey, RevokeApiKey};
-use crate::api::remote::Remote;
+use crate::api::remote::{Remote, act};
 use crate::api::{self, ApiError, Role};
 use crate::app::use_user;
 use crate::components::confirm::ConfirmButton;
@@ -42,22 +41,12 @@ pub fn ApiKeysPage() -> impl IntoView {
             role: Role::parse(&role.get_untracked()),
             expires_at,
         };
-        busy.set(true);
-        error.set(None);
         copied.set(false);
-        spawn_local(async move {
-            let r = api::call::<CreateApiKey>(ops::create_api_key::Variables { input }).await;
-            busy.try_set(false);
-            match r {
-                Ok(d) => {
-                    token.try_set(Some(d.create_api_key.token));
-                    name.try_set(String::new());
-                    keys.refetch();
-                }
-                Err(e) => {
-                    error.try_set(Some(e));
-                }
-            }
+        let create = api::call::<CreateApiKey>(ops::create_api_key::Variables { input });
+        act(busy, error, create, move |d| {
+            token.try_set(Some(d.create_api_key.token));
+            name.try_set(String::new());
+            keys.refetch();
         });
     };
     let copy = move |_| {
@@ -139,15 +128,9 @@ pub fn ApiKeysPage() -> impl IntoView {
                                                     <ConfirmButton label="Revoke" what=format!("key “{}”", k.name) disabled=busy
                                                         on_confirm=move || {
                                                             let id = id.clone();
-                                                            busy.set(true);
-                                                            spawn_local(async move {
-                                                                let r = api::call::<RevokeApiKey>(ops::revoke_api_key::Variables { id }).await;
-                                                                busy.try_set(false);
-                                                                match r {
-                                                                    Ok(_) => keys.refetch(),
-                                                                    Err(e) => { error.try_set(Some(e)); }
-                                                                }
-                                                            });
+                                                            act(busy, error,
+                                                                api::call::<RevokeApiKey>(ops::revoke_api_key::Variables { id }),
+                                                                move |_| keys.refetch());
                                                         }
                                                     />
                                                 }.into_any()

@@ -7,6 +7,7 @@ use leptos::task::spawn_local;
 use crate::api::ops::{
     self, CreateScanConfig, ScanConfigDetail, UpdateScanConfig, ValidateScanConfig,
 };
+use crate::api::remote::act;
 use crate::api::{self, ApiError};
 use crate::app::use_user;
 use crate::components::error_box::{ErrorBox, show};
@@ -72,34 +73,21 @@ pub fn ConfigEditPage(id: Option<String>) -> impl IntoView {
     let id = StoredValue::new(id);
 
     let check = move |_| {
-        busy.set(true);
-        error.set(None);
         notice.set(None);
-        spawn_local(async move {
-            let r = api::call::<ValidateScanConfig>(ops::validate_scan_config::Variables {
-                yaml: yaml.get_untracked(),
-            })
-            .await;
-            busy.try_set(false);
-            match r {
-                Ok(d) => {
-                    notice.try_set(Some(format!("Valid: “{}”.", d.validate_scan_config)));
-                }
-                Err(e) => {
-                    error.try_set(Some(e));
-                }
-            }
+        let validate = api::call::<ValidateScanConfig>(ops::validate_scan_config::Variables {
+            yaml: yaml.get_untracked(),
+        });
+        act(busy, error, validate, move |d| {
+            notice.try_set(Some(format!("Valid: “{}”.", d.validate_scan_config)));
         });
     };
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        busy.set(true);
-        error.set(None);
         notice.set(None);
         let source = yaml.get_untracked();
         let existing = id.get_value();
-        spawn_local(async move {
-            let r = match existing {
+        let save = async move {
+            match existing {
                 None => api::call::<CreateScanConfig>(ops::create_scan_config::Variables {
                     yaml: source,
                 })
@@ -111,19 +99,13 @@ pub fn ConfigEditPage(id: Option<String>) -> impl IntoView {
                 })
                 .await
                 .map(|d| (d.update_scan_config.id, d.update_scan_config.title)),
-            };
-            busy.try_set(false);
-            match r {
-                Ok((new_id, new_title)) => {
-                    title.try_set(new_title.clone());
-                    notice.try_set(Some(format!("Saved “{new_title}”.")));
-                    if is_new {
-                        router.go(Route::Config(new_id));
-                    }
-                }
-                Err(e) => {
-                    error.try_set(Some(e));
-                }
+            }
+        };
+        act(busy, error, save, move |(new_id, new_title)| {
+            title.try_set(new_title.clone());
+            notice.try_set(Some(format!("Saved “{new_title}”.")));
+            if is_new {
+                router.go(Route::Config(new_id));
             }
         });
     };

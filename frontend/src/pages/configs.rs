@@ -1,10 +1,9 @@
 //! Saved scan configs: list, open for editing, delete, scan now.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 
-use crate::api::ops::{self, DeleteScanConfig, ScanConfigs, StartScan};
-use crate::api::remote::Remote;
+use crate::api::ops::{self, DeleteScanConfig, ScanConfigs};
+use crate::api::remote::{Remote, act};
 use crate::api::{self, ApiError};
 use crate::app::use_user;
 use crate::components::confirm::ConfirmButton;
@@ -19,25 +18,8 @@ pub fn scan_now(
     busy: RwSignal<bool>,
     error: RwSignal<Option<ApiError>>,
 ) {
-    busy.set(true);
-    error.set(None);
-    spawn_local(async move {
-        let result = api::call::<StartScan>(ops::start_scan::Variables {
-            input: ops::start_scan::StartScanInput {
-                config_id: Some(config_id),
-                targets: None,
-                ports: None,
-                title: None,
-            },
-        })
-        .await;
-        busy.try_set(false);
-        match result {
-            Ok(d) => router.go(Route::Scan(d.start_scan.id)),
-            Err(e) => {
-                error.try_set(Some(e));
-            }
-        }
+    act(busy, error, api::start_config_scan(config_id), move |id| {
+        router.go(Route::Scan(id))
     });
 }
 
@@ -105,15 +87,9 @@ pub fn ConfigsPage() -> impl IntoView {
                                                 <ConfirmButton label="Delete" what=format!("config “{}”", c.title) disabled=busy
                                                     on_confirm=move || {
                                                         let id = delete_id.clone();
-                                                        busy.set(true);
-                                                        spawn_local(async move {
-                                                            let r = api::call::<DeleteScanConfig>(ops::delete_scan_config::Variables { id }).await;
-                                                            busy.try_set(false);
-                                                            match r {
-                                                                Ok(_) => configs.refetch(),
-                                                                Err(e) => { error.try_set(Some(e)); }
-                                                            }
-                                                        });
+                                                        act(busy, error,
+                                                            api::call::<DeleteScanConfig>(ops::delete_scan_config::Variables { id }),
+                                                            move |_| configs.refetch());
                                                     }
                                                 />
                                             </td>

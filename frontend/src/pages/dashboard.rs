@@ -3,8 +3,8 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::api::ops::{self, ScanConfigs, Scans, StartScan};
-use crate::api::remote::Remote;
+use crate::api::ops::{self, ScanConfigs, Scans};
+use crate::api::remote::{Remote, act};
 use crate::api::{self, ApiError, ScanStatus};
 use crate::app::use_user;
 use crate::components::error_box::{Empty, ErrorBox, show};
@@ -171,30 +171,16 @@ fn RunScan(#[prop(into)] on_started: Callback<()>) -> impl IntoView {
             error.set(Some(ApiError::local("Choose a config to scan.")));
             return;
         }
-        pending.set(true);
-        error.set(None);
         started.set(None);
-        spawn_local(async move {
-            let result = api::call::<StartScan>(ops::start_scan::Variables {
-                input: ops::start_scan::StartScanInput {
-                    config_id: Some(config_id),
-                    targets: None,
-                    ports: None,
-                    title: None,
-                },
-            })
-            .await;
-            pending.try_set(false);
-            match result {
-                Ok(d) => {
-                    started.try_set(Some(d.start_scan.id));
-                    on_started.run(());
-                }
-                Err(e) => {
-                    error.try_set(Some(e));
-                }
-            }
-        });
+        act(
+            pending,
+            error,
+            api::start_config_scan(config_id),
+            move |id| {
+                started.try_set(Some(id));
+                on_started.run(());
+            },
+        );
     };
 
     view! {

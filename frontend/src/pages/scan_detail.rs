@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::ops::{self, CancelScan, DeleteScan, ScanDetail, ScanProgress};
+use crate::api::remote::act;
 use crate::api::{self, ApiError, ScanStatus};
 use crate::app::use_user;
 use crate::components::confirm::ConfirmButton;
@@ -104,31 +105,25 @@ pub fn ScanDetailPage(id: String) -> impl IntoView {
         let id = id.clone();
         move || {
             let id = id.clone();
-            busy.set(true);
-            spawn_local(async move {
-                let r = api::call::<CancelScan>(ops::cancel_scan::Variables { id }).await;
-                busy.try_set(false);
-                if let Err(e) = r {
-                    action_error.try_set(Some(e));
-                }
-            });
+            // The live panel shows the scan stopping; nothing else to do.
+            act(
+                busy,
+                action_error,
+                api::call::<CancelScan>(ops::cancel_scan::Variables { id }),
+                |_| {},
+            );
         }
     };
     let delete = {
         let id = id.clone();
         move || {
             let id = id.clone();
-            busy.set(true);
-            spawn_local(async move {
-                let r = api::call::<DeleteScan>(ops::delete_scan::Variables { id }).await;
-                busy.try_set(false);
-                match r {
-                    Ok(_) => router.go(Route::Scans),
-                    Err(e) => {
-                        action_error.try_set(Some(e));
-                    }
-                }
-            });
+            act(
+                busy,
+                action_error,
+                api::call::<DeleteScan>(ops::delete_scan::Variables { id }),
+                move |_| router.go(Route::Scans),
+            );
         }
     };
 

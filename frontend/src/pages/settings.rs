@@ -1,12 +1,11 @@
 //! Admin: scan scope and limits, and user accounts (create, change role, disable).
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 
 use crate::api::ops::{
     self, CreateUser, SettingsPage as SettingsQuery, UpdateSettings, UpdateUser,
 };
-use crate::api::remote::Remote;
+use crate::api::remote::{Remote, act};
 use crate::api::{self, ApiError, Role};
 use crate::app::use_user;
 use crate::components::error_box::{ErrorBox, show};
@@ -69,23 +68,13 @@ fn ScopeForm(settings: ops::settings_page::SettingsPageSettings) -> impl IntoVie
             max_addresses_per_scan: Some(addresses),
             max_concurrent_scans: Some(scans),
         };
-        busy.set(true);
-        error.set(None);
         notice.set(None);
-        spawn_local(async move {
-            let r = api::call::<UpdateSettings>(ops::update_settings::Variables { input }).await;
-            busy.try_set(false);
-            match r {
-                Ok(d) => {
-                    let s = d.update_settings;
-                    allowed.try_set(s.allowed_cidrs.join("\n"));
-                    denied.try_set(s.denied_cidrs.join("\n"));
-                    notice.try_set(Some("Saved. New scans use these settings.".to_owned()));
-                }
-                Err(e) => {
-                    error.try_set(Some(e));
-                }
-            }
+        let update = api::call::<UpdateSettings>(ops::update_settings::Variables { input });
+        act(busy, error, update, move |d| {
+            let s = d.update_settings;
+            allowed.try_set(s.allowed_cidrs.join("\n"));
+            denied.try_set(s.denied_cidrs.join("\n"));
+            notice.try_set(Some("Saved. New scans use these settings.".to_owned()));
         });
     };
 
@@ -128,21 +117,6 @@ fn UsersCard(users: Users, #[prop(into)] on_change: Callback<()>) -> impl IntoVi
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<ApiError>);
 
-    let mutate =
-        move |fut: std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), ApiError>>>>| {
-            busy.set(true);
-            error.set(None);
-            spawn_local(async move {
-                let r = fut.await;
-                busy.try_set(false);
-                match r {
-                    Ok(()) => on_change.run(()),
-                    Err(e) => {
-                        error.try_set(Some(e));
-                    }
-                }
-            });
-        };
     let create = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let input = ops::create_user::CreateUserInput {
@@ -150,21 +124,15 @@ fn UsersCard(users: Users, #[prop(into)] on_change: Callback<()>) -> impl IntoVi
             password: password.get_untracked(),
             role: Role::parse(&role.get_untracked()).unwrap_or(Role::Viewer),
         };
-        mutate(Box::pin(async move {
-            api::call::<CreateUser>(ops::create_user::Variables { input })
-                .await
-                .map(|_| ())
-        }));
+        let create = api::call::<CreateUser>(ops::create_user::Variables { input });
+        act(busy, error, create, move |_| on_change.run(()));
     };
     let update = move |id: String, role: Option<Role>, disabled: Option<bool>| {
-        mutate(Box::pin(async move {
-            api::call::<UpdateUser>(ops::update_user::Variables {
-                id,
-                input: ops::update_user::UpdateUserInput { role, disabled },
-            })
-            .await
-            .map(|_| ())
-        }));
+        let update = api::call::<UpdateUser>(ops::update_user::Variables {
+            id,
+            input: ops::update_user::UpdateUserInput { role, disabled },
+        });
+        act(busy, error, update, move |_| on_change.run(()));
     };
 
     view! {
