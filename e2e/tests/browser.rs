@@ -281,6 +281,43 @@ impl Browser {
     }
 }
 
+/// Polls the API (as `client`) until `done` holds for the answer to `query`.
+async fn api_until(
+    app: &TestApp,
+    client: &reqwest::Client,
+    query: &str,
+    variables: Value,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let wait = tokio::time::timeout(SCAN_WAIT, async {
+        loop {
+            let answer = app.gql(client, query, variables.clone()).await;
+            if done(&answer) {
+                return answer;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    });
+    wait.await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}
+
+/// Starts a scan of a saved config through the API; its id.
+async fn start_scan(app: &TestApp, client: &reqwest::Client, config_id: &str) -> String {
+    let started = app
+        .gql(
+            client,
+            "mutation($c: ID!) { startScan(input: { configId: $c }) { id } }",
+            json!({ "c": config_id }),
+        )
+        .await;
+    started["data"]["startScan"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("startScan: {started}"))
+        .to_owned()
+}
+
 /// Follows the scan's row on the dashboard until COMPLETED; returns the progress values seen.
 async fn watch_row_until_completed(b: &Browser, id: &str) -> (Vec<String>, Vec<String>) {
     let row = format!("tr[data-scan-id='{id}']");
@@ -333,6 +370,8 @@ async fn dashboard_runs_a_scan_live_in_a_real_browser() {
         .await
         .expect("SQLite app");
     let proxy = Proxy::start(app.addr).await;
+    // The test's own API client (checks and set-up the page does not do).
+    let admin = app.admin().await;
     let block = listeners::loopback_block();
     let host = listeners::loopback(block, 1);
     let http = listeners::start(host, Kind::Http).await;
@@ -411,8 +450,9 @@ scan:
     b.fill("#yaml", &yaml).await;
     b.button("Save").await.click().await.expect("save");
     b.text_of("h1", "Config: Browser lab").await;
+    let config_id = b.path().await.trim_start_matches("/configs/").to_owned();
     assert!(
-        b.path().await.starts_with("/configs/"),
+        config_id.chars().all(|c| c.is_ascii_digit()) && !config_id.is_empty(),
         "saved config opens"
     );
 
@@ -572,24 +612,20 @@ scan:
         .select_by_value("VIEWER")
         .await
         .expect("change role");
-    let admin_client = app.admin().await;
-    tokio::time::timeout(WAIT, async {
-        loop {
-            let u = app
-                .gql(&admin_client, "{ users { username role } }", json!({}))
-                .await;
-            let role = u["data"]["users"]
+    api_until(
+        &app,
+        &admin,
+        "{ users { username role } }",
+        json!({}),
+        "the role change",
+        |u| {
+            u["data"]["users"]
                 .as_array()
                 .and_then(|l| l.iter().find(|u| u["username"] == "tester"))
-                .map(|u| u["role"].clone());
-            if role == Some(json!("VIEWER")) {
-                break;
-            }
-            tokio::time::sleep(POLL).await;
-        }
-    })
-    .await
-    .expect("role changed through the page");
+                .is_some_and(|u| u["role"] == "VIEWER")
+        },
+    )
+    .await;
     b.find("tr[data-user='tester'] button:not([disabled])")
         .await;
     b.button("Disable").await.click().await.expect("disable");
@@ -597,7 +633,7 @@ scan:
     b.shot("07-settings").await;
     let settings = app
         .gql(
-            &app.admin().await,
+            &admin,
             "{ settings { maxConcurrentScans } users { username role disabled } }",
             json!({}),
         )
@@ -635,46 +671,16 @@ scan:
     b.js("window.__noReload = 'still here';", vec![]).await;
     proxy.go_down();
     b.text_of(".link-state", "reconnecting").await;
-    let admin = app.admin().await;
-    let configs = app
-        .gql(
-            &admin,
-            "{ scanConfigs(first: 1) { edges { node { id } } } }",
-            json!({}),
-        )
-        .await;
-    let config_id = configs["data"]["scanConfigs"]["edges"][0]["node"]["id"]
-        .as_str()
-        .expect("config id")
-        .to_owned();
-    let started = app
-        .gql(
-            &admin,
-            "mutation($c: ID!) { startScan(input: { configId: $c }) { id } }",
-            json!({ "c": config_id }),
-        )
-        .await;
-    let second = started["data"]["startScan"]["id"]
-        .as_str()
-        .expect("scan id")
-        .to_owned();
-    tokio::time::timeout(SCAN_WAIT, async {
-        loop {
-            let s = app
-                .gql(
-                    &admin,
-                    "query($id: ID!) { scan(id: $id) { status } }",
-                    json!({ "id": second }),
-                )
-                .await;
-            if s["data"]["scan"]["status"] == "COMPLETED" {
-                break;
-            }
-            tokio::time::sleep(POLL).await;
-        }
-    })
-    .await
-    .expect("the second scan completes");
+    let second = start_scan(&app, &admin, &config_id).await;
+    api_until(
+        &app,
+        &admin,
+        "query($id: ID!) { scan(id: $id) { status } }",
+        json!({ "id": second }),
+        "the second scan to complete",
+        |s| s["data"]["scan"]["status"] == "COMPLETED",
+    )
+    .await;
     b.shot("12-reconnecting").await;
     assert_eq!(
         b.count(&format!("tr[data-scan-id='{second}']")).await,
@@ -691,17 +697,7 @@ scan:
 
     // A scan's own page while it runs: the live panel (scanProgress), then the results,
     // without a reload.
-    let started = app
-        .gql(
-            &admin,
-            "mutation($c: ID!) { startScan(input: { configId: $c }) { id } }",
-            json!({ "c": config_id }),
-        )
-        .await;
-    let third = started["data"]["startScan"]["id"]
-        .as_str()
-        .expect("scan id")
-        .to_owned();
+    let third = start_scan(&app, &admin, &config_id).await;
     b.find(&format!("tr[data-scan-id='{third}'] a"))
         .await
         .click()
