@@ -16,17 +16,7 @@ const RUNS: usize = 2;
 
 async fn through_api(app: &TestApp, client: &reqwest::Client, config_id: &str) -> Duration {
     let t = Instant::now();
-    let body = app
-        .gql(
-            client,
-            "mutation($c:ID!){ startScan(input:{configId:$c}){ id } }",
-            json!({ "c": config_id }),
-        )
-        .await;
-    let id = body["data"]["startScan"]["id"]
-        .as_str()
-        .expect("scan id")
-        .to_owned();
+    let id = app.start_config_scan(client, config_id).await;
     loop {
         let body = app
             .gql(

@@ -214,6 +214,22 @@ impl TestApp {
             .to_owned()
     }
 
+    /// Starts a scan of a saved config through the API; returns its id (panics with the
+    /// errors if refused).
+    pub async fn start_config_scan(&self, client: &reqwest::Client, config_id: &str) -> String {
+        let body = self
+            .gql(
+                client,
+                "mutation($c:ID!){ startScan(input:{configId:$c}){ id } }",
+                json!({ "c": config_id }),
+            )
+            .await;
+        body["data"]["startScan"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("startScan failed: {body}"))
+            .to_owned()
+    }
+
     pub async fn admin(&self) -> reqwest::Client {
         self.login("admin", ADMIN_PASSWORD).await
     }

@@ -303,21 +303,6 @@ async fn api_until(
         .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
 }
 
-/// Starts a scan of a saved config through the API; its id.
-async fn start_scan(app: &TestApp, client: &reqwest::Client, config_id: &str) -> String {
-    let started = app
-        .gql(
-            client,
-            "mutation($c: ID!) { startScan(input: { configId: $c }) { id } }",
-            json!({ "c": config_id }),
-        )
-        .await;
-    started["data"]["startScan"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("startScan: {started}"))
-        .to_owned()
-}
-
 /// Follows the scan's row on the dashboard until COMPLETED; returns the progress values seen.
 async fn watch_row_until_completed(b: &Browser, id: &str) -> (Vec<String>, Vec<String>) {
     let row = format!("tr[data-scan-id='{id}']");
@@ -671,7 +656,7 @@ scan:
     b.js("window.__noReload = 'still here';", vec![]).await;
     proxy.go_down();
     b.text_of(".link-state", "reconnecting").await;
-    let second = start_scan(&app, &admin, &config_id).await;
+    let second = app.start_config_scan(&admin, &config_id).await;
     api_until(
         &app,
         &admin,
@@ -697,7 +682,7 @@ scan:
 
     // A scan's own page while it runs: the live panel (scanProgress), then the results,
     // without a reload.
-    let third = start_scan(&app, &admin, &config_id).await;
+    let third = app.start_config_scan(&admin, &config_id).await;
     b.find(&format!("tr[data-scan-id='{third}'] a"))
         .await
         .click()

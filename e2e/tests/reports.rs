@@ -69,17 +69,7 @@ scan:
     let config_id = app.create_config(&admin, &yaml).await;
     let mut socket = ws::signed_in(&app).await;
     ws::subscribe_updates(&mut socket, "u").await;
-    let started = app
-        .gql(
-            &admin,
-            "mutation($c:ID!){ startScan(input:{configId:$c}){ id } }",
-            json!({ "c": config_id }),
-        )
-        .await;
-    let id = started["data"]["startScan"]["id"]
-        .as_str()
-        .expect("scan id")
-        .to_owned();
+    let id = app.start_config_scan(&admin, &config_id).await;
     let events = ws::events_until(&mut socket, &id, ws::is_terminal).await;
     let phases: Vec<&str> = events.iter().filter_map(|e| e["phase"].as_str()).collect();
     assert!(phases.contains(&"http"), "{phases:?}");
