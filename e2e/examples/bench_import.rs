@@ -194,9 +194,17 @@ async fn main() {
         let db = fresh_db(&dir, "ours").await;
         let input = BufReader::with_capacity(1 << 16, std::fs::File::open(&file).expect("open"));
         let t = Instant::now();
-        let scan = imports::import_xml(&db, &Actor::system(), input, Default::default())
-            .await
-            .expect("import");
+        let data_dir = dir.join("ours-data");
+        let scan = imports::import_xml(
+            &db,
+            &Actor::system(),
+            input,
+            Default::default(),
+            &data_dir,
+            30,
+        )
+        .await
+        .expect("import");
         ours = ours.min(t.elapsed());
         stored = scan.open_ports;
         db.close().await.ok();

@@ -114,7 +114,7 @@ impl TestApp {
         std::fs::write(dist.join("index.html"), TEST_INDEX_HTML).expect("index.html");
         let mut settings = Settings {
             data_dir: data_dir.path().to_path_buf(),
-            database_url: database.url.clone(),
+            database_url: database.url.clone().into(),
             frontend_dir: dist,
             admin_password: Some(ADMIN_PASSWORD.into()),
             ..Settings::default()

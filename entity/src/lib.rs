@@ -8,6 +8,7 @@ pub mod notification_channel;
 pub mod scan;
 pub mod scan_certificate;
 pub mod scan_config;
+pub mod scan_finding;
 pub mod scan_ip;
 pub mod scan_port;
 pub mod scan_script;

@@ -33,6 +33,9 @@ pub struct Model {
     /// The config the scan ran with (a snapshot; ad-hoc scans get a generated one).
     #[sea_orm(column_type = "Text")]
     pub config_yaml: Option<String>,
+    /// When the findings were stored in `scan_findings` (by the completion pipeline); `None`:
+    /// not stored yet (scans from before stored findings get them at their first read).
+    pub findings_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -10,6 +10,8 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub data: String,
     pub expiry: DateTimeUtc,
+    /// The signed-in user (`None` before sign-in), so that all of a user's sessions can end.
+    pub user_id: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

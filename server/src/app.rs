@@ -1,18 +1,19 @@
 //! `run(settings, listener, shutdown)`: the only way the server starts, in `main` and in tests.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 use tower_sessions::session_store::ExpiredDeletion;
 
 use crate::auth::Actor;
 use crate::auth::rate_limit::LoginLimiter;
 use crate::auth::session_store::DbSessionStore;
-use crate::config::Settings;
+use crate::config::{Secret, Settings};
 use crate::db::{self, DbMetrics};
 use crate::events::EventBus;
 use crate::http;
@@ -33,9 +34,10 @@ pub async fn run(
     let db = db::connect(&settings.effective_database_url(), metrics.clone()).await?;
     db::migrate(&db).await?;
 
-    if let Some(password) = users::ensure_admin(&db, settings.admin_password.as_deref())
-        .await
-        .map_err(|e| anyhow::anyhow!("while creating the first admin: {e:?}"))?
+    if let Some(password) =
+        users::ensure_admin(&db, settings.admin_password.as_ref().map(Secret::expose))
+            .await
+            .map_err(|e| anyhow::anyhow!("while creating the first admin: {e:?}"))?
     {
         // Printed once, on the first start only; it is not stored anywhere in clear.
         println!(
@@ -96,25 +98,36 @@ pub async fn run(
     };
 
     // On shutdown, running scans are stopped (INTERRUPTED, subscribers told) before HTTP stops.
-    let (http_stop, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    let http_stop = CancellationToken::new();
     let stopping = runner.clone();
+    let stop = http_stop.clone();
     tokio::spawn(async move {
         shutdown.await;
         stopping.shutdown().await;
-        let _ = http_stop.send(());
+        stop.cancel();
     });
 
     let addr = listener.local_addr()?;
     tracing::info!(%addr, database = %db::redact(&settings.effective_database_url()), "SneakyScanner listening");
-    let result = axum::serve(
+    let serve = axum::serve(
         listener,
         http::router(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(async move {
-        let _ = http_stopped.await;
-    })
-    .await
-    .context("while serving HTTP");
+    .with_graceful_shutdown(http_stop.clone().cancelled_owned())
+    .into_future();
+    // Shutdown never waits on a request for long: open requests (and websockets) get a grace
+    // period, then the server stops anyway.
+    let grace = Duration::from_secs(settings.http.shutdown_request_grace_secs);
+    let result = tokio::select! {
+        result = serve => result.context("while serving HTTP"),
+        () = async {
+            http_stop.cancelled().await;
+            tokio::time::sleep(grace).await;
+        } => {
+            tracing::warn!(grace_secs = grace.as_secs(), "open requests did not finish within the grace period; stopping anyway");
+            Ok(())
+        }
+    };
     // Also when serving failed: never leave scans running.
     runner.shutdown().await;
     purge.abort();

@@ -300,9 +300,16 @@ pub async fn run_command(cli: &Cli, settings: &Settings) -> anyhow::Result<()> {
                 title: title.clone(),
                 config_id: *config_id,
             };
-            let scan = imports::import_xml(&db, &system, std::io::BufReader::new(input), req)
-                .await
-                .map_err(fail)?;
+            let scan = imports::import_xml(
+                &db,
+                &system,
+                std::io::BufReader::new(input),
+                req,
+                &settings.data_dir,
+                settings.scanner.web.cert_expiry_warning_days,
+            )
+            .await
+            .map_err(fail)?;
             println!(
                 "imported scan {} \"{}\": {} hosts ({} up), {} open ports",
                 scan.id, scan.title, scan.hosts_total, scan.hosts_up, scan.open_ports

@@ -16,15 +16,15 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// Directory for the SQLite database, reports and scan output.
     pub data_dir: PathBuf,
-    /// Database URL; empty means SQLite at `<data_dir>/sneakyscan.db`.
-    pub database_url: String,
+    /// Database URL; empty means SQLite at `<data_dir>/sneakyscan.db`. May hold a password.
+    pub database_url: Secret,
     /// Built frontend (Trunk output) served at `/`.
     pub frontend_dir: PathBuf,
     /// Directory of example scan configs (`*.yaml`) imported at start when `import_configs_at_start`.
     pub configs_dir: PathBuf,
     pub import_configs_at_start: bool,
     /// Password for the `admin` account created on first start (env `SNEAKYSCAN_ADMIN_PASSWORD`).
-    pub admin_password: Option<String>,
+    pub admin_password: Option<Secret>,
     pub log: LogSettings,
     pub http: HttpSettings,
     pub auth: AuthSettings,
@@ -44,8 +44,11 @@ pub struct LogSettings {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct HttpSettings {
-    /// Largest accepted request body (bytes). Imports of big nmap XML files need room.
+    /// Largest accepted request body (bytes) for `/graphql` and every route but the streamed
+    /// `POST /api/imports`.
     pub max_body_bytes: usize,
+    /// Seconds a graceful shutdown waits for open requests before it stops anyway.
+    pub shutdown_request_grace_secs: u64,
     /// Extra origins allowed to open the websocket (the served origin is always allowed).
     pub allowed_origins: Vec<String>,
     /// Seconds a websocket may stay open without a `connection_init`.
@@ -76,6 +79,15 @@ pub struct AuthSettings {
 pub struct GraphqlSettings {
     pub max_depth: usize,
     pub max_complexity: usize,
+    /// Field selections an operation may execute, fragments expanded (checked before
+    /// async-graphql's validation, whose cost grows with fragment spreads).
+    pub max_fields: u64,
+    /// Aliased selections an operation may execute, fragments expanded.
+    pub max_aliases: u64,
+    /// Bytes of query text.
+    pub max_query_bytes: usize,
+    /// Subscriptions one websocket may hold at once.
+    pub max_subscriptions_per_socket: usize,
     /// Introspection (and the schema in the playground). Turn off in production if you like.
     pub introspection: bool,
 }
@@ -130,7 +142,7 @@ impl Default for Settings {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./data"),
-            database_url: String::new(),
+            database_url: Secret::default(),
             frontend_dir: PathBuf::from("frontend/dist"),
             configs_dir: PathBuf::from("configs"),
             import_configs_at_start: false,
@@ -193,7 +205,8 @@ impl Default for LogSettings {
 impl Default for HttpSettings {
     fn default() -> Self {
         Self {
-            max_body_bytes: 64 * 1024 * 1024,
+            max_body_bytes: 1024 * 1024,
+            shutdown_request_grace_secs: 5,
             allowed_origins: Vec::new(),
             ws_init_timeout_secs: 3,
             ws_idle_timeout_secs: 300,
@@ -219,6 +232,10 @@ impl Default for GraphqlSettings {
         Self {
             max_depth: 15,
             max_complexity: 5000,
+            max_fields: 1000,
+            max_aliases: 30,
+            max_query_bytes: 64 * 1024,
+            max_subscriptions_per_socket: 100,
             introspection: true,
         }
     }
@@ -258,21 +275,66 @@ impl Settings {
             settings.data_dir = dir.clone();
         }
         if let Some(url) = &overrides.database_url {
-            settings.database_url = url.clone();
+            settings.database_url = Secret::new(url.clone());
         }
         Ok(settings)
     }
 
     /// The database URL in effect (SQLite in the data dir unless set).
     pub fn effective_database_url(&self) -> String {
-        if self.database_url.trim().is_empty() {
+        if self.database_url.expose().trim().is_empty() {
             format!(
                 "sqlite://{}?mode=rwc",
                 self.data_dir.join("sneakyscan.db").display()
             )
         } else {
-            self.database_url.clone()
+            self.database_url.expose().to_owned()
         }
+    }
+}
+
+/// A setting that must never reach a log line or an error message (a password, a database
+/// URL with credentials): `Debug` and `Display` print `[redacted]`; [`Secret::expose`] is the
+/// one way to read it, so every use is greppable.
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Self(value)
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Self {
+        Self(value.to_owned())
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "\"\""
+        } else {
+            "[redacted]"
+        })
+    }
+}
+
+impl std::fmt::Display for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
     }
 }
 
@@ -305,6 +367,23 @@ mod tests {
             assert!(s.auth.cookie_secure);
             Ok(())
         });
+    }
+
+    #[test]
+    fn settings_debug_redacts_secrets_when_set() {
+        let settings = Settings {
+            database_url: Secret::new("postgres://scanner:hunter2-db@db.internal/ss"),
+            admin_password: Some(Secret::new("hunter2-admin")),
+            ..Settings::default()
+        };
+        let shown = format!("{settings:?} {settings:#?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("[redacted]"));
+        assert_eq!(
+            settings.admin_password.map(|p| p.to_string()).as_deref(),
+            Some("[redacted]")
+        );
+        assert!(settings.database_url.expose().contains("hunter2-db"));
     }
 
     #[test]

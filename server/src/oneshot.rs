@@ -12,7 +12,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::auth::Actor;
 use crate::cli::fail;
-use crate::config::Settings;
+use crate::config::{Secret, Settings};
 use crate::events::EventBus;
 use crate::scanner::runner::Runner;
 use crate::service::configs;
@@ -42,7 +42,7 @@ pub async fn run(
     std::fs::create_dir_all(&work.0)?;
     let mut own = settings.clone();
     own.data_dir = work.0.clone();
-    own.database_url = String::new();
+    own.database_url = Secret::default();
     let settings = Arc::new(own);
     let db = crate::db::connect(
         &settings.effective_database_url(),
@@ -117,17 +117,21 @@ pub async fn run(
     let row = scans::get(&db, &system, scan.id).await.map_err(fail)?;
 
     std::fs::create_dir_all(out).with_context(|| format!("while creating {}", out.display()))?;
-    let dir = reports::generate(
-        &db,
-        &settings.data_dir,
-        settings.scanner.web.cert_expiry_warning_days,
-        &row,
-    )
-    .await
-    .map_err(fail)?;
+    // A completed scan's reports were written by the completion pipeline; a cancelled or
+    // failed one gets them now.
     for format in Format::ALL {
         let name = format.file_name();
-        std::fs::copy(dir.join(&name), out.join(&name))
+        let from = reports::file(
+            &db,
+            &system,
+            &settings.data_dir,
+            settings.scanner.web.cert_expiry_warning_days,
+            row.id,
+            format,
+        )
+        .await
+        .map_err(fail)?;
+        std::fs::copy(&from, out.join(&name))
             .with_context(|| format!("while writing {}", out.join(&name).display()))?;
     }
     println!(

@@ -10,6 +10,8 @@ use tower_sessions::session_store::{self, ExpiredDeletion, SessionStore};
 
 use entity::session;
 
+use crate::service::sessions::SESSION_USER_ID;
+
 #[derive(Debug, Clone)]
 pub struct DbSessionStore {
     db: DatabaseConnection,
@@ -32,10 +34,16 @@ fn to_chrono(t: time::OffsetDateTime) -> DateTime<Utc> {
 fn active_model(record: &Record) -> session_store::Result<session::ActiveModel> {
     let data = serde_json::to_string(&record.data)
         .map_err(|e| session_store::Error::Encode(e.to_string()))?;
+    let user_id = record
+        .data
+        .get(SESSION_USER_ID)
+        .and_then(serde_json::Value::as_i64)
+        .and_then(|id| i32::try_from(id).ok());
     Ok(session::ActiveModel {
         id: Set(record.id.to_string()),
         data: Set(data),
         expiry: Set(to_chrono(record.expiry_date)),
+        user_id: Set(user_id),
     })
 }
 
@@ -68,7 +76,11 @@ impl SessionStore for DbSessionStore {
         session::Entity::insert(active_model(record)?)
             .on_conflict(
                 OnConflict::column(session::Column::Id)
-                    .update_columns([session::Column::Data, session::Column::Expiry])
+                    .update_columns([
+                        session::Column::Data,
+                        session::Column::Expiry,
+                        session::Column::UserId,
+                    ])
                     .to_owned(),
             )
             .exec_without_returning(&self.db)

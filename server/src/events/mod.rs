@@ -35,16 +35,34 @@ impl ScanEvent {
     }
 }
 
+/// A user's rights may have changed (signed out, disabled, role or password changed, a key
+/// revoked): open websockets of that user check their principal again at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthChange {
+    pub user_id: i32,
+}
+
 /// Owned by the app state (no global broker).
 #[derive(Debug, Clone)]
 pub struct EventBus {
     tx: broadcast::Sender<ScanEvent>,
+    auth: broadcast::Sender<AuthChange>,
 }
 
 impl EventBus {
     pub fn new(capacity: usize) -> Self {
         let (tx, _) = broadcast::channel(capacity);
-        Self { tx }
+        let (auth, _) = broadcast::channel(capacity);
+        Self { tx, auth }
+    }
+
+    /// Tells open sockets that `user_id`'s rights may have changed.
+    pub fn auth_changed(&self, user_id: i32) {
+        let _ = self.auth.send(AuthChange { user_id });
+    }
+
+    pub fn auth_changes(&self) -> broadcast::Receiver<AuthChange> {
+        self.auth.subscribe()
     }
 
     /// Publishes without waiting; having no subscribers is fine.

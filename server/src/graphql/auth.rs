@@ -4,15 +4,20 @@ use crate::error::GqlResult;
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use crate::auth::backend::Credentials;
+use crate::auth::Role as DomainRole;
 use crate::auth::rate_limit::LoginLimiter;
-use crate::auth::{Role as DomainRole, password};
 use crate::error::AppError;
+use crate::events::EventBus;
 use crate::graphql::context::{ContextExt, parse_id};
-use crate::service::{api_keys, audit, users};
+use crate::service::{api_keys, sessions, users};
 
-/// Session key holding the sign-in time (unix seconds), for the absolute session timeout.
-pub const SESSION_AUTH_AT: &str = "auth_at";
+fn limiter<'a>(ctx: &'a Context<'_>) -> &'a LoginLimiter {
+    ctx.data_unchecked::<std::sync::Arc<LoginLimiter>>()
+}
+
+fn events<'a>(ctx: &'a Context<'_>) -> &'a EventBus {
+    ctx.data_unchecked::<EventBus>()
+}
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(remote = "crate::auth::Role")]
@@ -167,70 +172,29 @@ impl AuthMutation {
             .session
             .clone()
             .ok_or_else(|| AppError::validation("login is not available over websocket"))?;
-        let limiter = ctx.data_unchecked::<std::sync::Arc<LoginLimiter>>();
-        let ip = auth.client_ip.clone();
-        limiter.check(&username, &ip)?;
-        let user = session
-            .authenticate(Credentials {
-                username: username.clone(),
-                password,
-            })
-            .await
-            .map_err(|e| AppError::internal(anyhow::anyhow!("authentication backend: {e}")))?;
-        let db = ctx.db();
-        let Some(user) = user else {
-            limiter.record_failure(&username, &ip);
-            audit::record_raw(db, None, &username, "login.failed", None, None, Some(ip)).await?;
-            return Err(AppError::InvalidCredentials("invalid username or password".into()).into());
-        };
-        limiter.record_success(&username);
-        session
-            .login(&user)
-            .await
-            .map_err(|e| AppError::internal(anyhow::anyhow!("session login: {e}")))?;
-        session
-            .session
-            .insert(SESSION_AUTH_AT, Utc::now().timestamp())
-            .await
-            .map_err(|e| AppError::internal(anyhow::anyhow!("session insert: {e}")))?;
-        audit::record_raw(
-            db,
-            Some(user.id),
-            &user.username,
-            "login",
-            None,
-            None,
-            Some(ip),
+        let user = sessions::login(
+            ctx.db(),
+            limiter(ctx),
+            &mut session,
+            &username,
+            password,
+            &auth.client_ip,
         )
         .await?;
-        let model = users::get(db, user.id)
-            .await?
-            .ok_or(AppError::NotFound("user"))?;
-        Ok(User(model))
+        Ok(User(user))
     }
 
-    /// Signs out: the session is deleted server-side.
+    /// Signs out: the session is deleted server-side (and its websockets closed).
     async fn logout(&self, ctx: &Context<'_>) -> GqlResult<bool> {
         let Some(mut session) = ctx.auth().and_then(|a| a.session.clone()) else {
             return Ok(false);
         };
-        let user = session
-            .logout()
-            .await
-            .map_err(|e| AppError::internal(anyhow::anyhow!("session logout: {e}")))?;
-        if let Some(user) = user {
-            audit::record_raw(
-                ctx.db(),
-                Some(user.id),
-                &user.username,
-                "logout",
-                None,
-                None,
-                None,
-            )
-            .await?;
+        let user_id = session.user.as_ref().map(|u| u.id);
+        let ended = sessions::logout(ctx.db(), &mut session).await?;
+        if let Some(id) = user_id {
+            events(ctx).auth_changed(id);
         }
-        Ok(true)
+        Ok(ended)
     }
 
     /// Creates an API key for your account. The token is in the answer, once.
@@ -254,7 +218,8 @@ impl AuthMutation {
     }
 
     async fn revoke_api_key(&self, ctx: &Context<'_>, id: ID) -> GqlResult<bool> {
-        api_keys::revoke(ctx.db(), ctx.actor()?, parse_id(&id, "API key")?).await?;
+        let owner = api_keys::revoke(ctx.db(), ctx.actor()?, parse_id(&id, "API key")?).await?;
+        events(ctx).auth_changed(owner);
         Ok(true)
     }
 
@@ -286,6 +251,7 @@ impl AuthMutation {
             input.disabled,
         )
         .await?;
+        events(ctx).auth_changed(user.id);
         Ok(User(user))
     }
 
@@ -298,14 +264,19 @@ impl AuthMutation {
         new_password: String,
     ) -> GqlResult<bool> {
         let actor = ctx.actor()?;
-        let id = actor.user_id.ok_or(AppError::NotFound("user"))?;
-        let user = users::get(ctx.db(), id)
-            .await?
-            .ok_or(AppError::NotFound("user"))?;
-        if !password::verify(current_password, user.password_hash.clone()).await? {
-            return Err(AppError::InvalidCredentials("current password is wrong".into()).into());
+        let ip = ctx.auth().map(|a| a.client_ip.as_str()).unwrap_or_default();
+        sessions::change_password(
+            ctx.db(),
+            limiter(ctx),
+            actor,
+            current_password,
+            &new_password,
+            ip,
+        )
+        .await?;
+        if let Some(id) = actor.user_id {
+            events(ctx).auth_changed(id);
         }
-        users::set_password(ctx.db(), actor, &user.username, &new_password).await?;
         Ok(true)
     }
 }

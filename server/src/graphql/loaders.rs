@@ -1,7 +1,8 @@
 //! DataLoaders: nested lists are fetched with one `WHERE … IN (…)` per tree level and request,
-//! so a request's statement count does not grow with the number of rows. The scan tree is
-//! loaded per scan (every child table carries `scan_id`) so that batching does not depend on
-//! how quickly the resolvers of one level run.
+//! so a request's statement count does not grow with the number of rows. The whole tree of a
+//! scan (`scan.sites`) is loaded per scan (every child table carries `scan_id`) so that batching
+//! does not depend on how quickly the resolvers of one level run; a page of `scan.hosts` loads
+//! its levels by the page's own rows (`*_by_*`), so it costs what it holds.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -188,8 +189,12 @@ where
 /// One set of loaders per request (their caches live as long as the request).
 pub struct Loaders {
     pub configs: DataLoader<ByParent<scan_config::Entity>>,
-    /// Ports of one address (used for paginated hosts, where loading the whole scan would waste).
+    /// The rows under the addresses of one page of `hosts` (keyed by the page's rows: a page
+    /// costs what it holds, not what its scan holds).
     pub ports_by_ip: DataLoader<ByParent<scan_port::Entity>>,
+    pub services_by_port: DataLoader<ByParent<scan_service::Entity>>,
+    pub certificates_by_service: DataLoader<ByParent<scan_certificate::Entity>>,
+    pub tls_versions_by_service: DataLoader<ByParent<scan_tls_version::Entity>>,
     pub sites: ScanLevel<scan_site::Entity>,
     pub ips: ScanLevel<scan_ip::Entity>,
     pub ports: ScanLevel<scan_port::Entity>,
@@ -212,6 +217,24 @@ impl Loaders {
                 scan_port::Column::IpId,
                 scan_port::Column::Port,
                 |r: &scan_port::Model| r.ip_id,
+            ),
+            services_by_port: loader(
+                db,
+                scan_service::Column::PortId,
+                scan_service::Column::Id,
+                |r: &scan_service::Model| r.port_id,
+            ),
+            certificates_by_service: loader(
+                db,
+                scan_certificate::Column::ServiceId,
+                scan_certificate::Column::Id,
+                |r: &scan_certificate::Model| r.service_id,
+            ),
+            tls_versions_by_service: loader(
+                db,
+                scan_tls_version::Column::ServiceId,
+                scan_tls_version::Column::Version,
+                |r: &scan_tls_version::Model| r.service_id,
             ),
             sites: ScanLevel::new(
                 db,

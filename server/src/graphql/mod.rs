@@ -5,7 +5,9 @@ pub mod auth;
 pub mod configs;
 pub mod connection;
 pub mod context;
+pub mod guard;
 pub mod loaders;
+pub mod reauth;
 pub mod scans;
 pub mod settings;
 pub mod subscription;
@@ -57,6 +59,12 @@ pub fn build(
     .limit_depth(settings.graphql.max_depth)
     .limit_complexity(settings.graphql.max_complexity)
     .limit_recursive_depth(64)
+    .extension(guard::RequestGuard(guard::Limits {
+        max_fields: settings.graphql.max_fields,
+        max_aliases: settings.graphql.max_aliases,
+        max_query_bytes: settings.graphql.max_query_bytes,
+    }))
+    .extension(reauth::SocketReauth)
     .data(db)
     .data(events)
     .data(limiter)

@@ -132,7 +132,7 @@ impl Scan {
     /// self-signed or weak certificates, old TLS versions and weak ciphers.
     async fn findings(&self, ctx: &Context<'_>) -> GqlResult<Vec<Finding>> {
         let days = settings(ctx).scanner.web.cert_expiry_warning_days;
-        let rows = reports::findings(ctx.db(), ctx.actor()?, self.0.id, days).await?;
+        let rows = reports::findings(ctx.db(), ctx.actor()?, &self.0, days).await?;
         Ok(rows.into_iter().map(Finding::from).collect())
     }
     /// Every address of the scan, paginated (for scans too large to load at once).
@@ -143,7 +143,7 @@ impl Scan {
         after: Option<String>,
     ) -> GqlResult<ScanHostConnection> {
         let page = PageRequest::parse(first, after.as_deref())?;
-        let page = scans::hosts(ctx.db(), ctx.actor()?, self.0.id, page).await?;
+        let page = scans::hosts(ctx.db(), ctx.actor()?, &self.0, page).await?;
         Ok(ScanHostConnection::from_page(
             page,
             |h| h.id,
@@ -218,49 +218,65 @@ impl ScanIp {
                 .children(self.row.scan_id, self.row.id)
                 .await?
         };
-        Ok(rows.into_iter().map(ScanPort).collect())
+        let paged = self.paged;
+        Ok(rows
+            .into_iter()
+            .map(|row| ScanPort { row, paged })
+            .collect())
     }
 }
 
-pub struct ScanPort(pub scan_port::Model);
+/// A port; `paged` as for [`ScanIp`]: its service, certificate and TLS rows are loaded by the
+/// ports of the page, not for the whole scan.
+pub struct ScanPort {
+    pub row: scan_port::Model,
+    pub paged: bool,
+}
 
 #[Object]
 impl ScanPort {
     async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        ID(self.row.id.to_string())
     }
     async fn port(&self) -> i32 {
-        self.0.port
+        self.row.port
     }
     /// `tcp` or `udp`.
     async fn protocol(&self) -> &str {
-        &self.0.protocol
+        &self.row.protocol
     }
     /// nmap's state (`open`, `closed`, `filtered`, …), or `missing` for an expected port not seen.
     async fn state(&self) -> &str {
-        &self.0.state
+        &self.row.state
     }
     async fn reason(&self) -> Option<&str> {
-        self.0.reason.as_deref()
+        self.row.reason.as_deref()
     }
     /// Listed in the config's expectations.
     async fn expected(&self) -> bool {
-        self.0.expected
+        self.row.expected
     }
     /// Open but not expected.
     async fn unexpected(&self) -> bool {
-        self.0.unexpected
+        self.row.unexpected
     }
     /// Expected but not open.
     async fn missing(&self) -> bool {
-        self.0.is_missing()
+        self.row.is_missing()
     }
     async fn service(&self, ctx: &Context<'_>) -> GqlResult<Option<ScanService>> {
-        let mut rows = loaders(ctx)
-            .services
-            .children(self.0.scan_id, self.0.id)
-            .await?;
-        Ok(rows.pop().map(ScanService))
+        let l = loaders(ctx);
+        let mut rows = if self.paged {
+            l.services_by_port
+                .load_one(self.row.id)
+                .await
+                .map_err(AppError::from)?
+                .unwrap_or_default()
+        } else {
+            l.services.children(self.row.scan_id, self.row.id).await?
+        };
+        let paged = self.paged;
+        Ok(rows.pop().map(|row| ScanService { row, paged }))
     }
 }
 
@@ -297,14 +313,14 @@ pub struct Finding {
     pub message: String,
 }
 
-impl From<reports::analysis::Finding> for Finding {
-    fn from(f: reports::analysis::Finding) -> Self {
+impl From<entity::scan_finding::Model> for Finding {
+    fn from(f: entity::scan_finding::Model) -> Self {
         Self {
-            code: f.code.to_owned(),
-            severity: f.severity.to_owned(),
+            code: f.code,
+            severity: f.severity,
             site: f.site,
             address: f.address,
-            port: f.port.map(i32::from),
+            port: f.port,
             protocol: f.protocol,
             message: f.message,
         }
@@ -315,34 +331,37 @@ fn settings<'a>(ctx: &'a Context<'_>) -> &'a crate::config::Settings {
     ctx.data_unchecked::<std::sync::Arc<crate::config::Settings>>()
 }
 
-pub struct ScanService(pub scan_service::Model);
+pub struct ScanService {
+    pub row: scan_service::Model,
+    pub paged: bool,
+}
 
 #[Object]
 impl ScanService {
     async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        ID(self.row.id.to_string())
     }
     async fn name(&self) -> Option<&str> {
-        self.0.name.as_deref()
+        self.row.name.as_deref()
     }
     async fn product(&self) -> Option<&str> {
-        self.0.product.as_deref()
+        self.row.product.as_deref()
     }
     async fn version(&self) -> Option<&str> {
-        self.0.version.as_deref()
+        self.row.version.as_deref()
     }
     async fn extra_info(&self) -> Option<&str> {
-        self.0.extra_info.as_deref()
+        self.row.extra_info.as_deref()
     }
     async fn tunnel(&self) -> Option<&str> {
-        self.0.tunnel.as_deref()
+        self.row.tunnel.as_deref()
     }
     async fn cpe(&self) -> Option<&str> {
-        self.0.cpe.as_deref()
+        self.row.cpe.as_deref()
     }
     /// What the HTTP probe saw; null when the service was not probed.
     async fn http(&self) -> Option<HttpInfo> {
-        let s = &self.0;
+        let s = &self.row;
         (s.http_status.is_some() || s.http_title.is_some() || s.http_server.is_some()).then(|| {
             HttpInfo {
                 status: s.http_status,
@@ -355,25 +374,41 @@ impl ScanService {
     }
     /// The page's screenshot (authenticated route), when one was taken.
     async fn screenshot_url(&self) -> Option<String> {
-        self.0.screenshot_path.as_ref().map(|_| {
+        self.row.screenshot_path.as_ref().map(|_| {
             format!(
                 "/api/scans/{}/services/{}/screenshot.png",
-                self.0.scan_id, self.0.id
+                self.row.scan_id, self.row.id
             )
         })
     }
     async fn certificate(&self, ctx: &Context<'_>) -> GqlResult<Option<ScanCertificate>> {
-        let mut rows = loaders(ctx)
-            .certificates
-            .children(self.0.scan_id, self.0.id)
-            .await?;
+        let l = loaders(ctx);
+        let mut rows = if self.paged {
+            l.certificates_by_service
+                .load_one(self.row.id)
+                .await
+                .map_err(AppError::from)?
+                .unwrap_or_default()
+        } else {
+            l.certificates
+                .children(self.row.scan_id, self.row.id)
+                .await?
+        };
         Ok(rows.pop().map(ScanCertificate))
     }
     async fn tls_versions(&self, ctx: &Context<'_>) -> GqlResult<Vec<ScanTlsVersion>> {
-        let rows = loaders(ctx)
-            .tls_versions
-            .children(self.0.scan_id, self.0.id)
-            .await?;
+        let l = loaders(ctx);
+        let rows = if self.paged {
+            l.tls_versions_by_service
+                .load_one(self.row.id)
+                .await
+                .map_err(AppError::from)?
+                .unwrap_or_default()
+        } else {
+            l.tls_versions
+                .children(self.row.scan_id, self.row.id)
+                .await?
+        };
         Ok(rows.into_iter().map(ScanTlsVersion).collect())
     }
 }
@@ -548,9 +583,18 @@ impl ScanMutation {
             config_id,
         };
         let xml = std::io::Cursor::new(input.xml.into_bytes());
-        Ok(Scan(
-            imports::import_xml(ctx.db(), ctx.actor()?, xml, req).await?,
-        ))
+        let settings = settings(ctx);
+        let row = imports::import_xml(
+            ctx.db(),
+            ctx.actor()?,
+            xml,
+            req,
+            &settings.data_dir,
+            settings.scanner.web.cert_expiry_warning_days,
+        )
+        .await?;
+        runner(ctx).publish(&row);
+        Ok(Scan(row))
     }
 
     /// Writes a scan's JSON, HTML and ZIP reports again, from its stored results (OPERATOR).

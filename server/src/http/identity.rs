@@ -8,8 +8,8 @@ use chrono::Utc;
 use crate::auth::Actor;
 use crate::auth::backend::AuthSession;
 use crate::error::AppError;
-use crate::graphql::auth::SESSION_AUTH_AT;
 use crate::service::api_keys;
+use crate::service::sessions::{SESSION_AUTH_AT, SESSION_TOUCH_EVERY_SECS, SESSION_TOUCHED_AT};
 use crate::state::AppState;
 
 /// The bearer token of a request, if it has an `Authorization: Bearer` header.
@@ -45,14 +45,29 @@ pub async fn session_actor(
         .get(SESSION_AUTH_AT)
         .await
         .map_err(|e| AppError::internal(anyhow::anyhow!("session read: {e}")))?;
+    let now = Utc::now().timestamp();
     let max_age = state.settings.auth.session_absolute_hours * 3600;
-    let expired = auth_at.is_none_or(|at| Utc::now().timestamp() - at > max_age);
+    let expired = auth_at.is_none_or(|at| now - at > max_age);
     if expired {
         session
             .logout()
             .await
             .map_err(|e| AppError::internal(anyhow::anyhow!("session logout: {e}")))?;
         return Ok(None);
+    }
+    // The idle expiry moves forward when the session is saved; save it at most once a minute
+    // (a write per request would queue every signed-in read behind SQLite's writer).
+    let touched_at: Option<i64> = session
+        .session
+        .get(SESSION_TOUCHED_AT)
+        .await
+        .map_err(|e| AppError::internal(anyhow::anyhow!("session read: {e}")))?;
+    if touched_at.is_none_or(|at| now - at >= SESSION_TOUCH_EVERY_SECS) {
+        session
+            .session
+            .insert(SESSION_TOUCHED_AT, now)
+            .await
+            .map_err(|e| AppError::internal(anyhow::anyhow!("session touch: {e}")))?;
     }
     Ok(Some(user.actor()))
 }

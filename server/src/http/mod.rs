@@ -40,7 +40,6 @@ pub fn router(state: AppState) -> Router {
         .with_http_only(true)
         .with_same_site(SameSite::Strict)
         .with_secure(settings.auth.cookie_secure)
-        .with_always_save(true)
         .with_expiry(Expiry::OnInactivity(time::Duration::minutes(
             settings.auth.session_idle_minutes,
         )));
@@ -89,9 +88,15 @@ async fn graphiql() -> Html<String> {
 }
 
 async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let is_graphiql = req.uri().path() == "/graphiql";
+    let path = req.uri().path();
+    let is_graphiql = path == "/graphiql";
+    // Answers that may carry a user's data (the API, downloads) are never cached.
+    let private = path.starts_with("/graphql") || path.starts_with("/api/");
     let mut res = next.run(req).await;
     let h = res.headers_mut();
+    if private {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     let csp = if is_graphiql {
         GRAPHIQL_CSP
     } else {

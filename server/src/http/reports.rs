@@ -27,6 +27,7 @@ fn failure(e: &AppError) -> Response {
         AppError::Unauthenticated | AppError::InvalidCredentials(_) => StatusCode::UNAUTHORIZED,
         AppError::Forbidden(_) => StatusCode::FORBIDDEN,
         AppError::NotFound(_) => return not_found(),
+        AppError::Conflict(_) => StatusCode::CONFLICT,
         AppError::Internal(err) => {
             tracing::error!(error = ?err, "download failed");
             StatusCode::INTERNAL_SERVER_ERROR

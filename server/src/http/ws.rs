@@ -1,23 +1,30 @@
 //! `GET /graphql/ws`: subscriptions over graphql-transport-ws (and legacy graphql-ws).
 //! Origin is checked before the upgrade; the caller is the session cookie's user or an API key
 //! sent in `connection_init` (`{"authorization": "Bearer ssk_…"}`); an init that does not come
-//! within the configured timeout closes the socket.
+//! within the configured timeout closes the socket (4408). Every operation runs with the
+//! caller's rights as of now (`graphql::reauth`), and the socket closes (4403) as soon as they
+//! change. Subscription ids are unique per socket (4409) and their number is capped.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use async_graphql::Data;
-use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
-use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
-use axum::extract::{State, WebSocketUpgrade};
+use async_graphql::http::{
+    ALL_WEBSOCKET_PROTOCOLS, ClientMessage, WebSocketProtocols as Protocols, WsMessage,
+};
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
+use futures::{SinkExt, StreamExt};
+use tokio::sync::{broadcast, mpsc};
 
-use crate::auth::Actor;
 use crate::auth::backend::AuthSession;
+use crate::auth::{Actor, Role};
 use crate::error::{AppError, GqlError};
-use crate::graphql::context::RequestAuth;
+use crate::graphql::context::{RequestAuth, SocketPrincipal};
 use crate::graphql::loaders::Loaders;
 use crate::http::graphql::error_response;
 use crate::http::identity;
@@ -42,6 +49,15 @@ pub fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
     origin == format!("http://{host}") || origin == format!("https://{host}")
 }
 
+/// The first subprotocol of the request that is one of ours.
+fn protocol(headers: &HeaderMap) -> Option<Protocols> {
+    headers
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok())?
+        .split(',')
+        .find_map(|p| p.trim().parse::<Protocols>().ok())
+}
+
 fn token_from_payload(payload: &serde_json::Value) -> Option<String> {
     ["authorization", "Authorization", "apiKey", "token"]
         .iter()
@@ -57,11 +73,18 @@ fn token_from_payload(payload: &serde_json::Value) -> Option<String> {
 
 pub async fn upgrade(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     mut session: AuthSession,
     headers: HeaderMap,
-    protocol: GraphQLProtocol,
     ws: WebSocketUpgrade,
 ) -> Response {
+    let Some(protocol) = protocol(&headers) else {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "Sec-WebSocket-Protocol must be graphql-transport-ws or graphql-ws",
+        );
+    };
     if !origin_allowed(&headers, &state.settings.http.allowed_origins) {
         return error_response(StatusCode::FORBIDDEN, "FORBIDDEN", "origin not allowed");
     }
@@ -75,50 +98,249 @@ pub async fn upgrade(
             );
         }
     };
-    let init_timeout = Duration::from_secs(state.settings.http.ws_init_timeout_secs);
-    // A socket that sends nothing (not even a ping) for this long is closed.
-    let idle_timeout = Duration::from_secs(state.settings.http.ws_idle_timeout_secs.max(1));
+    let session_id = session.session.id().map(|id| id.to_string());
+    let client_ip = peer.ip().to_string();
     ws.protocols(ALL_WEBSOCKET_PROTOCOLS)
         .max_message_size(MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| async move {
-            let initialised = Arc::new(AtomicBool::new(false));
-            let flag = initialised.clone();
-            let db = state.db.clone();
-            let serve = GraphQLWebSocket::new(socket, state.schema.clone(), protocol)
-                .on_connection_init(move |payload| async move {
-                    flag.store(true, Ordering::SeqCst);
-                    let actor = match cookie_actor {
-                        Some(actor) => actor,
-                        None => match token_from_payload(&payload) {
-                            Some(token) => api_keys::authenticate(&db, &token)
-                                .await
-                                .map_err(|e| async_graphql::Error::from(GqlError::from(e)))?,
-                            None => return Err(GqlError::from(AppError::Unauthenticated).into()),
-                        },
-                    };
-                    let mut data = Data::default();
-                    data.insert(RequestAuth {
-                        actor: Some(actor),
-                        session: None,
-                        client_ip: String::new(),
-                    });
-                    data.insert(Loaders::new(&db));
-                    Ok(data)
-                })
-                .keepalive_timeout(Some(idle_timeout))
-                .serve();
-            tokio::pin!(serve);
-            tokio::select! {
-                () = &mut serve => {}
-                () = tokio::time::sleep(init_timeout) => {
-                    if initialised.load(Ordering::SeqCst) {
-                        serve.await;
-                    }
-                    // else: dropping the socket closes the connection.
-                }
-            }
+        .on_upgrade(move |socket| {
+            serve(socket, state, protocol, cookie_actor, session_id, client_ip)
         })
 }
+
+/// Why the server closes a socket.
+enum Closing {
+    /// The client (or the protocol) ended the conversation.
+    Done,
+    /// graphql-transport-ws: "Subscriber for <id> already exists".
+    DuplicateId(String),
+    /// The socket's session ended or its key, user or role changed.
+    RightsChanged,
+    /// No `connection_init` in time.
+    NoInit,
+}
+
+/// Serves one socket: the graphql-transport-ws (or legacy graphql-ws) conversation of
+/// async-graphql, with what it lacks added around it — an init deadline, unique subscription
+/// ids (4409), a cap on subscriptions per socket, and a watch on the caller's rights that
+/// closes the socket (4403) as soon as they change.
+async fn serve(
+    socket: WebSocket,
+    state: AppState,
+    protocol: Protocols,
+    cookie_actor: Option<Actor>,
+    session_id: Option<String>,
+    client_ip: String,
+) {
+    let (mut sink, stream) = socket.split();
+    let principal: Arc<OnceLock<(SocketPrincipal, Role)>> = Arc::new(OnceLock::new());
+    let active: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let (notices, notices_rx) = mpsc::unbounded_channel::<Notice>();
+    let cap = state.settings.graphql.max_subscriptions_per_socket;
+
+    // Incoming: parsed once, ids tracked; a duplicate id closes the socket (4409), one over
+    // the cap is answered with an error for that id and not started.
+    let input = {
+        let active = active.clone();
+        let notices = notices.clone();
+        stream
+            .take_while(|m| futures::future::ready(m.is_ok()))
+            .filter_map(|m| {
+                futures::future::ready(match m {
+                    Ok(m @ (Message::Text(_) | Message::Binary(_))) => Some(m.into_data()),
+                    _ => None,
+                })
+            })
+            .map(ClientMessage::from_bytes)
+            .filter_map(move |msg| {
+                let pass = match &msg {
+                    Ok(ClientMessage::Start { id, .. }) => {
+                        let mut active = active.lock().unwrap_or_else(|p| p.into_inner());
+                        if active.contains(id) {
+                            let _ = notices.send(Notice::Close(Closing::DuplicateId(id.clone())));
+                            false
+                        } else if active.len() >= cap {
+                            let _ = notices.send(Notice::TooMany(id.clone()));
+                            false
+                        } else {
+                            active.insert(id.clone());
+                            true
+                        }
+                    }
+                    Ok(ClientMessage::Stop { id }) => {
+                        active.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+                        true
+                    }
+                    _ => true,
+                };
+                futures::future::ready(pass.then_some(msg))
+            })
+    };
+
+    let db = state.db.clone();
+    let init_principal = principal.clone();
+    let init_ip = client_ip.clone();
+    let conversation =
+        async_graphql::http::WebSocket::from_message_stream(state.schema.clone(), input, protocol)
+            .on_connection_init(move |payload| async move {
+                let actor = match cookie_actor {
+                    Some(actor) => actor,
+                    None => match token_from_payload(&payload) {
+                        Some(token) => api_keys::authenticate(&db, &token)
+                            .await
+                            .map_err(|e| async_graphql::Error::from(GqlError::from(e)))?,
+                        None => return Err(GqlError::from(AppError::Unauthenticated).into()),
+                    },
+                };
+                let who = SocketPrincipal::of(&actor, session_id).ok_or_else(|| {
+                    async_graphql::Error::from(GqlError::from(AppError::Unauthenticated))
+                })?;
+                let _ = init_principal.set((who.clone(), actor.role));
+                let mut data = Data::default();
+                data.insert(who);
+                data.insert(RequestAuth {
+                    actor: Some(actor),
+                    session: None,
+                    client_ip: init_ip,
+                });
+                data.insert(Loaders::new(&db));
+                Ok(data)
+            })
+            .keepalive_timeout(Some(Duration::from_secs(
+                state.settings.http.ws_idle_timeout_secs.max(1),
+            )));
+    tokio::pin!(conversation);
+    let mut notices_rx = notices_rx;
+
+    let init_deadline = tokio::time::sleep(Duration::from_secs(
+        state.settings.http.ws_init_timeout_secs,
+    ));
+    tokio::pin!(init_deadline);
+    let watch = watch_rights(&state, principal.clone());
+    tokio::pin!(watch);
+
+    let closing = loop {
+        tokio::select! {
+            // Notices first: a duplicate id must close with 4409, not as a plain end of input.
+            biased;
+            Some(notice) = notices_rx.recv() => match notice {
+                Notice::Close(closing) => break closing,
+                Notice::TooMany(id) => {
+                    let text = too_many(protocol, &id, cap);
+                    if sink.send(Message::Text(text.into())).await.is_err() {
+                        break Closing::Done;
+                    }
+                }
+            },
+            out = conversation.next() => match out {
+                Some(WsMessage::Text(text)) => {
+                    if let Some(id) = ended_id(&text) {
+                        active.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+                    }
+                    if sink.send(Message::Text(text.into())).await.is_err() {
+                        break Closing::Done;
+                    }
+                }
+                Some(WsMessage::Close(code, reason)) => {
+                    let _ = sink.send(close(code, &reason)).await;
+                    break Closing::Done;
+                }
+                None => break Closing::Done,
+            },
+            () = &mut init_deadline, if principal.get().is_none() => break Closing::NoInit,
+            () = &mut watch => break Closing::RightsChanged,
+        }
+    };
+    let frame = match closing {
+        Closing::Done => None,
+        Closing::DuplicateId(id) => {
+            Some(close(4409, &format!("Subscriber for {id} already exists")))
+        }
+        Closing::RightsChanged => Some(close(
+            4403,
+            "Forbidden: the session ended or its rights changed",
+        )),
+        Closing::NoInit => Some(close(4408, "Connection initialisation timeout")),
+    };
+    if let Some(frame) = frame {
+        let _ = sink.send(frame).await;
+    }
+    let _ = sink.close().await;
+}
+
+/// What the input side tells the loop.
+enum Notice {
+    Close(Closing),
+    TooMany(String),
+}
+
+fn close(code: u16, reason: &str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }))
+}
+
+/// The id of an outgoing `complete` or `error` message: that subscription is over.
+fn ended_id(text: &str) -> Option<String> {
+    if !(text.starts_with("{\"type\":\"complete\"") || text.starts_with("{\"type\":\"error\"")) {
+        return None;
+    }
+    #[derive(serde::Deserialize)]
+    struct Head {
+        id: String,
+    }
+    serde_json::from_str::<Head>(text).ok().map(|h| h.id)
+}
+
+fn too_many(protocol: Protocols, id: &str, cap: usize) -> String {
+    let error = serde_json::json!({
+        "message": format!("a websocket may hold at most {cap} subscriptions; complete one first"),
+        "extensions": { "code": "RATE_LIMITED" }
+    });
+    let payload = match protocol {
+        Protocols::GraphQLWS => serde_json::json!([error]),
+        Protocols::SubscriptionsTransportWS => error,
+    };
+    serde_json::json!({ "type": "error", "id": id, "payload": payload }).to_string()
+}
+
+/// Resolves when the socket's rights are no longer what they were at `connection_init`:
+/// checked at once when its user's rights may have changed on this server (sign-out, disable,
+/// role, password, key revoked), and every [`RECHECK_EVERY`] for changes made elsewhere
+/// (another replica, expiry).
+async fn watch_rights(state: &AppState, principal: Arc<OnceLock<(SocketPrincipal, Role)>>) {
+    let mut changes = state.events.auth_changes();
+    let mut every = tokio::time::interval(RECHECK_EVERY);
+    every.tick().await;
+    let absolute = state.settings.auth.session_absolute_hours * 3600;
+    loop {
+        let changed_user = tokio::select! {
+            change = changes.recv() => match change {
+                Ok(change) => Some(change.user_id),
+                Err(broadcast::error::RecvError::Lagged(_)) => None,
+                Err(broadcast::error::RecvError::Closed) => return std::future::pending().await,
+            },
+            _ = every.tick() => None,
+        };
+        let Some((who, role)) = principal.get() else {
+            continue;
+        };
+        if changed_user.is_some_and(|u| u != who.user_id()) {
+            continue;
+        }
+        match who.current(&state.db, absolute).await {
+            Ok(actor) if actor.role == *role => {}
+            Ok(_) => return,
+            Err(AppError::Internal(e)) => {
+                tracing::warn!(error = ?e, "re-checking a websocket's rights failed");
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+/// How often an open socket re-checks its rights without being told.
+const RECHECK_EVERY: Duration = Duration::from_secs(30);
 
 #[cfg(test)]
 mod tests {

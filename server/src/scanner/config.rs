@@ -66,7 +66,10 @@ impl Target {
     pub fn address_count(&self) -> u128 {
         match self {
             Target::Ip(_) => 1,
-            Target::Cidr(net) => 1u128 << (u32::from(net.max_prefix_len() - net.prefix_len())),
+            // `::/0` holds 2^128 addresses, one more than u128 counts: saturate, never wrap.
+            Target::Cidr(net) => 1u128
+                .checked_shl(u32::from(net.max_prefix_len() - net.prefix_len()))
+                .unwrap_or(u128::MAX),
         }
     }
 }
@@ -140,7 +143,7 @@ impl ScanConfig {
             .iter()
             .flat_map(|s| &s.targets)
             .map(|t| t.target.address_count())
-            .sum()
+            .fold(0u128, u128::saturating_add)
     }
 }
 

@@ -27,7 +27,7 @@ use super::{http_probe, screenshot};
 use crate::config::Settings;
 use crate::error::{AppError, AppResult};
 use crate::events::{EventBus, ScanEvent};
-use crate::service::reports;
+use crate::service::completion;
 use crate::service::results::{self, NewService, Outcome, command_lines_json};
 use crate::service::scans::{self, ScanStatus};
 
@@ -95,15 +95,26 @@ pub async fn run(ctx: JobContext, row: scan::Model) {
     };
     match results::finish(&ctx.db, scan_id, outcome).await {
         Ok(Some(row)) => {
-            tracing::info!(scan_id, status = %row.status, hosts_up = row.hosts_up, open_ports = row.open_ports, "scan ended");
-            if status == ScanStatus::Completed {
+            let row = if status == ScanStatus::Completed {
                 let days = ctx.settings.scanner.web.cert_expiry_warning_days;
-                // Reports can be generated again later; a failure here does not fail the scan.
-                if let Err(e) = reports::generate(&ctx.db, &ctx.settings.data_dir, days, &row).await
-                {
-                    tracing::error!(scan_id, error = ?e, "writing the reports failed");
+                match completion::complete(&ctx.db, &ctx.settings.data_dir, days, scan_id).await {
+                    Ok(Some(row)) => row,
+                    Ok(None) => {
+                        tracing::info!(
+                            scan_id,
+                            "scan was removed or ended elsewhere while finishing"
+                        );
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::error!(scan_id, error = ?e, "completing the scan failed");
+                        row
+                    }
                 }
-            }
+            } else {
+                row
+            };
+            tracing::info!(scan_id, status = %row.status, hosts_up = row.hosts_up, open_ports = row.open_ports, "scan ended");
             ctx.bus.publish(ScanEvent::from_row(&row));
         }
         Ok(None) => tracing::info!(scan_id, "scan was removed or ended elsewhere while running"),

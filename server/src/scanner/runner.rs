@@ -19,6 +19,7 @@ use super::job;
 use crate::config::Settings;
 use crate::error::AppResult;
 use crate::events::{EventBus, ScanEvent};
+use crate::service::results;
 use crate::service::scans::{self, ScanStatus};
 use crate::service::settings;
 
@@ -106,6 +107,13 @@ impl Runner {
             tracing::warn!(
                 killed,
                 "killed nmap processes left by an earlier server process"
+            );
+        }
+        let discarded = results::discard_abandoned_stages(&self.inner.db).await?;
+        if discarded > 0 {
+            tracing::warn!(
+                scans = discarded,
+                "deleted imports an earlier server process left unfinished"
             );
         }
         let interrupted = scans::end_if(

@@ -58,7 +58,7 @@ impl Scope {
                     }
                 )));
             }
-            total += target.address_count();
+            total = total.saturating_add(target.address_count());
         }
         if total > u128::from(self.max_addresses) {
             return Err(AppError::Scope(format!(
@@ -137,5 +137,22 @@ mod tests {
             .expect_err("must fail");
         assert_eq!(err.code(), "SCOPE");
         assert!(err.to_string().contains("384"), "{err}");
+    }
+
+    #[test]
+    fn address_count_saturates_when_the_network_is_all_of_ipv6() {
+        let all = Target::Cidr("::/0".parse().expect("net"));
+        assert_eq!(all.address_count(), u128::MAX);
+        let half = Target::Cidr("::/1".parse().expect("net"));
+        assert_eq!(half.address_count(), 1u128 << 127);
+        // `::/0` used to count as one address and pass as a target.
+        let err = parse_target("::/0").expect_err("too large");
+        assert_eq!(err.code(), "VALIDATION");
+        let scope = Scope {
+            allowed: vec!["::/0".parse().expect("present")],
+            ..Scope::default()
+        };
+        let err = scope.check([&all, &all]).expect_err("too many");
+        assert_eq!(err.code(), "SCOPE");
     }
 }

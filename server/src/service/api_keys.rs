@@ -107,15 +107,26 @@ pub async fn list(db: &DatabaseConnection, actor: &Actor) -> AppResult<Vec<api_k
     Ok(q.all(db).await?)
 }
 
-/// Revokes a key of the actor's (ADMIN: any key). Revoking twice is harmless.
-pub async fn revoke(db: &DatabaseConnection, actor: &Actor, id: i32) -> AppResult<()> {
+/// Revokes a key of the actor's (ADMIN: any key); returns its owner's id. Revoking twice is
+/// harmless.
+pub async fn revoke(db: &DatabaseConnection, actor: &Actor, id: i32) -> AppResult<i32> {
     let key = api_key::Entity::find_by_id(id)
         .one(db)
         .await?
         .filter(|k| actor.role >= Role::Admin || Some(k.user_id) == actor.user_id)
         .ok_or(AppError::NotFound("API key"))?;
+    // A caller acts within its own role: a VIEWER key cannot revoke its owner's ADMIN key.
+    let key_role: Role = key.role.parse()?;
+    if key_role > actor.role {
+        return Err(AppError::Forbidden(format!(
+            "revoking a {} key needs that role; you act as {}",
+            key_role.as_str().to_uppercase(),
+            actor.role.as_str().to_uppercase()
+        )));
+    }
+    let owner = key.user_id;
     if key.revoked_at.is_some() {
-        return Ok(());
+        return Ok(owner);
     }
     let mut active: api_key::ActiveModel = key.into();
     active.revoked_at = Set(Some(Utc::now()));
@@ -128,7 +139,7 @@ pub async fn revoke(db: &DatabaseConnection, actor: &Actor, id: i32) -> AppResul
         None,
     )
     .await?;
-    Ok(())
+    Ok(owner)
 }
 
 /// Resolves a bearer token to an actor. Unknown, revoked and expired keys, and keys of disabled
@@ -144,6 +155,33 @@ pub async fn authenticate(db: &DatabaseConnection, token: &str) -> AppResult<Act
         .await?
         .ok_or_else(|| unauthenticated("invalid API key"))?;
     let now = Utc::now();
+    let actor = actor_of(db, &key).await?;
+    // Record use at most once a minute: no write on every request.
+    if key
+        .last_used_at
+        .is_none_or(|t| now - t > Duration::seconds(60))
+    {
+        let mut active: api_key::ActiveModel = key.into();
+        active.last_used_at = Set(Some(now));
+        active.update(db).await?;
+    }
+    Ok(actor)
+}
+
+/// The actor of the key `key_id` as of now (an open websocket checks its key again with this).
+pub async fn actor_of_id(db: &DatabaseConnection, key_id: i32) -> AppResult<Actor> {
+    let key = api_key::Entity::find_by_id(key_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::InvalidCredentials("invalid API key".into()))?;
+    actor_of(db, &key).await
+}
+
+/// Revoked and expired keys, and keys of disabled users, are `UNAUTHENTICATED`; the role is the
+/// lower of the key's and its owner's.
+async fn actor_of(db: &DatabaseConnection, key: &api_key::Model) -> AppResult<Actor> {
+    let unauthenticated = |m: &str| AppError::InvalidCredentials(m.to_owned());
+    let now = Utc::now();
     if key.revoked_at.is_some() {
         return Err(unauthenticated("API key has been revoked"));
     }
@@ -156,20 +194,10 @@ pub async fn authenticate(db: &DatabaseConnection, token: &str) -> AppResult<Act
         .ok_or_else(|| unauthenticated("API key owner is disabled"))?;
     let user_role: Role = user.role.parse()?;
     let key_role: Role = key.role.parse()?;
-    let actor = Actor {
+    Ok(Actor {
         user_id: Some(user.id),
         username: user.username,
         role: key_role.min(user_role),
         method: AuthMethod::ApiKey { key_id: key.id },
-    };
-    // Record use at most once a minute: no write on every request.
-    if key
-        .last_used_at
-        .is_none_or(|t| now - t > Duration::seconds(60))
-    {
-        let mut active: api_key::ActiveModel = key.into();
-        active.last_used_at = Set(Some(now));
-        active.update(db).await?;
-    }
-    Ok(actor)
+    })
 }

@@ -3,6 +3,7 @@
 //! blocking thread; a malformed file is `VALIDATION` and stores nothing.
 
 use std::io::BufRead;
+use std::path::Path;
 
 use chrono::{TimeZone, Utc};
 use nmap_parser::{Event, NmapReader, ParseError};
@@ -15,7 +16,8 @@ use crate::error::{AppError, AppResult};
 use crate::scanner::assemble::assemble;
 use crate::scanner::config::{self as scan_config, ScanConfig};
 use crate::scanner::findings::{Findings, HostStatusUse, ServiceUse};
-use crate::service::results::{NewIp, NewScan, PendingScan};
+use crate::service::completion;
+use crate::service::results::{NewIp, NewScan, StagedScan};
 use crate::service::scans::{ScanStatus, clean_title};
 use crate::service::{audit, configs};
 
@@ -110,13 +112,16 @@ fn read<R: BufRead>(input: R, config: Option<&ScanConfig>, tx: &Pieces) -> Resul
     Ok(())
 }
 
-/// Imports one XML document (OPERATOR). Hosts are stored as they are parsed, in one
-/// transaction: a file that turns out malformed part-way stores nothing.
+/// Imports one XML document (OPERATOR) through the completion pipeline (findings, reports,
+/// then COMPLETED). Hosts are stored as they are parsed, a batch per write transaction: a file
+/// that turns out malformed part-way stores nothing (its batches are deleted).
 pub async fn import_xml<R: BufRead + Send + 'static>(
     db: &sea_orm::DatabaseConnection,
     actor: &Actor,
     input: R,
     req: ImportRequest,
+    data_dir: &Path,
+    expiry_days: i64,
 ) -> AppResult<scan::Model> {
     actor.require(Role::Operator)?;
     let title = clean_title(req.title.as_deref())?;
@@ -181,16 +186,33 @@ pub async fn import_xml<R: BufRead + Send + 'static>(
         config_yaml: config_row.map(|c| c.yaml),
         sites: Vec::new(),
     };
-    let mut pending = PendingScan::begin(db, &new).await?;
-    let end = loop {
-        match next().await? {
-            Piece::Ips { site, ips } => pending.write(&site, &ips).await?,
-            Piece::End(end) => break end,
-            Piece::Start(_) => {}
+    let mut staged = StagedScan::begin(db, &new).await?;
+    let stored = async {
+        let end = loop {
+            match next().await? {
+                Piece::Ips { site, ips } => staged.write(&site, &ips).await?,
+                Piece::End(end) => break end,
+                Piece::Start(_) => {}
+            }
+        };
+        parser.await.map_err(AppError::internal)?;
+        Ok::<_, AppError>(end)
+    }
+    .await;
+    let end = match stored {
+        Ok(end) => end,
+        Err(e) => {
+            if let Err(cleanup) = staged.discard().await {
+                tracing::error!(error = ?cleanup, "removing a failed import's rows failed");
+            }
+            return Err(e);
         }
     };
-    parser.await.map_err(AppError::internal)?;
-    let row = pending.commit(at(end)).await?;
+    let scan_id = staged.scan_id();
+    staged.finish(at(end).unwrap_or(now)).await?;
+    let row = completion::complete(db, data_dir, expiry_days, scan_id)
+        .await?
+        .ok_or(AppError::NotFound("scan"))?;
     audit::record(
         db,
         actor,

@@ -3,11 +3,13 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod completion;
 pub mod configs;
 pub mod imports;
 pub mod pagination;
 pub mod reports;
 pub mod results;
 pub mod scans;
+pub mod sessions;
 pub mod settings;
 pub mod users;

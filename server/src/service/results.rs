@@ -11,6 +11,7 @@ use entity::scan;
 
 use crate::db;
 use crate::error::AppResult;
+use crate::service::completion;
 use crate::service::scans::ScanStatus;
 
 pub use writer::TreeWriter;
@@ -176,38 +177,43 @@ pub struct PendingScan {
     writer: TreeWriter,
 }
 
+/// The scan row of a new scan, with zero counters.
+fn new_row(new: &NewScan, status: ScanStatus, phase: &str) -> scan::ActiveModel {
+    let mut row = scan::ActiveModel {
+        title: Set(new.title.clone()),
+        status: Set(status.as_str().to_owned()),
+        phase: Set(phase.to_owned()),
+        percent: Set(if status == ScanStatus::Completed {
+            100.0
+        } else {
+            0.0
+        }),
+        message: Set(None),
+        config_id: Set(new.config_id),
+        triggered_by: Set(new.triggered_by.clone()),
+        triggered_by_user_id: Set(new.triggered_by_user_id),
+        created_at: Set(new.created_at),
+        started_at: Set(new.started_at),
+        completed_at: Set(new.completed_at),
+        error_message: Set(None),
+        command_lines: Set(command_lines_json(&new.command_lines)),
+        config_yaml: Set(new.config_yaml.clone()),
+        ..Default::default()
+    };
+    Counters::default().apply(&mut row);
+    row
+}
+
 impl PendingScan {
     /// Inserts the scan row and `new.sites`.
     pub async fn begin(db: &DatabaseConnection, new: &NewScan) -> AppResult<Self> {
         let txn = db::begin_write(db).await?;
-        let mut row = scan::ActiveModel {
-            title: Set(new.title.clone()),
-            status: Set(new.status.as_str().to_owned()),
-            phase: Set(if new.status.is_terminal() {
-                "done"
-            } else {
-                "queued"
-            }
-            .to_owned()),
-            percent: Set(if new.status == ScanStatus::Completed {
-                100.0
-            } else {
-                0.0
-            }),
-            message: Set(None),
-            config_id: Set(new.config_id),
-            triggered_by: Set(new.triggered_by.clone()),
-            triggered_by_user_id: Set(new.triggered_by_user_id),
-            created_at: Set(new.created_at),
-            started_at: Set(new.started_at),
-            completed_at: Set(new.completed_at),
-            error_message: Set(None),
-            command_lines: Set(command_lines_json(&new.command_lines)),
-            config_yaml: Set(new.config_yaml.clone()),
-            ..Default::default()
+        let phase = if new.status.is_terminal() {
+            "done"
+        } else {
+            "queued"
         };
-        Counters::default().apply(&mut row);
-        let row = row.insert(&txn).await?;
+        let row = new_row(new, new.status, phase).insert(&txn).await?;
         let mut pending = Self {
             writer: TreeWriter::new(row.id),
             txn,
@@ -237,6 +243,76 @@ impl PendingScan {
     }
 }
 
+/// A scan stored in batches, each in its own short write transaction, so that a long import
+/// never holds the database's write lock for more than one batch: other writers (sessions,
+/// scans, other imports) get their turn in between. All or nothing all the same: the scan is
+/// RUNNING in phase [`STAGING`] until [`StagedScan::finish`] hands it to the completion
+/// pipeline; [`StagedScan::discard`] (a malformed file) deletes every row written, and a
+/// process that dies mid-import leaves a staged scan that the next start deletes.
+pub struct StagedScan {
+    db: DatabaseConnection,
+    row: scan::Model,
+    writer: TreeWriter,
+}
+
+/// The phase of a scan whose rows are being staged (an import under way).
+pub const STAGING: &str = "importing";
+
+impl StagedScan {
+    /// Inserts the scan row (RUNNING, phase [`STAGING`]) and commits it.
+    pub async fn begin(db: &DatabaseConnection, new: &NewScan) -> AppResult<Self> {
+        let row = new_row(new, ScanStatus::Running, STAGING)
+            .insert(db)
+            .await?;
+        Ok(Self {
+            db: db.clone(),
+            writer: TreeWriter::new(row.id),
+            row,
+        })
+    }
+
+    pub fn scan_id(&self) -> i32 {
+        self.row.id
+    }
+
+    /// Writes one batch of IPs into the named site, in its own transaction.
+    pub async fn write(&mut self, site: &str, ips: &[NewIp]) -> AppResult<()> {
+        let txn = db::begin_write(&self.db).await?;
+        self.writer.write(&txn, site, ips).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Sets the counters and the completion time; the scan stays RUNNING (phase `finishing`)
+    /// for the completion pipeline.
+    pub async fn finish(self, completed_at: DateTime<Utc>) -> AppResult<scan::Model> {
+        let mut active: scan::ActiveModel = self.row.into();
+        active.completed_at = Set(Some(completed_at));
+        active.phase = Set(completion::FINISHING.to_owned());
+        self.writer.counters().apply(&mut active);
+        Ok(active.update(&self.db).await?)
+    }
+
+    /// Deletes the scan and every row written under it.
+    pub async fn discard(self) -> AppResult<()> {
+        scan::Entity::delete_by_id(self.row.id)
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+}
+
+/// Deletes staged scans a dead process left behind (imports cut short); returns how many.
+pub async fn discard_abandoned_stages(db: &DatabaseConnection) -> AppResult<u64> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    Ok(scan::Entity::delete_many()
+        .filter(scan::Column::Status.eq(ScanStatus::Running.as_str()))
+        .filter(scan::Column::Phase.eq(STAGING))
+        .exec(db)
+        .await?
+        .rows_affected)
+}
+
 /// List columns (SANs, ciphers) are stored as JSON text.
 pub fn list_to_json(items: &[String]) -> String {
     serde_json::to_string(items).unwrap_or_else(|_| "[]".into())
@@ -261,8 +337,9 @@ pub struct Outcome {
 }
 
 /// Ends a running scan: stores what it found (also when it failed or was cancelled, so nothing
-/// already learned is lost) and sets the final status, in one transaction. Refuses (returns
-/// `None`) when the scan is no longer RUNNING, e.g. deleted meanwhile.
+/// already learned is lost) and sets the final status, in one transaction — except COMPLETED,
+/// which only the completion pipeline sets (the scan stays RUNNING in phase `finishing`).
+/// Refuses (returns `None`) when the scan is no longer RUNNING, e.g. deleted meanwhile.
 pub async fn finish(
     db: &DatabaseConnection,
     scan_id: i32,
@@ -278,10 +355,12 @@ pub async fn finish(
     }
     insert_tree(&txn, scan_id, &outcome.sites).await?;
     let mut active: scan::ActiveModel = row.into();
-    active.status = Set(outcome.status.as_str().to_owned());
-    active.phase = Set("done".to_owned());
     if outcome.status == ScanStatus::Completed {
-        active.percent = Set(100.0);
+        // COMPLETED is set by the completion pipeline, after findings and reports.
+        active.phase = Set(completion::FINISHING.to_owned());
+    } else {
+        active.status = Set(outcome.status.as_str().to_owned());
+        active.phase = Set("done".to_owned());
     }
     active.message = Set(outcome.message);
     active.error_message = Set(outcome.error_message);

@@ -295,7 +295,10 @@ pub async fn list(
     actor.require(Role::Viewer)?;
     let mut filter = Condition::all();
     if !statuses.is_empty() {
-        filter = filter.add(scan::Column::Status.is_in(statuses.iter().map(|s| s.as_str())));
+        // Each status once, however often it was asked for: a filter repeating one value
+        // 32,766 times must not become 32,766 bound parameters.
+        let distinct = ScanStatus::ALL.into_iter().filter(|s| statuses.contains(s));
+        filter = filter.add(scan::Column::Status.is_in(distinct.map(ScanStatus::as_str)));
     }
     let total_count = scan::Entity::find()
         .filter(filter.clone())
@@ -354,18 +357,21 @@ pub async fn delete(
     Ok(())
 }
 
-/// The addresses of a scan in the order they were stored, paginated (for large scans).
+/// The addresses of a scan in the order they were stored, paginated (for large scans). The
+/// total is the scan row's own counter (written with the rows), so a page never counts the
+/// whole scan.
 pub async fn hosts(
     db: &DatabaseConnection,
     actor: &Actor,
-    scan_id: i32,
+    scan: &scan::Model,
     page: PageRequest,
 ) -> AppResult<Page<entity::scan_ip::Model>> {
     use entity::scan_ip;
     actor.require(Role::Viewer)?;
-    let base = scan_ip::Entity::find().filter(scan_ip::Column::ScanId.eq(scan_id));
-    let total_count = base.clone().count(db).await?;
-    let mut q = base.order_by_asc(scan_ip::Column::Id);
+    let total_count = u64::try_from(scan.hosts_total).unwrap_or_default();
+    let mut q = scan_ip::Entity::find()
+        .filter(scan_ip::Column::ScanId.eq(scan.id))
+        .order_by_asc(scan_ip::Column::Id);
     if let Some(after) = page.after_id {
         q = q.filter(scan_ip::Column::Id.gt(after));
     }

@@ -10,7 +10,7 @@ use entity::user;
 
 use crate::auth::{Actor, Role, password, tokens};
 use crate::error::{AppError, AppResult};
-use crate::service::audit;
+use crate::service::{audit, sessions};
 
 pub const ADMIN_USERNAME: &str = "admin";
 
@@ -108,7 +108,8 @@ pub async fn set_password(
     let mut active: user::ActiveModel = user.into();
     active.password_hash = Set(hash);
     active.updated_at = Set(Utc::now());
-    active.update(db).await?;
+    let user = active.update(db).await?;
+    sessions::end_all(db, user.id).await?;
     audit::record(
         db,
         actor,
@@ -148,6 +149,9 @@ pub async fn update(
     }
     active.updated_at = Set(Utc::now());
     let updated = active.update(db).await?;
+    if disabled == Some(true) {
+        sessions::end_all(db, id).await?;
+    }
     audit::record(
         db,
         actor,

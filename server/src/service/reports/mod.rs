@@ -11,11 +11,12 @@ use std::path::{Component, Path, PathBuf};
 
 use sea_orm::DatabaseConnection;
 
-use entity::{scan, scan_service};
+use entity::{scan, scan_finding, scan_service};
 
 use crate::auth::{Actor, Role};
 use crate::error::{AppError, AppResult};
-use crate::service::scans;
+use crate::service::completion;
+use crate::service::scans::{self, ScanStatus};
 
 /// One of the three report files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,15 +74,27 @@ pub fn inside(data_dir: &Path, relative: &str) -> Option<PathBuf> {
     Some(data_dir.join(rel))
 }
 
-/// The findings of a scan (VIEWER).
+/// The findings of a scan (VIEWER): those stored when it ended (one indexed read). A scan
+/// that ended before findings were stored gets them computed now, and stored.
 pub async fn findings(
     db: &DatabaseConnection,
     actor: &Actor,
-    scan_id: i32,
+    row: &scan::Model,
     expiry_days: i64,
-) -> AppResult<Vec<analysis::Finding>> {
-    let row = scans::get(db, actor, scan_id).await?;
-    Ok(model::load(db, &row, expiry_days).await?.findings)
+) -> AppResult<Vec<scan_finding::Model>> {
+    actor.require(Role::Viewer)?;
+    if let Some(stored) = completion::stored_findings(db, row).await? {
+        return Ok(stored);
+    }
+    let computed = model::load(db, row, expiry_days).await?.findings;
+    let ended = ScanStatus::parse(&row.status).is_some_and(ScanStatus::is_terminal);
+    if ended {
+        completion::store_findings(db, row.id, &computed).await?;
+    }
+    Ok(computed
+        .iter()
+        .map(|f| completion::to_row(row.id, f))
+        .collect())
 }
 
 /// Writes the three reports of a scan (replacing older ones); returns their directory.
@@ -91,7 +104,11 @@ pub async fn generate(
     expiry_days: i64,
     row: &scan::Model,
 ) -> AppResult<PathBuf> {
-    let report = model::load(db, row, expiry_days).await?;
+    write(data_dir, model::load(db, row, expiry_days).await?).await
+}
+
+/// Writes the three files of a loaded report (off the async runtime).
+pub async fn write(data_dir: &Path, report: model::Report) -> AppResult<PathBuf> {
     let data_dir = data_dir.to_owned();
     tokio::task::spawn_blocking(move || write_files(&data_dir, &report))
         .await
@@ -113,7 +130,9 @@ pub async fn regenerate(
     Ok(row)
 }
 
-/// The path of a report to download (VIEWER); generated first when missing.
+/// The path of a report to download (VIEWER). Reports exist once a scan has ended: a queued
+/// or running scan's download is `CONFLICT` (never a second writer racing the completion
+/// pipeline); an ended scan without files (failed, cancelled, or from before) gets them now.
 pub async fn file(
     db: &DatabaseConnection,
     actor: &Actor,
@@ -123,6 +142,12 @@ pub async fn file(
     format: Format,
 ) -> AppResult<PathBuf> {
     let row = scans::get(db, actor, scan_id).await?;
+    if ScanStatus::parse(&row.status).is_none_or(|s| !s.is_terminal()) {
+        return Err(AppError::Conflict(format!(
+            "scan {scan_id} is {}; its reports are written when it ends",
+            row.status
+        )));
+    }
     let path = dir(data_dir, scan_id).join(format.file_name());
     if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
         generate(db, data_dir, expiry_days, &row).await?;

@@ -1,0 +1,143 @@
+//! The one way a scan becomes COMPLETED, for scans run here, imports and the one-off CLI scan:
+//!
+//! 1. results stored (the caller: the job's `results::finish`, the import's batches), the scan
+//!    still RUNNING in phase `finishing`;
+//! 2. findings computed once and stored (`scan_findings`);
+//! 3. the JSON/HTML/ZIP reports written;
+//! 4. (wave 2: change events, alerts);
+//! 5. status COMPLETED set last, in one conditional update — only then may a client see it,
+//!    download its reports or delete it, so nothing races a writer that is still at work.
+//!
+//! A failure in 2–4 is logged and does not fail the scan (its findings are computed on the
+//! next read, its reports on the first download).
+
+use std::path::Path;
+
+use chrono::Utc;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, Set,
+};
+
+use entity::{scan, scan_finding};
+
+use crate::db;
+use crate::error::AppResult;
+use crate::service::reports::{self, analysis::Finding, model};
+use crate::service::scans::ScanStatus;
+
+/// The phase of a scan whose results are stored and whose completion is under way.
+pub const FINISHING: &str = "finishing";
+
+/// Rows per INSERT (SQLite caps bound parameters per statement).
+const FINDINGS_PER_INSERT: usize = 500;
+
+/// Runs steps 2–5 for a RUNNING scan whose results are stored; returns the row as it ends
+/// (COMPLETED), or `None` when the scan was deleted or ended elsewhere meanwhile.
+pub async fn complete(
+    db: &DatabaseConnection,
+    data_dir: &Path,
+    expiry_days: i64,
+    scan_id: i32,
+) -> AppResult<Option<scan::Model>> {
+    let Some(row) = scan::Entity::find_by_id(scan_id).one(db).await? else {
+        return Ok(None);
+    };
+    match model::load(db, &row, expiry_days).await {
+        Ok(report) => {
+            if let Err(e) = store_findings(db, scan_id, &report.findings).await {
+                tracing::error!(scan_id, error = ?e, "storing the findings failed");
+            }
+            if let Err(e) = reports::write(data_dir, report).await {
+                tracing::error!(scan_id, error = ?e, "writing the reports failed");
+            }
+        }
+        Err(e) => tracing::error!(scan_id, error = ?e, "reading the results back failed"),
+    }
+    let done = scan::Entity::update_many()
+        .col_expr(
+            scan::Column::Status,
+            Expr::value(ScanStatus::Completed.as_str()),
+        )
+        .col_expr(scan::Column::Phase, Expr::value("done"))
+        .col_expr(scan::Column::Percent, Expr::value(100.0))
+        .filter(scan::Column::Id.eq(scan_id))
+        .filter(scan::Column::Status.eq(ScanStatus::Running.as_str()))
+        .exec(db)
+        .await?
+        .rows_affected;
+    if done == 0 {
+        return Ok(None);
+    }
+    Ok(scan::Entity::find_by_id(scan_id).one(db).await?)
+}
+
+/// Stores a scan's findings (replacing any stored before) and marks them stored.
+pub async fn store_findings(
+    db: &DatabaseConnection,
+    scan_id: i32,
+    findings: &[Finding],
+) -> AppResult<()> {
+    let txn = db::begin_write(db).await?;
+    scan_finding::Entity::delete_many()
+        .filter(scan_finding::Column::ScanId.eq(scan_id))
+        .exec(&txn)
+        .await?;
+    for chunk in findings.chunks(FINDINGS_PER_INSERT) {
+        let rows = chunk.iter().map(|f| scan_finding::ActiveModel {
+            scan_id: Set(scan_id),
+            code: Set(f.code.to_owned()),
+            severity: Set(f.severity.to_owned()),
+            site: Set(f.site.clone()),
+            address: Set(f.address.clone()),
+            port: Set(f.port.map(i32::from)),
+            protocol: Set(f.protocol.clone()),
+            message: Set(f.message.clone()),
+            ..Default::default()
+        });
+        scan_finding::Entity::insert_many(rows)
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    let Some(row) = scan::Entity::find_by_id(scan_id).one(&txn).await? else {
+        return Ok(());
+    };
+    let mut active: scan::ActiveModel = row.into();
+    active.findings_at = Set(Some(Utc::now()));
+    active.update(&txn).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// A finding as stored (the API reads these).
+pub fn to_row(scan_id: i32, f: &Finding) -> scan_finding::Model {
+    scan_finding::Model {
+        id: 0,
+        scan_id,
+        code: f.code.to_owned(),
+        severity: f.severity.to_owned(),
+        site: f.site.clone(),
+        address: f.address.clone(),
+        port: f.port.map(i32::from),
+        protocol: f.protocol.clone(),
+        message: f.message.clone(),
+    }
+}
+
+/// The stored findings of a scan, in the order they were found; `None` when none are stored.
+pub async fn stored_findings<C: ConnectionTrait>(
+    db: &C,
+    row: &scan::Model,
+) -> AppResult<Option<Vec<scan_finding::Model>>> {
+    if row.findings_at.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(
+        scan_finding::Entity::find()
+            .filter(scan_finding::Column::ScanId.eq(row.id))
+            .order_by_asc(scan_finding::Column::Id)
+            .all(db)
+            .await?,
+    ))
+}
