@@ -166,6 +166,29 @@ async fn scan_detail_tree(backend: Backend) {
         rest["data"]["scan"]["hosts"]["pageInfo"]["hasNextPage"],
         false
     );
+
+    // A page of hosts with its whole subtree: the same statements for a small and a large
+    // scan, each level loaded by the page's own rows.
+    const PAGE: &str = "query($id:ID!){ scan(id:$id){ hosts(first: 2){ totalCount edges { node {
+      address ports { port service { name certificate { subject } tlsVersions { version } } } } } } } }";
+    let mut costs = Vec::new();
+    for scan in [&small, &large] {
+        let before = app.statement_count().await;
+        let body = app
+            .gql(&admin, PAGE, json!({ "id": scan.id.to_string() }))
+            .await;
+        costs.push(app.statement_count().await - before);
+        let edges = body["data"]["scan"]["hosts"]["edges"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{body}"));
+        assert_eq!(edges.len(), 2);
+        assert_eq!(
+            edges[1]["node"]["ports"][1]["service"]["tlsVersions"][0]["version"], "TLSv1.2",
+            "{body}"
+        );
+    }
+    assert_eq!(costs[0], costs[1], "a page costs what it holds: {costs:?}");
+    assert!(costs[1] <= 10, "{costs:?} statements");
     app.stop().await;
 }
 both_backends!(scan_detail_tree);

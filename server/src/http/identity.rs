@@ -19,6 +19,19 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
+/// The caller of a plain HTTP route, or the 401/403-style answer to send instead.
+pub async fn required(
+    state: &AppState,
+    headers: &HeaderMap,
+    session: &mut AuthSession,
+) -> Result<Actor, axum::response::Response> {
+    match resolve(state, headers, session).await {
+        Ok(Some(actor)) => Ok(actor),
+        Ok(None) => Err(crate::http::failure::response(&AppError::Unauthenticated)),
+        Err(e) => Err(crate::http::failure::response(&e)),
+    }
+}
+
 /// Resolves the caller. A bad API key is an error (never silently anonymous); no credentials at
 /// all is `Ok(None)`.
 pub async fn resolve(

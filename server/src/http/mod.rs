@@ -1,9 +1,11 @@
 //! HTTP: one `router()` shows every route; layers add request ids, tracing, security headers,
 //! body limits, sessions and authentication.
 
+pub mod failure;
 pub mod graphql;
 pub mod health;
 pub mod identity;
+pub mod imports;
 pub mod reports;
 pub mod spa;
 pub mod ws;
@@ -53,6 +55,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/scans/{id}/services/{service}/{file}",
             get(reports::screenshot),
+        )
+        .route(
+            "/api/imports",
+            post(imports::import).layer(DefaultBodyLimit::disable()),
         )
         .route("/api/{*rest}", get(reports::unknown))
         .route("/healthz", get(health::healthz))

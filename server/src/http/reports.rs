@@ -3,51 +3,17 @@
 //! sends is ever joined onto the file system.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::auth::Actor;
 use crate::auth::backend::AuthSession;
-use crate::error::AppError;
-use crate::http::graphql::error_response;
-use crate::http::identity;
+use crate::http::{failure, identity};
 use crate::service::reports::{self, Format};
 use crate::state::AppState;
 
 /// The HTML report carries its own inline styles and data-URI images, nothing else.
 const REPORT_CSP: &str =
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'";
-
-fn not_found() -> Response {
-    error_response(StatusCode::NOT_FOUND, "NOT_FOUND", "not found")
-}
-
-fn failure(e: &AppError) -> Response {
-    let status = match e {
-        AppError::Unauthenticated | AppError::InvalidCredentials(_) => StatusCode::UNAUTHORIZED,
-        AppError::Forbidden(_) => StatusCode::FORBIDDEN,
-        AppError::NotFound(_) => return not_found(),
-        AppError::Conflict(_) => StatusCode::CONFLICT,
-        AppError::Internal(err) => {
-            tracing::error!(error = ?err, "download failed");
-            StatusCode::INTERNAL_SERVER_ERROR
-        }
-        _ => StatusCode::BAD_REQUEST,
-    };
-    error_response(status, e.code(), &e.to_string())
-}
-
-async fn caller(
-    state: &AppState,
-    headers: &HeaderMap,
-    session: &mut AuthSession,
-) -> Result<Actor, Response> {
-    match identity::resolve(state, headers, session).await {
-        Ok(Some(actor)) => Ok(actor),
-        Ok(None) => Err(failure(&AppError::Unauthenticated)),
-        Err(e) => Err(failure(&e)),
-    }
-}
 
 /// `GET /api/scans/{id}/report.{json,html,zip}`.
 pub async fn report(
@@ -61,9 +27,9 @@ pub async fn report(
         file.strip_prefix("report.")
             .and_then(Format::from_extension),
     ) else {
-        return not_found();
+        return failure::not_found();
     };
-    let actor = match caller(&state, &headers, &mut session).await {
+    let actor = match identity::required(&state, &headers, &mut session).await {
         Ok(a) => a,
         Err(r) => return r,
     };
@@ -79,10 +45,10 @@ pub async fn report(
     .await
     {
         Ok(p) => p,
-        Err(e) => return failure(&e),
+        Err(e) => return failure::response(&e),
     };
     let Ok(bytes) = tokio::fs::read(&path).await else {
-        return not_found();
+        return failure::not_found();
     };
     let mut res = ([(header::CONTENT_TYPE, format.content_type())], bytes).into_response();
     let h = res.headers_mut();
@@ -112,24 +78,24 @@ pub async fn screenshot(
         service.parse::<i32>(),
         file == "screenshot.png",
     ) else {
-        return not_found();
+        return failure::not_found();
     };
-    let actor = match caller(&state, &headers, &mut session).await {
+    let actor = match identity::required(&state, &headers, &mut session).await {
         Ok(a) => a,
         Err(r) => return r,
     };
     let path =
         match reports::screenshot(&state.db, &actor, &state.settings.data_dir, id, service).await {
             Ok(p) => p,
-            Err(e) => return failure(&e),
+            Err(e) => return failure::response(&e),
         };
     match tokio::fs::read(&path).await {
         Ok(bytes) => ([(header::CONTENT_TYPE, "image/png")], bytes).into_response(),
-        Err(_) => not_found(),
+        Err(_) => failure::not_found(),
     }
 }
 
 /// Any other `/api/…` path: 404 (never the web app's page).
 pub async fn unknown() -> Response {
-    not_found()
+    failure::not_found()
 }
