@@ -555,6 +555,33 @@ scan:
         .expect("confirm revoke");
     b.text_of("tr[data-key='ci script']", "revoked").await;
 
+    // Import: an nmap file uploaded from the page, with progress, linked when stored; a file
+    // that is not nmap XML shows the server's VALIDATION message.
+    let files = tempfile::tempdir().expect("temp dir");
+    let good = files.path().join("lab.xml");
+    std::fs::write(&good, nmap_parser::synthetic::service_scan(2_000)).expect("write xml");
+    let bad = files.path().join("notes.xml");
+    std::fs::write(&bad, "<html><body>not a scan</body></html>").expect("write bad");
+    b.nav("/import").await;
+    b.find("#import-file")
+        .await
+        .send_keys(&bad.display().to_string())
+        .await
+        .expect("choose file");
+    b.button("Import").await.click().await.expect("import");
+    b.text_of(".error-box", "VALIDATION").await;
+    b.find("#import-file")
+        .await
+        .send_keys(&good.display().to_string())
+        .await
+        .expect("choose file");
+    b.fill("#import-title-input", "Uploaded in the browser").await;
+    b.button("Import").await.click().await.expect("import");
+    b.text_of("[data-imported]", "2000 hosts").await;
+    b.shot("13-import").await;
+    b.find("[data-imported] a").await.click().await.expect("open scan");
+    b.text_of("h1", "Uploaded in the browser").await;
+
     // Settings (admin): the scope is shown.
     b.nav("/settings").await;
     let allowed = b

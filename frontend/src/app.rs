@@ -10,6 +10,7 @@ use crate::pages::api_keys::ApiKeysPage;
 use crate::pages::config_edit::ConfigEditPage;
 use crate::pages::configs::ConfigsPage;
 use crate::pages::dashboard::DashboardPage;
+use crate::pages::import::ImportPage;
 use crate::pages::login::LoginPage;
 use crate::pages::not_found::NotFoundPage;
 use crate::pages::scan_detail::ScanDetailPage;
@@ -119,6 +120,7 @@ fn page(route: Route) -> AnyView {
         Route::Configs => view! { <ConfigsPage /> }.into_any(),
         Route::NewConfig => view! { <ConfigEditPage id=None /> }.into_any(),
         Route::Config(id) => view! { <ConfigEditPage id=Some(id) /> }.into_any(),
+        Route::Import => view! { <ImportPage /> }.into_any(),
         Route::ApiKeys => view! { <ApiKeysPage /> }.into_any(),
         Route::Settings => view! { <SettingsPage /> }.into_any(),
         Route::NotFound(path) => view! { <NotFoundPage path=path /> }.into_any(),

@@ -181,6 +181,21 @@ async fn post(body: String) -> Result<Value, ApiError> {
     }
 }
 
+/// The error of a plain HTTP answer (`/api/…` routes answer errors in the GraphQL shape).
+pub fn error_of_body(status: u16, text: &str) -> ApiError {
+    let error = match decode(text) {
+        Err(e) if e.code.as_deref() != Some("BAD_RESPONSE") => e,
+        _ => ApiError::new(
+            format!("The server answered with HTTP {status}."),
+            &format!("HTTP_{status}"),
+        ),
+    };
+    if error.is_unauthenticated() {
+        notify_unauthenticated();
+    }
+    error
+}
+
 fn bad_response() -> ApiError {
     ApiError::new(
         "The server sent a response this app does not understand.",

@@ -40,8 +40,11 @@ pub fn Header(user: User, session: RwSignal<Session>) -> impl IntoView {
         (Route::Dashboard, "Dashboard"),
         (Route::Scans, "Scans"),
         (Route::Configs, "Configs"),
-        (Route::ApiKeys, "API keys"),
     ];
+    if user.role.can_operate() {
+        links.push((Route::Import, "Import"));
+    }
+    links.push((Route::ApiKeys, "API keys"));
     if user.role == Role::Admin {
         links.push((Route::Settings, "Settings"));
     }

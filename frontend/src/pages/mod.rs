@@ -2,6 +2,7 @@ pub mod api_keys;
 pub mod config_edit;
 pub mod configs;
 pub mod dashboard;
+pub mod import;
 pub mod login;
 pub mod not_found;
 pub mod scan_detail;
