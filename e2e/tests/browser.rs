@@ -575,11 +575,16 @@ scan:
         .send_keys(&good.display().to_string())
         .await
         .expect("choose file");
-    b.fill("#import-title-input", "Uploaded in the browser").await;
+    b.fill("#import-title-input", "Uploaded in the browser")
+        .await;
     b.button("Import").await.click().await.expect("import");
     b.text_of("[data-imported]", "2000 hosts").await;
     b.shot("13-import").await;
-    b.find("[data-imported] a").await.click().await.expect("open scan");
+    b.find("[data-imported] a")
+        .await
+        .click()
+        .await
+        .expect("open scan");
     b.text_of("h1", "Uploaded in the browser").await;
 
     // Settings (admin): the scope is shown.

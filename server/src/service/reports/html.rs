@@ -1,11 +1,15 @@
 //! The HTML report: one self-contained dark page (inline CSS, screenshots as data URIs, no
 //! scripts, no external assets) that someone who never saw the dashboard can read.
+//!
+//! The markup is the askama template `server/templates/report.html`, which escapes every
+//! value by construction (scan titles, hostnames, HTTP titles and certificate subjects come
+//! from the network); this module only shapes the report into what the page shows.
 
-use std::fmt::Write;
-
+use askama::Template;
 use base64::Engine;
+use chrono::{DateTime, Utc};
 
-use super::model::{PortPart, Report, ServicePart};
+use super::model::{IpPart, PortPart, Report, ScanPart, ServicePart};
 
 /// Screenshots larger than this are left out of the HTML (they stay in the ZIP).
 const MAX_INLINE_IMAGE: usize = 2 * 1024 * 1024;
@@ -30,147 +34,177 @@ img{max-width:100%;border:1px solid #263040;border-radius:6px;margin:6px 0}
 footer{margin-top:32px;color:#8a96a3;font-size:12px}
 ";
 
-/// Escapes text for HTML element content and attribute values.
-pub fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
+const DASH: &str = "—";
+
+#[derive(Template)]
+#[template(path = "report.html")]
+struct Page<'a> {
+    style: &'static str,
+    scan: &'a ScanPart,
+    started: String,
+    finished: String,
+    cards: [(&'static str, i32); 7],
+    findings: Vec<FindingRow<'a>>,
+    sites: Vec<SiteView<'a>>,
+    command_lines: Vec<String>,
+    generator: &'a str,
+    schema_version: u32,
+    generated: String,
 }
 
-fn opt(v: Option<&str>) -> String {
-    v.map_or_else(|| "—".to_owned(), esc)
+struct FindingRow<'a> {
+    severity: &'a str,
+    code: &'a str,
+    site: &'a str,
+    place: String,
+    message: &'a str,
+}
+
+struct SiteView<'a> {
+    name: &'a str,
+    ips: Vec<IpView<'a>>,
+}
+
+struct IpView<'a> {
+    address: &'a str,
+    hostname: Option<&'a str>,
+    status: &'a str,
+    status_class: &'static str,
+    /// (CSS class, text).
+    ping: (&'static str, String),
+    ports: Vec<PortRow<'a>>,
+    details: Vec<Details<'a>>,
+}
+
+struct PortRow<'a> {
+    port: u16,
+    protocol: &'a str,
+    state: &'a str,
+    verdict: (&'static str, &'static str),
+    service: String,
+    http: String,
+    tls: String,
+}
+
+struct Details<'a> {
+    port: u16,
+    protocol: &'a str,
+    http: Option<HttpRow<'a>>,
+    certificate: Option<CertificateRows<'a>>,
+    /// (version, grade, ciphers).
+    tls: Vec<(&'a str, &'a str, String)>,
+    screenshot: Option<String>,
+}
+
+struct HttpRow<'a> {
+    status: String,
+    title: &'a str,
+    server: &'a str,
+    location: &'a str,
+    response: String,
+}
+
+struct CertificateRows<'a> {
+    subject: &'a str,
+    issuer: &'a str,
+    sans: String,
+    not_before: String,
+    not_after: String,
+    serial: &'a str,
+    sha256: &'a str,
+    key: String,
+    signature: &'a str,
+    self_signed: &'static str,
+}
+
+fn or_dash(v: Option<&str>) -> &str {
+    v.unwrap_or(DASH)
+}
+
+fn time(t: Option<DateTime<Utc>>, format: &str) -> String {
+    t.map_or_else(|| DASH.to_owned(), |t| t.format(format).to_string())
 }
 
 /// Renders the report; `screenshot` reads a screenshot's bytes by its stored path.
 pub fn render(report: &Report, screenshot: impl Fn(&str) -> Option<Vec<u8>>) -> String {
     let s = &report.scan;
-    let mut h = String::with_capacity(64 * 1024);
-    let _ = write!(
-        h,
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <title>{title} — SneakyScanner report</title><style>{STYLE}</style></head><body><main>\
-         <h1>{title}</h1><div class=\"muted\">Scan #{id} · {status} · started {started} · finished {finished} · by {by}</div>",
-        title = esc(&s.title),
-        id = s.id,
-        status = esc(&s.status),
-        started = s.started_at.map_or("—".into(), |t| t
-            .format("%Y-%m-%d %H:%M:%S UTC")
-            .to_string()),
-        finished = s.completed_at.map_or("—".into(), |t| t
-            .format("%Y-%m-%d %H:%M:%S UTC")
-            .to_string()),
-        by = esc(&s.triggered_by),
-    );
-    if let Some(m) = &s.error_message {
-        let _ = write!(h, "<p class=\"high\">{}</p>", esc(m));
-    }
     let sum = &s.summary;
-    h.push_str("<div class=\"cards\">");
-    for (label, value) in [
-        ("Hosts", sum.hosts_total),
-        ("Hosts up", sum.hosts_up),
-        ("Open ports", sum.open_ports),
-        ("Services", sum.services),
-        ("Certificates", sum.certificates),
-        ("Unexpected ports", sum.unexpected_ports),
-        ("Missing ports", sum.missing_ports),
-    ] {
-        let _ = write!(h, "<div class=\"card\">{label}<b>{value}</b></div>");
-    }
-    h.push_str("</div>");
+    let page = Page {
+        style: STYLE,
+        scan: s,
+        started: time(s.started_at, "%Y-%m-%d %H:%M:%S UTC"),
+        finished: time(s.completed_at, "%Y-%m-%d %H:%M:%S UTC"),
+        cards: [
+            ("Hosts", sum.hosts_total),
+            ("Hosts up", sum.hosts_up),
+            ("Open ports", sum.open_ports),
+            ("Services", sum.services),
+            ("Certificates", sum.certificates),
+            ("Unexpected ports", sum.unexpected_ports),
+            ("Missing ports", sum.missing_ports),
+        ],
+        findings: report
+            .findings
+            .iter()
+            .map(|f| FindingRow {
+                severity: f.severity,
+                code: f.code,
+                site: &f.site,
+                place: match (f.port, &f.protocol) {
+                    (Some(p), Some(proto)) => format!("{}:{p}/{proto}", f.address),
+                    _ => f.address.clone(),
+                },
+                message: &f.message,
+            })
+            .collect(),
+        sites: report
+            .sites
+            .iter()
+            .map(|site| SiteView {
+                name: &site.name,
+                ips: site.ips.iter().map(|ip| ip_view(ip, &screenshot)).collect(),
+            })
+            .collect(),
+        command_lines: s.command_lines.iter().map(|l| l.join(" ")).collect(),
+        generator: &report.generator,
+        schema_version: report.schema_version,
+        generated: report
+            .generated_at
+            .format("%Y-%m-%d %H:%M:%S UTC")
+            .to_string(),
+    };
+    // Rendering into a String fails only if a Display impl fails; ours do not.
+    page.render().unwrap_or_else(|e| {
+        tracing::error!(error = %e, "rendering the HTML report failed");
+        String::new()
+    })
+}
 
-    let _ = write!(h, "<h2>Findings ({})</h2>", report.findings.len());
-    if report.findings.is_empty() {
-        h.push_str("<p class=\"muted\">Nothing to report.</p>");
-    } else {
-        h.push_str("<table><tr><th>Severity</th><th>Code</th><th>Where</th><th>What</th></tr>");
-        for f in &report.findings {
-            let place = match (f.port, &f.protocol) {
-                (Some(p), Some(proto)) => format!("{}:{p}/{proto}", f.address),
-                _ => f.address.clone(),
-            };
-            let _ = write!(
-                h,
-                "<tr><td class=\"{sev}\">{sev}</td><td><code>{code}</code></td><td>{site} · {place}</td><td>{msg}</td></tr>",
-                sev = f.severity,
-                code = f.code,
-                site = esc(&f.site),
-                place = esc(&place),
-                msg = esc(&f.message),
-            );
-        }
-        h.push_str("</table>");
+fn ip_view<'a>(ip: &'a IpPart, screenshot: &impl Fn(&str) -> Option<Vec<u8>>) -> IpView<'a> {
+    let ping = match (ip.expected.ping, ip.actual.ping) {
+        (Some(e), Some(a)) if e == a => ("tag ok", "ping as expected".to_owned()),
+        (Some(e), a) => (
+            "tag warn",
+            format!("ping expected {}, actual {}", yes_no(Some(e)), yes_no(a)),
+        ),
+        (None, a) => ("muted", format!("ping {}", yes_no(a))),
+    };
+    IpView {
+        address: &ip.address,
+        hostname: ip.hostname.as_deref(),
+        status: &ip.status,
+        status_class: if ip.status == "up" { "ok" } else { "bad" },
+        ping,
+        ports: ip.ports.iter().map(port_row).collect(),
+        details: ip
+            .ports
+            .iter()
+            .filter_map(|p| {
+                let svc = p.service.as_ref()?;
+                details(p, svc, screenshot)
+            })
+            .collect(),
     }
-
-    for site in &report.sites {
-        let _ = write!(h, "<h2>Site: {}</h2>", esc(&site.name));
-        if site.ips.is_empty() {
-            h.push_str("<p class=\"muted\">No addresses.</p>");
-        }
-        for ip in &site.ips {
-            let status_class = if ip.status == "up" { "ok" } else { "bad" };
-            let ping = match (ip.expected.ping, ip.actual.ping) {
-                (Some(e), Some(a)) if e == a => {
-                    "<span class=\"tag ok\">ping as expected</span>".to_owned()
-                }
-                (Some(e), a) => format!(
-                    "<span class=\"tag warn\">ping expected {}, actual {}</span>",
-                    yes_no(Some(e)),
-                    yes_no(a)
-                ),
-                (None, a) => format!("<span class=\"muted\">ping {}</span>", yes_no(a)),
-            };
-            let _ = write!(
-                h,
-                "<h3>{addr}{host} <span class=\"tag {status_class}\">{status}</span> {ping}</h3>",
-                addr = esc(&ip.address),
-                host = ip
-                    .hostname
-                    .as_deref()
-                    .map(|n| format!(" ({})", esc(n)))
-                    .unwrap_or_default(),
-                status = esc(&ip.status),
-            );
-            if ip.ports.is_empty() {
-                h.push_str("<p class=\"muted\">No open or expected ports.</p>");
-                continue;
-            }
-            h.push_str("<table><tr><th>Port</th><th>State</th><th>Verdict</th><th>Service</th><th>HTTP</th><th>TLS</th></tr>");
-            for p in &ip.ports {
-                port_row(&mut h, p);
-            }
-            h.push_str("</table>");
-            for p in &ip.ports {
-                if let Some(svc) = &p.service {
-                    details(&mut h, &ip.address, p, svc, &screenshot);
-                }
-            }
-        }
-    }
-    if !s.command_lines.is_empty() {
-        h.push_str("<h2>Command lines</h2>");
-        for line in &s.command_lines {
-            let _ = write!(h, "<p><code>{}</code></p>", esc(&line.join(" ")));
-        }
-    }
-    let _ = write!(
-        h,
-        "<footer>{} · report schema v{} · generated {}</footer></main></body></html>",
-        esc(&report.generator),
-        report.schema_version,
-        report.generated_at.format("%Y-%m-%d %H:%M:%S UTC")
-    );
-    h
 }
 
 fn yes_no(v: Option<bool>) -> &'static str {
@@ -181,148 +215,241 @@ fn yes_no(v: Option<bool>) -> &'static str {
     }
 }
 
-fn port_row(h: &mut String, p: &PortPart) {
+fn port_row(p: &PortPart) -> PortRow<'_> {
     let verdict = if p.unexpected {
-        "<span class=\"tag bad\">unexpected</span>"
+        ("tag bad", "unexpected")
     } else if p.missing {
-        "<span class=\"tag bad\">missing</span>"
+        ("tag bad", "missing")
     } else if p.expected {
-        "<span class=\"tag ok\">expected</span>"
+        ("tag ok", "expected")
     } else {
-        "<span class=\"muted\">—</span>"
+        ("muted", DASH)
     };
     let svc = p.service.as_ref();
-    let service = svc
-        .map(|s| {
-            [
-                s.name.as_deref(),
-                s.product.as_deref(),
-                s.version.as_deref(),
-            ]
-            .into_iter()
-            .flatten()
-            .map(esc)
-            .collect::<Vec<_>>()
-            .join(" ")
-        })
-        .unwrap_or_default();
-    let http = svc
-        .and_then(|s| s.http.as_ref())
-        .map(|x| {
-            format!(
-                "{} {}",
-                x.status.map(|s| s.to_string()).unwrap_or_default(),
-                opt(x.title.as_deref())
-            )
-        })
-        .unwrap_or_default();
-    let tls = svc
-        .map(|s| {
-            s.tls_versions
-                .iter()
-                .map(|t| esc(&t.version))
+    PortRow {
+        port: p.port,
+        protocol: &p.protocol,
+        state: &p.state,
+        verdict,
+        service: svc
+            .map(|s| {
+                [
+                    s.name.as_deref(),
+                    s.product.as_deref(),
+                    s.version.as_deref(),
+                ]
+                .into_iter()
+                .flatten()
                 .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_default();
-    let _ = write!(
-        h,
-        "<tr><td>{}/{}</td><td>{}</td><td>{verdict}</td><td>{service}</td><td>{http}</td><td>{tls}</td></tr>",
-        p.port,
-        esc(&p.protocol),
-        esc(&p.state)
-    );
+                .join(" ")
+            })
+            .unwrap_or_default(),
+        http: svc
+            .and_then(|s| s.http.as_ref())
+            .map(|x| {
+                format!(
+                    "{} {}",
+                    x.status.map(|s| s.to_string()).unwrap_or_default(),
+                    or_dash(x.title.as_deref())
+                )
+            })
+            .unwrap_or_default(),
+        tls: svc
+            .map(|s| {
+                s.tls_versions
+                    .iter()
+                    .map(|t| t.version.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default(),
+    }
 }
 
-fn details(
-    h: &mut String,
-    address: &str,
-    p: &PortPart,
-    s: &ServicePart,
+fn details<'a>(
+    p: &'a PortPart,
+    s: &'a ServicePart,
     screenshot: &impl Fn(&str) -> Option<Vec<u8>>,
-) {
+) -> Option<Details<'a>> {
     if s.http.is_none() && s.certificate.is_none() && s.screenshot_path.is_none() {
-        return;
+        return None;
     }
-    let _ = write!(
-        h,
-        "<h3>{}:{}/{}</h3>",
-        esc(address),
-        p.port,
-        esc(&p.protocol)
-    );
-    if let Some(x) = &s.http {
-        let _ = write!(
-            h,
-            "<table><tr><th>HTTP status</th><th>Title</th><th>Server</th><th>Redirect</th><th>Response</th></tr>\
-             <tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr></table>",
-            x.status.map_or("—".into(), |s| s.to_string()),
-            opt(x.title.as_deref()),
-            opt(x.server.as_deref()),
-            opt(x.location.as_deref()),
-            x.response_ms.map_or("—".into(), |ms| format!("{ms} ms")),
-        );
-    }
-    if let Some(c) = &s.certificate {
-        let _ = write!(
-            h,
-            "<table><tr><th>Subject</th><td>{}</td></tr><tr><th>Issuer</th><td>{}</td></tr>\
-             <tr><th>SANs</th><td>{}</td></tr><tr><th>Valid</th><td>{} → {}</td></tr>\
-             <tr><th>Serial</th><td><code>{}</code></td></tr><tr><th>SHA-256</th><td><code>{}</code></td></tr>\
-             <tr><th>Key</th><td>{} {}</td></tr><tr><th>Signature</th><td>{}</td></tr><tr><th>Self-signed</th><td>{}</td></tr></table>",
-            esc(&c.subject),
-            esc(&c.issuer),
-            esc(&c.sans.join(", ")),
-            c.not_before
-                .map_or("—".into(), |t| t.format("%Y-%m-%d").to_string()),
-            c.not_after
-                .map_or("—".into(), |t| t.format("%Y-%m-%d").to_string()),
-            opt(c.serial.as_deref()),
-            opt(c.sha256_fingerprint.as_deref()),
-            opt(c.key_type.as_deref()),
-            c.key_bits.map(|b| format!("{b} bits")).unwrap_or_default(),
-            opt(c.signature_algorithm.as_deref()),
-            if c.self_signed { "yes" } else { "no" },
-        );
-    }
-    if !s.tls_versions.is_empty() {
-        h.push_str("<table><tr><th>TLS version</th><th>Grade</th><th>Ciphers</th></tr>");
-        for t in &s.tls_versions {
-            let _ = write!(
-                h,
-                "<tr><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
-                esc(&t.version),
-                opt(t.grade.as_deref()),
-                esc(&t.ciphers.join(" "))
-            );
-        }
-        h.push_str("</table>");
-    }
-    if let Some(bytes) = s
-        .screenshot_path
-        .as_deref()
-        .and_then(screenshot)
-        .filter(|b| b.len() <= MAX_INLINE_IMAGE)
-    {
-        let _ = write!(
-            h,
-            "<img alt=\"Screenshot of {}:{}\" src=\"data:image/png;base64,{}\">",
-            esc(address),
-            p.port,
-            base64::engine::general_purpose::STANDARD.encode(bytes)
-        );
-    }
+    Some(Details {
+        port: p.port,
+        protocol: &p.protocol,
+        http: s.http.as_ref().map(|x| HttpRow {
+            status: x.status.map_or_else(|| DASH.to_owned(), |s| s.to_string()),
+            title: or_dash(x.title.as_deref()),
+            server: or_dash(x.server.as_deref()),
+            location: or_dash(x.location.as_deref()),
+            response: x
+                .response_ms
+                .map_or_else(|| DASH.to_owned(), |ms| format!("{ms} ms")),
+        }),
+        certificate: s.certificate.as_ref().map(|c| CertificateRows {
+            subject: &c.subject,
+            issuer: &c.issuer,
+            sans: c.sans.join(", "),
+            not_before: time(c.not_before, "%Y-%m-%d"),
+            not_after: time(c.not_after, "%Y-%m-%d"),
+            serial: or_dash(c.serial.as_deref()),
+            sha256: or_dash(c.sha256_fingerprint.as_deref()),
+            key: format!(
+                "{} {}",
+                or_dash(c.key_type.as_deref()),
+                c.key_bits.map(|b| format!("{b} bits")).unwrap_or_default()
+            ),
+            signature: or_dash(c.signature_algorithm.as_deref()),
+            self_signed: if c.self_signed { "yes" } else { "no" },
+        }),
+        tls: s
+            .tls_versions
+            .iter()
+            .map(|t| {
+                (
+                    t.version.as_str(),
+                    or_dash(t.grade.as_deref()),
+                    t.ciphers.join(" "),
+                )
+            })
+            .collect(),
+        screenshot: s
+            .screenshot_path
+            .as_deref()
+            .and_then(screenshot)
+            .filter(|b| b.len() <= MAX_INLINE_IMAGE)
+            .map(|bytes| {
+                format!(
+                    "data:image/png;base64,{}",
+                    base64::engine::general_purpose::STANDARD.encode(bytes)
+                )
+            }),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::service::reports::analysis::Finding;
+    use crate::service::reports::model::{
+        CertificatePart, Expectation, HttpPart, SitePart, Summary, TlsPart,
+    };
+
+    const EVIL: &str = "<script>alert(1)</script>\"'><img src=x onerror=alert(2)>";
+
+    fn evil() -> String {
+        EVIL.to_owned()
+    }
+
+    /// A report whose every text field came from a hostile network.
+    fn hostile_report() -> Report {
+        let service = ServicePart {
+            name: Some(evil()),
+            product: Some(evil()),
+            version: Some(evil()),
+            extra_info: Some(evil()),
+            tunnel: Some(evil()),
+            cpe: Some(evil()),
+            http: Some(HttpPart {
+                status: Some(200),
+                title: Some(evil()),
+                server: Some(evil()),
+                location: Some(evil()),
+                response_ms: Some(3),
+            }),
+            screenshot: Some(evil()),
+            certificate: Some(CertificatePart {
+                subject: evil(),
+                issuer: evil(),
+                sans: vec![evil(), evil()],
+                not_before: None,
+                not_after: None,
+                serial: Some(evil()),
+                sha256_fingerprint: Some(evil()),
+                key_type: Some(evil()),
+                key_bits: Some(2048),
+                signature_algorithm: Some(evil()),
+                self_signed: true,
+            }),
+            tls_versions: vec![TlsPart {
+                version: evil(),
+                ciphers: vec![evil()],
+                grade: Some(evil()),
+            }],
+            screenshot_path: Some("screenshots/1/x.png".into()),
+            service_id: 1,
+        };
+        Report {
+            schema_version: 1,
+            generator: evil(),
+            generated_at: Utc::now(),
+            scan: ScanPart {
+                id: 1,
+                title: evil(),
+                status: evil(),
+                message: Some(evil()),
+                error_message: Some(evil()),
+                triggered_by: evil(),
+                created_at: Utc::now(),
+                started_at: None,
+                completed_at: None,
+                command_lines: vec![vec![evil(), evil()]],
+                summary: Summary {
+                    hosts_total: 1,
+                    hosts_up: 1,
+                    open_ports: 1,
+                    services: 1,
+                    certificates: 1,
+                    unexpected_ports: 1,
+                    missing_ports: 0,
+                },
+            },
+            sites: vec![SitePart {
+                name: evil(),
+                ips: vec![IpPart {
+                    address: evil(),
+                    hostname: Some(evil()),
+                    status: evil(),
+                    expected: Expectation::default(),
+                    actual: Expectation::default(),
+                    ports: vec![PortPart {
+                        port: 443,
+                        protocol: evil(),
+                        state: evil(),
+                        reason: Some(evil()),
+                        expected: false,
+                        unexpected: true,
+                        missing: false,
+                        service: Some(service),
+                    }],
+                }],
+            }],
+            findings: vec![Finding {
+                code: "PORT_UNEXPECTED",
+                severity: "medium",
+                site: evil(),
+                address: evil(),
+                port: Some(443),
+                protocol: Some(evil()),
+                message: evil(),
+            }],
+        }
+    }
 
     #[test]
-    fn escapes_markup() {
-        assert_eq!(
-            esc("<script>\"x\"&'y'"),
-            "&lt;script&gt;&quot;x&quot;&amp;&#39;y&#39;"
-        );
+    fn render_escapes_every_field_when_values_are_hostile() {
+        let page = render(&hostile_report(), |_| Some(vec![0x89, b'P', b'N', b'G']));
+        assert!(page.starts_with("<!doctype html>"), "{page}");
+        for raw in ["<script", "<img src=x", "\"'>", "onerror=alert(2)>"] {
+            assert!(!page.contains(raw), "{raw:?} appears unescaped");
+        }
+        assert!(page.contains("&#60;script&#62;alert(1)&#60;"), "{page}");
+        // Every hostile value is there, escaped: title, hostname, HTTP title, subject, SANs,
+        // command line, generator (count of escaped copies ≥ fields rendered).
+        let escaped = page.matches("&#60;script&#62;").count();
+        assert!(escaped >= 25, "{escaped} escaped copies");
+        // The page's own markup is intact: one image (the screenshot) and its data URI.
+        assert_eq!(page.matches("<img ").count(), 1);
+        assert!(page.contains("data:image/png;base64,iVBORw"));
     }
 }
