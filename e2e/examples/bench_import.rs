@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use nmap_parser::{Event, NmapReader};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
-use server::auth::Actor;
+use server::domain::auth::Actor;
 use server::service::imports;
 
 const RUNS: usize = 3;

@@ -362,8 +362,8 @@ macro_rules! both_backends {
 /// expected port (22), an open unexpected HTTPS port with a certificate and TLS versions (443)
 /// and a missing expected port (8080).
 pub fn sample_scan(title: &str, sites: usize, ips: usize) -> server::service::results::NewScan {
+    use server::domain::status::ScanStatus;
     use server::service::results::*;
-    use server::service::scans::ScanStatus;
     let now = chrono::Utc::now();
     NewScan {
         title: title.to_owned(),

@@ -165,12 +165,12 @@ async fn example_configs_are_valid_and_target_loopback_only() {
     assert!(!files.is_empty(), "example configs exist");
     for file in files {
         let text = std::fs::read_to_string(&file).expect("read");
-        let config = server::scanner::config::parse(&text)
+        let config = server::domain::config::parse(&text)
             .unwrap_or_else(|e| panic!("{}: {e:?}", file.display()));
         for target in config.sites.iter().flat_map(|s| &s.targets) {
             let loopback = match &target.target {
-                server::scanner::config::Target::Ip(ip) => ip.is_loopback(),
-                server::scanner::config::Target::Cidr(net) => net.addr().is_loopback(),
+                server::domain::config::Target::Ip(ip) => ip.is_loopback(),
+                server::domain::config::Target::Cidr(net) => net.addr().is_loopback(),
             };
             assert!(
                 loopback,

@@ -4,8 +4,8 @@
 use e2e::{Backend, TestApp, both_backends, error_code, sample_scan};
 use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::json;
+use server::domain::status::ScanStatus;
 use server::service::results;
-use server::service::scans::ScanStatus;
 
 const PAGE: &str =
     "query($after:String, $filter: ScanFilter){ scans(first: 50, after: $after, filter: $filter) {

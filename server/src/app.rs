@@ -10,15 +10,15 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_sessions::session_store::ExpiredDeletion;
 
-use crate::auth::Actor;
 use crate::auth::rate_limit::LoginLimiter;
-use crate::auth::session_store::DbSessionStore;
 use crate::config::{Secret, Settings};
 use crate::db::{self, DbMetrics};
+use crate::domain::auth::Actor;
 use crate::events::EventBus;
 use crate::http;
-use crate::scanner::runner::Runner;
+use crate::jobs::runner::Runner;
 use crate::service::{configs, users};
+use crate::session::store::DbSessionStore;
 use crate::state::AppState;
 
 /// Connects, migrates, bootstraps the first admin, then serves until `shutdown` resolves.

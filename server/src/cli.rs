@@ -9,9 +9,10 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use migration::MigratorTrait;
 
-use crate::auth::{Actor, Role};
 use crate::config::{Overrides, Settings};
 use crate::db::{self, DbMetrics};
+use crate::domain::auth::{Actor, Role};
+use crate::error::AppError;
 use crate::service::{api_keys, configs, imports, users};
 
 #[derive(Debug, Parser)]
@@ -189,10 +190,6 @@ async fn open_db(settings: &Settings) -> anyhow::Result<sea_orm::DatabaseConnect
     Ok(db)
 }
 
-pub(crate) fn fail(e: crate::error::AppError) -> anyhow::Error {
-    anyhow::anyhow!("{} ({})", e, e.code())
-}
-
 /// Runs every subcommand but `serve` (which main handles, to own the listener and signals).
 pub async fn run_command(cli: &Cli, settings: &Settings) -> anyhow::Result<()> {
     let system = Actor::system();
@@ -227,11 +224,11 @@ pub async fn run_command(cli: &Cli, settings: &Settings) -> anyhow::Result<()> {
                     role,
                     password_stdin,
                 } => {
-                    let role: Role = role.parse().map_err(fail)?;
+                    let role: Role = role.parse().map_err(AppError::into_cli)?;
                     let (password, generated) = read_password(*password_stdin)?;
                     users::create(&db, &system, username, &password, role)
                         .await
-                        .map_err(fail)?;
+                        .map_err(AppError::into_cli)?;
                     println!("created user {username} ({role})");
                     if generated {
                         println!("password: {password}");
@@ -244,7 +241,7 @@ pub async fn run_command(cli: &Cli, settings: &Settings) -> anyhow::Result<()> {
                     let (password, generated) = read_password(*password_stdin)?;
                     users::set_password(&db, &system, username, &password)
                         .await
-                        .map_err(fail)?;
+                        .map_err(AppError::into_cli)?;
                     println!("password of {username} changed");
                     if generated {
                         println!("password: {password}");
@@ -258,7 +255,7 @@ pub async fn run_command(cli: &Cli, settings: &Settings) -> anyhow::Result<()> {
             let db = open_db(settings).await?;
             let (key, token) = api_keys::create_for_username(&db, &system, username, name)
                 .await
-                .map_err(fail)?;
+                .map_err(AppError::into_cli)?;
             println!("created API key {} ({}) for {username}", key.id, key.role);
             println!("token (shown once): {token}");
         }
@@ -268,7 +265,7 @@ pub async fn run_command(cli: &Cli, settings: &Settings) -> anyhow::Result<()> {
             let db = open_db(settings).await?;
             let report = configs::import_files(&db, &system, files)
                 .await
-                .map_err(fail)?;
+                .map_err(AppError::into_cli)?;
             for t in &report.created {
                 println!("imported: {t}");
             }
@@ -283,7 +280,7 @@ pub async fn run_command(cli: &Cli, settings: &Settings) -> anyhow::Result<()> {
         } => {
             let status = crate::oneshot::run(settings, scan_config, out, allow).await?;
             anyhow::ensure!(
-                status == crate::service::scans::ScanStatus::Completed,
+                status == crate::domain::status::ScanStatus::Completed,
                 "the scan ended {}",
                 status.as_str()
             );
@@ -309,7 +306,7 @@ pub async fn run_command(cli: &Cli, settings: &Settings) -> anyhow::Result<()> {
                 settings.scanner.web.cert_expiry_warning_days,
             )
             .await
-            .map_err(fail)?;
+            .map_err(AppError::into_cli)?;
             println!(
                 "imported scan {} \"{}\": {} hosts ({} up), {} open ports",
                 scan.id, scan.title, scan.hosts_total, scan.hosts_up, scan.open_ports

@@ -63,6 +63,11 @@ impl AppError {
         Self::Internal(err.into())
     }
 
+    /// For the command line: the message with its code.
+    pub fn into_cli(self) -> anyhow::Error {
+        anyhow::anyhow!("{} ({})", self, self.code())
+    }
+
     /// The stable, machine-readable code of this error.
     pub fn code(&self) -> &'static str {
         match self {

@@ -10,14 +10,15 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::auth::Actor;
-use crate::cli::fail;
 use crate::config::{Secret, Settings};
+use crate::domain::auth::Actor;
+use crate::domain::status::ScanStatus;
+use crate::error::AppError;
 use crate::events::EventBus;
-use crate::scanner::runner::Runner;
+use crate::jobs::runner::Runner;
 use crate::service::configs;
 use crate::service::reports::{self, Format};
-use crate::service::scans::{self, ScanStatus, StartRequest};
+use crate::service::scans::{self, StartRequest};
 
 /// Removes the work directory however the run ends.
 struct WorkDir(PathBuf);
@@ -59,18 +60,17 @@ pub async fn run(
         };
         crate::service::settings::update(&db, &system, patch)
             .await
-            .map_err(|e| anyhow::anyhow!("--allow: {}", fail(e)))?;
+            .map_err(|e| anyhow::anyhow!("--allow: {}", e.into_cli()))?;
     }
     let config = configs::create(&db, &system, &yaml)
         .await
-        .map_err(|e| anyhow::anyhow!("{}: {}", config_file.display(), fail(e)))?;
+        .map_err(|e| anyhow::anyhow!("{}: {}", config_file.display(), e.into_cli()))?;
     let bus = EventBus::default();
     let mut events = bus.subscribe();
     let runner = Runner::new(db.clone(), bus, settings.clone());
     runner.start();
     let scan = scans::start(
         &db,
-        &runner,
         &system,
         StartRequest {
             config_id: Some(config.id),
@@ -78,7 +78,8 @@ pub async fn run(
         },
     )
     .await
-    .map_err(fail)?;
+    .map_err(AppError::into_cli)?;
+    runner.enqueued(&scan);
     println!("scan \"{}\" started", scan.title);
 
     let mut last_line = String::new();
@@ -109,12 +110,14 @@ pub async fn run(
             },
             _ = tokio::signal::ctrl_c() => {
                 eprintln!("cancelling…");
-                scans::cancel(&db, &runner, &system, scan.id).await.map_err(fail)?;
+                crate::jobs::runner::cancel(&runner, &system, scan.id).await.map_err(AppError::into_cli)?;
             }
         }
     }
     runner.shutdown().await;
-    let row = scans::get(&db, &system, scan.id).await.map_err(fail)?;
+    let row = scans::get(&db, &system, scan.id)
+        .await
+        .map_err(AppError::into_cli)?;
 
     std::fs::create_dir_all(out).with_context(|| format!("while creating {}", out.display()))?;
     // A completed scan's reports were written by the completion pipeline; a cancelled or
@@ -130,7 +133,7 @@ pub async fn run(
             format,
         )
         .await
-        .map_err(fail)?;
+        .map_err(AppError::into_cli)?;
         std::fs::copy(&from, out.join(&name))
             .with_context(|| format!("while writing {}", out.join(&name).display()))?;
     }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use tokio::sync::broadcast;
 
-use crate::service::scans::ScanStatus;
+use crate::domain::status::ScanStatus;
 
 /// One progress update of one scan.
 #[derive(Debug, Clone, PartialEq)]

@@ -4,12 +4,13 @@ use crate::error::GqlResult;
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use crate::auth::Role as DomainRole;
 use crate::auth::rate_limit::LoginLimiter;
+use crate::domain::auth::Role as DomainRole;
 use crate::error::AppError;
 use crate::events::EventBus;
 use crate::graphql::context::{ContextExt, parse_id};
 use crate::service::{api_keys, sessions, users};
+use crate::session::sign_in;
 
 fn limiter<'a>(ctx: &'a Context<'_>) -> &'a LoginLimiter {
     ctx.data_unchecked::<std::sync::Arc<LoginLimiter>>()
@@ -20,7 +21,7 @@ fn events<'a>(ctx: &'a Context<'_>) -> &'a EventBus {
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-#[graphql(remote = "crate::auth::Role")]
+#[graphql(remote = "crate::domain::auth::Role")]
 pub enum Role {
     Admin,
     Operator,
@@ -172,7 +173,7 @@ impl AuthMutation {
             .session
             .clone()
             .ok_or_else(|| AppError::validation("login is not available over websocket"))?;
-        let user = sessions::login(
+        let user = sign_in::login(
             ctx.db(),
             limiter(ctx),
             &mut session,
@@ -190,7 +191,7 @@ impl AuthMutation {
             return Ok(false);
         };
         let user_id = session.user.as_ref().map(|u| u.id);
-        let ended = sessions::logout(ctx.db(), &mut session).await?;
+        let ended = sign_in::logout(ctx.db(), &mut session).await?;
         if let Some(id) = user_id {
             events(ctx).auth_changed(id);
         }

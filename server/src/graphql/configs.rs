@@ -6,9 +6,9 @@ use std::sync::OnceLock;
 use async_graphql::{Context, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 
+use crate::domain::config as yaml;
 use crate::graphql::connection::connection;
 use crate::graphql::context::{ContextExt, parse_id};
-use crate::scanner::config as yaml;
 use crate::service::configs;
 use crate::service::pagination::PageRequest;
 

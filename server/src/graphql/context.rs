@@ -4,10 +4,10 @@
 use async_graphql::Context;
 use sea_orm::DatabaseConnection;
 
-use crate::auth::backend::AuthSession;
-use crate::auth::{Actor, AuthMethod};
+use crate::domain::auth::{Actor, AuthMethod};
 use crate::error::{AppError, AppResult};
 use crate::service::{api_keys, sessions};
+use crate::session::backend::AuthSession;
 
 /// Per-request (or per-websocket) authentication data.
 #[derive(Clone)]

@@ -20,7 +20,7 @@ use sea_orm::DatabaseConnection;
 use crate::auth::rate_limit::LoginLimiter;
 use crate::config::Settings;
 use crate::events::EventBus;
-use crate::scanner::runner::Runner;
+use crate::jobs::runner::Runner;
 
 #[derive(MergedObject, Default)]
 pub struct Query(

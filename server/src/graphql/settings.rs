@@ -4,7 +4,7 @@ use async_graphql::{Context, InputObject, Object, SimpleObject};
 
 use crate::error::GqlResult;
 use crate::graphql::context::ContextExt;
-use crate::scanner::runner::Runner;
+use crate::jobs::runner::Runner;
 use crate::service::settings::{self, RuntimeSettings, SettingsPatch};
 
 /// Scan scope and limits. Defaults: loopback only (127.0.0.0/8, ::1), 65,536 addresses per

@@ -93,7 +93,7 @@ impl ScanSubscription {
         &self,
         ctx: &Context<'_>,
     ) -> Result<impl Stream<Item = ScanProgress> + use<>, GqlError> {
-        ctx.actor()?.require(crate::auth::Role::Viewer)?;
+        ctx.actor()?.require(crate::domain::auth::Role::Viewer)?;
         let rx = ctx.data_unchecked::<EventBus>().subscribe();
         Ok(bus_stream(rx).map(ScanProgress::from))
     }
@@ -106,9 +106,9 @@ mod tests {
     use futures::StreamExt;
 
     use super::*;
-    use crate::auth::Actor;
+    use crate::domain::auth::Actor;
+    use crate::domain::status::ScanStatus as Status;
     use crate::graphql::context::RequestAuth;
-    use crate::service::scans::ScanStatus as Status;
 
     fn test_schema(db: sea_orm::DatabaseConnection, events: EventBus) -> crate::graphql::AppSchema {
         let settings = Arc::new(crate::config::Settings::default());
@@ -121,7 +121,7 @@ mod tests {
                 5,
                 5,
             )),
-            crate::scanner::runner::Runner::new(db, events, settings),
+            crate::jobs::runner::Runner::new(db, events, settings),
         )
     }
 

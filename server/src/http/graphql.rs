@@ -9,10 +9,10 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header::CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 
-use crate::auth::backend::AuthSession;
 use crate::graphql::context::RequestAuth;
 use crate::graphql::loaders::Loaders;
 use crate::http::identity;
+use crate::session::backend::AuthSession;
 use crate::state::AppState;
 
 /// A GraphQL-shaped error body for failures before execution.

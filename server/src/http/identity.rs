@@ -5,11 +5,11 @@ use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use chrono::Utc;
 
-use crate::auth::Actor;
-use crate::auth::backend::AuthSession;
+use crate::domain::auth::Actor;
 use crate::error::AppError;
 use crate::service::api_keys;
 use crate::service::sessions::{SESSION_AUTH_AT, SESSION_TOUCH_EVERY_SECS, SESSION_TOUCHED_AT};
+use crate::session::backend::AuthSession;
 use crate::state::AppState;
 
 /// The bearer token of a request, if it has an `Authorization: Bearer` header.

@@ -21,12 +21,12 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
-use crate::auth::Role;
-use crate::auth::backend::AuthSession;
+use crate::domain::auth::Role;
 use crate::error::AppError;
 use crate::events::ScanEvent;
 use crate::http::{failure, identity, ws};
 use crate::service::imports::{self, ImportRequest};
+use crate::session::backend::AuthSession;
 use crate::state::AppState;
 
 /// Chunks in flight between the socket and the parser thread.
@@ -163,7 +163,7 @@ pub async fn import(
 
 async fn run(
     state: &AppState,
-    actor: &crate::auth::Actor,
+    actor: &crate::domain::auth::Actor,
     reader: BufReader<SyncIoBridge<impl tokio::io::AsyncRead + Send + Unpin + 'static>>,
     req: ImportRequest,
 ) -> Result<entity::scan::Model, AppError> {

@@ -24,8 +24,8 @@ use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
-use crate::auth::backend::Backend;
-use crate::auth::session_store::DbSessionStore;
+use crate::session::backend::Backend;
+use crate::session::store::DbSessionStore;
 use crate::state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

@@ -6,9 +6,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::auth::backend::AuthSession;
 use crate::http::{failure, identity};
 use crate::service::reports::{self, Format};
+use crate::session::backend::AuthSession;
 use crate::state::AppState;
 
 /// The HTML report carries its own inline styles and data-URI images, nothing else.

@@ -21,14 +21,14 @@ use axum::response::Response;
 use futures::{SinkExt, StreamExt};
 use tokio::sync::{broadcast, mpsc};
 
-use crate::auth::backend::AuthSession;
-use crate::auth::{Actor, Role};
+use crate::domain::auth::{Actor, Role};
 use crate::error::{AppError, GqlError};
 use crate::graphql::context::{RequestAuth, SocketPrincipal};
 use crate::graphql::loaders::Loaders;
 use crate::http::graphql::error_response;
 use crate::http::identity;
 use crate::service::api_keys;
+use crate::session::backend::AuthSession;
 use crate::state::AppState;
 
 /// Largest websocket message accepted from a client.

@@ -6,9 +6,9 @@ use std::net::IpAddr;
 
 use nmap_parser::{PortState, Protocol};
 
-use super::config::{Expected, ScanConfig, Target};
 use super::findings::{Findings, HostFinding};
-use crate::service::results::{NewIp, NewPort, NewSite};
+use crate::domain::config::{Expected, ScanConfig, Target};
+use crate::domain::tree::{NewIp, NewPort, NewSite};
 
 /// Site that collects addresses found outside every configured target (imports).
 pub const UNLISTED_SITE: &str = "Not in config";
@@ -165,9 +165,9 @@ fn new_ip(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scanner::config;
+    use crate::domain::config;
+    use crate::domain::tree::Counters;
     use crate::scanner::findings::PortFinding;
-    use crate::service::results::Counters;
 
     fn finding(ping: Option<bool>, open: &[u16]) -> HostFinding {
         HostFinding {

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use nmap_parser::{Host, HostState, Port, PortState, Protocol};
 
 use super::tls;
-use crate::service::results::NewService;
+use crate::domain::tree::NewService;
 
 #[derive(Debug, Default, Clone)]
 pub struct Findings {

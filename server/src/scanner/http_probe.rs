@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 
 use super::tls;
-use crate::service::results::NewCertificate;
+use crate::domain::tree::NewCertificate;
 
 /// Bytes of a page read at most (enough for any sane `<title>`).
 const MAX_BODY: usize = 256 * 1024;

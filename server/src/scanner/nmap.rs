@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::ports::PortList;
+use crate::domain::ports::PortList;
 
 /// NSE scripts the service phase may run (TLS analysis). Nothing else is ever passed.
 pub const TLS_SCRIPTS: &str = "ssl-cert,ssl-enum-ciphers";

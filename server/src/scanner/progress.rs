@@ -2,7 +2,7 @@
 //! nmap's own tasks (`<taskbegin>`/`<taskprogress>`/`<taskend>`) move it along. The percent
 //! never goes backwards.
 
-use super::config::Phase;
+use crate::domain::config::Phase;
 
 /// A planned phase and its share of the whole scan.
 #[derive(Debug, Clone, Copy)]

@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use nmap_parser::{Script, ScriptElem};
 use sha2::{Digest, Sha256};
 
-use crate::service::results::{NewCertificate, NewTlsVersion};
+use crate::domain::tree::{NewCertificate, NewTlsVersion};
 
 /// A DER certificate → its facts; `None` when it is not a readable X.509 certificate.
 pub fn certificate_from_der(der: &[u8]) -> Option<NewCertificate> {

@@ -8,7 +8,8 @@ use sea_orm::{
 
 use entity::api_key;
 
-use crate::auth::{Actor, AuthMethod, Role, tokens};
+use crate::auth::tokens;
+use crate::domain::auth::{Actor, AuthMethod, Role};
 use crate::error::{AppError, AppResult};
 use crate::service::{audit, users};
 

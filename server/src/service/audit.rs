@@ -3,7 +3,7 @@
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
 
-use crate::auth::Actor;
+use crate::domain::auth::Actor;
 use crate::error::AppResult;
 
 /// Appends one audit entry. Runs inside the caller's transaction when given one.

@@ -23,9 +23,9 @@ use sea_orm::{
 use entity::{scan, scan_finding};
 
 use crate::db;
+use crate::domain::status::ScanStatus;
 use crate::error::AppResult;
 use crate::service::reports::{self, analysis::Finding, model};
-use crate::service::scans::ScanStatus;
 
 /// The phase of a scan whose results are stored and whose completion is under way.
 pub const FINISHING: &str = "finishing";

@@ -10,9 +10,9 @@ use sea_orm::{
 
 use entity::scan_config;
 
-use crate::auth::{Actor, Role};
+use crate::domain::auth::{Actor, Role};
+use crate::domain::config as yaml;
 use crate::error::{AppError, AppResult};
-use crate::scanner::config as yaml;
 use crate::service::audit;
 use crate::service::pagination::{Page, PageRequest};
 

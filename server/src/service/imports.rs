@@ -11,14 +11,15 @@ use tokio::sync::mpsc;
 
 use entity::scan;
 
-use crate::auth::{Actor, Role};
+use crate::domain::auth::{Actor, Role};
+use crate::domain::config::{self as scan_config, ScanConfig};
+use crate::domain::status::ScanStatus;
 use crate::error::{AppError, AppResult};
 use crate::scanner::assemble::assemble;
-use crate::scanner::config::{self as scan_config, ScanConfig};
 use crate::scanner::findings::{Findings, HostStatusUse, ServiceUse};
 use crate::service::completion;
 use crate::service::results::{NewIp, NewScan, StagedScan};
-use crate::service::scans::{ScanStatus, clean_title};
+use crate::service::scans::clean_title;
 use crate::service::{audit, configs};
 
 /// Site name of imported hosts when no config is given.

@@ -10,158 +10,24 @@ use sea_orm::{ActiveModelTrait, DatabaseConnection, DatabaseTransaction, EntityT
 use entity::scan;
 
 use crate::db;
+use crate::domain::status::ScanStatus;
+pub use crate::domain::tree::{
+    Counters, NewCertificate, NewIp, NewPort, NewScan, NewService, NewSite, NewTlsVersion,
+};
 use crate::error::AppResult;
 use crate::service::completion;
-use crate::service::scans::ScanStatus;
 
 pub use writer::TreeWriter;
 
-#[derive(Debug, Clone)]
-pub struct NewScan {
-    pub title: String,
-    pub status: ScanStatus,
-    pub config_id: Option<i32>,
-    pub triggered_by: String,
-    pub triggered_by_user_id: Option<i32>,
-    pub created_at: DateTime<Utc>,
-    pub started_at: Option<DateTime<Utc>>,
-    pub completed_at: Option<DateTime<Utc>>,
-    pub command_lines: Vec<Vec<String>>,
-    /// The config the results are judged against (a snapshot), if any.
-    pub config_yaml: Option<String>,
-    pub sites: Vec<NewSite>,
-}
-
-#[derive(Debug, Clone)]
-pub struct NewSite {
-    pub name: String,
-    pub ips: Vec<NewIp>,
-}
-
-#[derive(Debug, Clone)]
-pub struct NewIp {
-    pub address: String,
-    pub hostname: Option<String>,
-    /// `up`, `down` or `unknown`.
-    pub status: String,
-    pub ping_expected: Option<bool>,
-    pub ping_actual: Option<bool>,
-    pub ports: Vec<NewPort>,
-}
-
-#[derive(Debug, Clone)]
-pub struct NewPort {
-    pub port: u16,
-    pub protocol: String,
-    /// nmap's state (`open`, `closed`, `filtered`, …) or `missing` for an expected port not seen.
-    pub state: String,
-    pub reason: Option<String>,
-    pub expected: bool,
-    /// Open although the config declared this address's ports and not this one.
-    pub unexpected: bool,
-    pub service: Option<NewService>,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct NewService {
-    pub name: Option<String>,
-    pub product: Option<String>,
-    pub version: Option<String>,
-    pub extra_info: Option<String>,
-    pub tunnel: Option<String>,
-    pub cpe: Option<String>,
-    pub http_status: Option<i32>,
-    pub http_title: Option<String>,
-    pub http_server: Option<String>,
-    pub http_location: Option<String>,
-    pub http_response_ms: Option<i32>,
-    /// Path of the page's screenshot, relative to the data dir.
-    pub screenshot_path: Option<String>,
-    pub certificate: Option<NewCertificate>,
-    pub tls_versions: Vec<NewTlsVersion>,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct NewCertificate {
-    pub subject: String,
-    pub issuer: String,
-    pub sans: Vec<String>,
-    pub not_before: Option<DateTime<Utc>>,
-    pub not_after: Option<DateTime<Utc>>,
-    pub serial: Option<String>,
-    pub sha256_fingerprint: Option<String>,
-    pub key_type: Option<String>,
-    pub key_bits: Option<i32>,
-    pub signature_algorithm: Option<String>,
-    pub self_signed: bool,
-    pub pem: Option<String>,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct NewTlsVersion {
-    pub version: String,
-    pub ciphers: Vec<String>,
-    pub grade: Option<String>,
-}
-
-/// Counters derived from a result tree (kept on the scan row for fast lists).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counters {
-    pub hosts_total: i32,
-    pub hosts_up: i32,
-    pub open_ports: i32,
-    pub services: i32,
-    pub certificates: i32,
-    pub unexpected_ports: i32,
-    pub missing_ports: i32,
-}
-
-impl Counters {
-    /// Sets the counter columns of a scan row.
-    fn apply(self, row: &mut scan::ActiveModel) {
-        row.hosts_total = Set(self.hosts_total);
-        row.hosts_up = Set(self.hosts_up);
-        row.open_ports = Set(self.open_ports);
-        row.services_count = Set(self.services);
-        row.certificates_count = Set(self.certificates);
-        row.unexpected_ports = Set(self.unexpected_ports);
-        row.missing_ports = Set(self.missing_ports);
-    }
-
-    pub fn of(sites: &[NewSite]) -> Self {
-        let mut c = Counters::default();
-        for ip in sites.iter().flat_map(|s| &s.ips) {
-            c.add_host(ip);
-            for p in &ip.ports {
-                c.add_port(p);
-            }
-        }
-        c
-    }
-
-    fn add_host(&mut self, ip: &NewIp) {
-        self.hosts_total += 1;
-        if ip.status == "up" {
-            self.hosts_up += 1;
-        }
-    }
-
-    fn add_port(&mut self, p: &NewPort) {
-        if p.state == "open" {
-            self.open_ports += 1;
-            if p.unexpected {
-                self.unexpected_ports += 1;
-            }
-        } else if p.expected {
-            self.missing_ports += 1;
-        }
-        if let Some(s) = &p.service {
-            self.services += 1;
-            if s.certificate.is_some() {
-                self.certificates += 1;
-            }
-        }
-    }
+/// Sets the counter columns of a scan row.
+fn apply(counters: Counters, row: &mut scan::ActiveModel) {
+    row.hosts_total = Set(counters.hosts_total);
+    row.hosts_up = Set(counters.hosts_up);
+    row.open_ports = Set(counters.open_ports);
+    row.services_count = Set(counters.services);
+    row.certificates_count = Set(counters.certificates);
+    row.unexpected_ports = Set(counters.unexpected_ports);
+    row.missing_ports = Set(counters.missing_ports);
 }
 
 /// Inserts the scan and its tree; returns the scan row. All or nothing.
@@ -200,7 +66,7 @@ fn new_row(new: &NewScan, status: ScanStatus, phase: &str) -> scan::ActiveModel 
         config_yaml: Set(new.config_yaml.clone()),
         ..Default::default()
     };
-    Counters::default().apply(&mut row);
+    apply(Counters::default(), &mut row);
     row
 }
 
@@ -236,7 +102,7 @@ impl PendingScan {
         if let Some(at) = completed_at {
             active.completed_at = Set(Some(at));
         }
-        self.writer.counters().apply(&mut active);
+        apply(self.writer.counters(), &mut active);
         let row = active.update(&self.txn).await?;
         self.txn.commit().await?;
         Ok(row)
@@ -289,7 +155,7 @@ impl StagedScan {
         let mut active: scan::ActiveModel = self.row.into();
         active.completed_at = Set(Some(completed_at));
         active.phase = Set(completion::FINISHING.to_owned());
-        self.writer.counters().apply(&mut active);
+        apply(self.writer.counters(), &mut active);
         Ok(active.update(&self.db).await?)
     }
 
@@ -365,7 +231,7 @@ pub async fn finish(
     active.message = Set(outcome.message);
     active.error_message = Set(outcome.error_message);
     active.completed_at = Set(Some(Utc::now()));
-    counters.apply(&mut active);
+    apply(counters, &mut active);
     let row = active.update(&txn).await?;
     txn.commit().await?;
     Ok(Some(row))

@@ -2,7 +2,6 @@
 //! Running scans is the job runner's; storing a result tree is [`super::results`].
 
 use std::path::Path;
-use std::time::Duration;
 
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
@@ -13,17 +12,14 @@ use sea_orm::{
 
 use entity::scan;
 
-use crate::auth::{Actor, Role};
+use crate::domain::auth::{Actor, Role};
+use crate::domain::config::{self as scan_config, Target};
+use crate::domain::ports::PortList;
+use crate::domain::status::ScanStatus;
+use crate::domain::targets::parse_targets;
 use crate::error::{AppError, AppResult};
-use crate::scanner::config::{self as scan_config, Target};
-use crate::scanner::ports::PortList;
-use crate::scanner::runner::{Runner, StopReason};
-use crate::scanner::targets::parse_targets;
 use crate::service::pagination::{Page, PageRequest};
 use crate::service::{audit, configs, settings};
-
-/// How long `cancelScan` waits for a running scan to stop before answering.
-const CANCEL_WAIT: Duration = Duration::from_secs(15);
 
 /// What to scan: a saved config, or ad-hoc targets with optional ports.
 #[derive(Debug, Clone, Default)]
@@ -34,11 +30,10 @@ pub struct StartRequest {
     pub title: Option<String>,
 }
 
-/// Validates the request, checks the scope and queues the scan (OPERATOR). Nothing is created
-/// when anything is wrong.
+/// Validates the request, checks the scope and stores the scan QUEUED (OPERATOR); the caller
+/// hands it to the job runner. Nothing is created when anything is wrong.
 pub async fn start(
     db: &DatabaseConnection,
-    runner: &Runner,
     actor: &Actor,
     req: StartRequest,
 ) -> AppResult<scan::Model> {
@@ -103,7 +98,6 @@ pub async fn start(
         Some(serde_json::json!({ "title": row.title, "config_id": config_id })),
     )
     .await?;
-    runner.enqueued(&row);
     Ok(row)
 }
 
@@ -134,108 +128,6 @@ fn adhoc_yaml(targets: &[String], ports: Option<&str>, title: Option<&str>) -> A
     }
     // JSON is YAML: the generated document goes through the same parser as a saved config.
     serde_json::to_string_pretty(&doc).map_err(AppError::internal)
-}
-
-/// Cancels a queued or running scan (OPERATOR); a running one is stopped (its nmap process
-/// group killed) before this returns. A finished scan is `CONFLICT`.
-pub async fn cancel(
-    db: &DatabaseConnection,
-    runner: &Runner,
-    actor: &Actor,
-    id: i32,
-) -> AppResult<scan::Model> {
-    actor.require(Role::Operator)?;
-    let row = get(db, actor, id).await?;
-    let status = ScanStatus::parse(&row.status).unwrap_or(ScanStatus::Failed);
-    if status.is_terminal() {
-        return Err(AppError::Conflict(format!(
-            "scan {id} has already ended ({}); there is nothing to cancel",
-            row.status
-        )));
-    }
-    audit::record(db, actor, "scan.cancel", Some(format!("scan:{id}")), None).await?;
-    let message = format!("cancelled by {}", actor.username);
-    // Still queued: it never started.
-    let dequeued = end_if(
-        db,
-        Some(id),
-        ScanStatus::Queued,
-        ScanStatus::Cancelled,
-        Some(message.clone()),
-        None,
-    )
-    .await?;
-    if dequeued == 0 {
-        match runner.job(id) {
-            Some(job) => {
-                job.stop(StopReason::Cancelled {
-                    by: actor.username.clone(),
-                });
-                if tokio::time::timeout(CANCEL_WAIT, job.finished())
-                    .await
-                    .is_err()
-                {
-                    tracing::warn!(scan_id = id, "scan did not stop within the cancel wait");
-                }
-            }
-            None => {
-                // Running, but not in this process (e.g. another server instance died): end it.
-                end_if(
-                    db,
-                    Some(id),
-                    ScanStatus::Running,
-                    ScanStatus::Cancelled,
-                    Some(message),
-                    None,
-                )
-                .await?;
-            }
-        }
-    }
-    let row = get(db, actor, id).await?;
-    runner.publish(&row);
-    Ok(row)
-}
-
-/// Lifecycle of a scan (stored as its SCREAMING_SNAKE name).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ScanStatus {
-    Queued,
-    Running,
-    Completed,
-    Failed,
-    Cancelled,
-    Interrupted,
-}
-
-impl ScanStatus {
-    pub const ALL: [ScanStatus; 6] = [
-        ScanStatus::Queued,
-        ScanStatus::Running,
-        ScanStatus::Completed,
-        ScanStatus::Failed,
-        ScanStatus::Cancelled,
-        ScanStatus::Interrupted,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ScanStatus::Queued => "QUEUED",
-            ScanStatus::Running => "RUNNING",
-            ScanStatus::Completed => "COMPLETED",
-            ScanStatus::Failed => "FAILED",
-            ScanStatus::Cancelled => "CANCELLED",
-            ScanStatus::Interrupted => "INTERRUPTED",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|st| st.as_str() == s)
-    }
-
-    pub fn is_terminal(self) -> bool {
-        !matches!(self, ScanStatus::Queued | ScanStatus::Running)
-    }
 }
 
 /// Ends the scan `id` (or every scan, when `None`) that is still `from`: final status, phase

@@ -8,10 +8,10 @@ use sea_orm::{ConnectionTrait, EntityTrait, Set};
 
 use entity::setting;
 
-use crate::auth::{Actor, Role};
 use crate::db;
+use crate::domain::auth::{Actor, Role};
+use crate::domain::scope::Scope;
 use crate::error::{AppError, AppResult};
-use crate::scanner::scope::Scope;
 use crate::service::audit;
 
 const KEY_SCOPE: &str = "scope";

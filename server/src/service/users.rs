@@ -8,7 +8,8 @@ use sea_orm::{
 
 use entity::user;
 
-use crate::auth::{Actor, Role, password, tokens};
+use crate::auth::{password, tokens};
+use crate::domain::auth::{Actor, Role};
 use crate::error::{AppError, AppResult};
 use crate::service::{audit, sessions};
 

@@ -13,10 +13,11 @@ use sea_orm::DatabaseConnection;
 
 use entity::{scan, scan_finding, scan_service};
 
-use crate::auth::{Actor, Role};
+use crate::domain::auth::{Actor, Role};
+use crate::domain::status::ScanStatus;
 use crate::error::{AppError, AppResult};
 use crate::service::completion;
-use crate::service::scans::{self, ScanStatus};
+use crate::service::scans;
 
 /// One of the three report files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

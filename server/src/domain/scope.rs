@@ -73,7 +73,7 @@ impl Scope {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scanner::targets::parse_target;
+    use crate::domain::targets::parse_target;
 
     fn t(s: &str) -> Target {
         parse_target(s).expect("valid target")

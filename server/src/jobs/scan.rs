@@ -16,20 +16,21 @@ use tokio::time::Instant;
 
 use entity::scan;
 
-use super::assemble::assemble;
-use super::config::{self as scan_config, Phase, ScanConfig};
-use super::findings::{Findings, HostStatusUse, ServiceUse};
-use super::nmap::{OpenPorts, Profile, TcpScan, is_root};
-use super::process::NmapProcess;
-use super::progress::Progress;
 use super::runner::{JobControl, StopReason};
-use super::{http_probe, screenshot};
 use crate::config::Settings;
+use crate::domain::config::{self as scan_config, Phase, ScanConfig};
+use crate::domain::status::ScanStatus;
 use crate::error::{AppError, AppResult};
 use crate::events::{EventBus, ScanEvent};
+use crate::scanner::assemble::assemble;
+use crate::scanner::findings::{Findings, HostStatusUse, ServiceUse};
+use crate::scanner::nmap::{OpenPorts, Profile, TcpScan, is_root};
+use crate::scanner::process::NmapProcess;
+use crate::scanner::progress::Progress;
+use crate::scanner::{http_probe, screenshot};
 use crate::service::completion;
 use crate::service::results::{self, NewService, Outcome, command_lines_json};
-use crate::service::scans::{self, ScanStatus};
+use crate::service::scans;
 
 /// How often progress is written to the scan row and published.
 const FLUSH_EVERY: Duration = Duration::from_millis(500);
@@ -166,7 +167,75 @@ fn planned_tasks(phase: Phase, tls: bool) -> u32 {
     }
 }
 
+/// What a scan will run, decided from its config alone: the phases in order, whether the
+/// service phase runs the TLS scripts, and notes about what is left out (and why).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Plan {
+    phases: Vec<Phase>,
+    tls: bool,
+    notes: Vec<String>,
+}
+
+impl Plan {
+    fn of(config: &ScanConfig, root: bool) -> Plan {
+        let wanted = &config.scan.phases;
+        let tls = wanted.contains(&Phase::Tls);
+        let mut notes = Vec::new();
+        let mut phases: Vec<Phase> = [
+            Phase::Ping,
+            Phase::Tcp,
+            Phase::Udp,
+            Phase::Service,
+            Phase::Http,
+            Phase::Screenshot,
+        ]
+        .into_iter()
+        .filter(|p| wanted.contains(p))
+        .collect();
+        if phases.contains(&Phase::Udp) && !root {
+            phases.retain(|p| *p != Phase::Udp);
+            notes.push("udp phase skipped: UDP scans need root".to_owned());
+        }
+        if tls && !phases.contains(&Phase::Service) {
+            notes.push("tls needs the service phase; not run".to_owned());
+        }
+        Plan { phases, tls, notes }
+    }
+
+    /// The progress model: each phase with the nmap tasks it will report.
+    fn progress(&self) -> Progress {
+        Progress::new(
+            &self
+                .phases
+                .iter()
+                .map(|p| (*p, planned_tasks(*p, self.tls)))
+                .collect::<Vec<_>>(),
+        )
+    }
+}
+
+/// Every target of a config once, one per line (the `-iL` file of the first phase).
+fn target_lines(config: &ScanConfig) -> String {
+    let lines: Vec<String> = config
+        .sites
+        .iter()
+        .flat_map(|s| &s.targets)
+        .map(|t| t.target.to_string())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    lines.join("\n") + "\n"
+}
+
+/// Where a scan's work files go, and what its first phase reads.
+struct WorkFiles {
+    dir: PathBuf,
+    all_targets: PathBuf,
+    address_count: usize,
+}
+
 impl Job<'_> {
+    /// Runs the planned phases in order until one ends the scan early.
     async fn execute(&mut self) -> AppResult<(Option<ScanConfig>, Ended)> {
         let yaml = self.row.config_yaml.clone().unwrap_or_default();
         let config = match scan_config::parse(&yaml) {
@@ -185,121 +254,102 @@ impl Job<'_> {
             stats_every_secs: settings.stats_every_secs,
             tcp: TcpScan::from_setting(&settings.tcp_scan, root),
         };
-        let wanted = &config.scan.phases;
-        let tls = wanted.contains(&Phase::Tls);
-        let mut notes = Vec::new();
-        let mut plan: Vec<Phase> = [
-            Phase::Ping,
-            Phase::Tcp,
-            Phase::Udp,
-            Phase::Service,
-            Phase::Http,
-            Phase::Screenshot,
-        ]
-        .into_iter()
-        .filter(|p| wanted.contains(p))
-        .collect();
-        if plan.contains(&Phase::Udp) && !root {
-            plan.retain(|p| *p != Phase::Udp);
-            notes.push("udp phase skipped: UDP scans need root".to_owned());
+        let plan = Plan::of(&config, root);
+        self.progress = plan.progress();
+        if !plan.notes.is_empty() {
+            self.message = Some(plan.notes.join("; "));
         }
-        if tls && !plan.contains(&Phase::Service) {
-            notes.push("tls needs the service phase; not run".to_owned());
-        }
-        self.progress = Progress::new(
-            &plan
-                .iter()
-                .map(|p| (*p, planned_tasks(*p, tls)))
-                .collect::<Vec<_>>(),
-        );
-        if !notes.is_empty() {
-            self.message = Some(notes.join("; "));
-        }
-
         let dir = scans_dir(&self.ctx.settings.data_dir).join(self.row.id.to_string());
         tokio::fs::create_dir_all(&dir)
             .await
             .map_err(AppError::internal)?;
         let all_targets = dir.join("targets.txt");
-        let lines: Vec<String> = config
-            .sites
-            .iter()
-            .flat_map(|s| &s.targets)
-            .map(|t| t.target.to_string())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        tokio::fs::write(&all_targets, lines.join("\n") + "\n")
+        tokio::fs::write(&all_targets, target_lines(&config))
             .await
             .map_err(AppError::internal)?;
-        let address_count = usize::try_from(config.address_count()).unwrap_or(usize::MAX);
+        let work = WorkFiles {
+            dir,
+            all_targets,
+            address_count: usize::try_from(config.address_count()).unwrap_or(usize::MAX),
+        };
 
-        for phase in plan {
-            let timeouts = &settings.timeouts;
-            let (argv, timeout) = match phase {
-                Phase::Ping => (
-                    profile.ping(&all_targets, address_count),
-                    timeouts.ping_secs,
-                ),
-                Phase::Tcp | Phase::Udp => {
-                    let (file, hosts) = if self.discovery_ran {
-                        let up = self.findings.up_addresses();
-                        if up.is_empty() {
-                            self.note(format!("{} phase skipped: no host is up", phase.as_str()));
-                            continue;
-                        }
-                        (write_list(&dir, phase, &up).await?, up.len())
-                    } else {
-                        (all_targets.clone(), address_count)
-                    };
-                    let ports = if phase == Phase::Tcp {
-                        config.scan.tcp_ports.as_ref()
-                    } else {
-                        config.scan.udp_ports.as_ref()
-                    };
-                    if phase == Phase::Tcp {
-                        (
-                            profile.tcp(&file, hosts, ports, self.discovery_ran),
-                            timeouts.tcp_secs,
-                        )
-                    } else {
-                        (
-                            profile.udp(&file, hosts, ports, self.discovery_ran),
-                            timeouts.udp_secs,
-                        )
+        for phase in plan.phases {
+            let ended = match phase {
+                Phase::Http => self.http_phase().await?,
+                Phase::Screenshot => self.screenshot_phase().await?,
+                _ => match self
+                    .nmap_command(phase, &config, &profile, plan.tls, &work)
+                    .await?
+                {
+                    Some((argv, timeout)) => {
+                        self.run_phase(phase, argv, Duration::from_secs(timeout), &work.dir)
+                            .await?
                     }
-                }
-                Phase::Service => {
-                    let (hosts, open) = self.open_ports();
-                    if hosts.is_empty() {
-                        self.note("service phase skipped: no open ports".to_owned());
-                        continue;
-                    }
-                    let file = write_list(&dir, phase, &hosts).await?;
-                    (
-                        profile.service(&file, hosts.len(), &open, tls),
-                        timeouts.service_secs,
-                    )
-                }
-                Phase::Http => match self.http_phase().await? {
-                    None => continue,
-                    Some(ended) => return Ok((Some(config), ended)),
+                    None => None,
                 },
-                Phase::Screenshot => match self.screenshot_phase().await? {
-                    None => continue,
-                    Some(ended) => return Ok((Some(config), ended)),
-                },
-                _ => continue,
             };
-            match self
-                .run_phase(phase, argv, Duration::from_secs(timeout), &dir)
-                .await?
-            {
-                None => {}
-                Some(ended) => return Ok((Some(config), ended)),
+            if let Some(ended) = ended {
+                return Ok((Some(config), ended));
             }
         }
         Ok((Some(config), Ended::Completed))
+    }
+
+    /// The nmap command of a phase and its time limit; `None` (with a note) when there is
+    /// nothing for it to do.
+    async fn nmap_command(
+        &mut self,
+        phase: Phase,
+        config: &ScanConfig,
+        profile: &Profile,
+        tls: bool,
+        work: &WorkFiles,
+    ) -> AppResult<Option<(Vec<String>, u64)>> {
+        let timeouts = &self.ctx.settings.scanner.timeouts;
+        Ok(Some(match phase {
+            Phase::Ping => (
+                profile.ping(&work.all_targets, work.address_count),
+                timeouts.ping_secs,
+            ),
+            Phase::Tcp | Phase::Udp => {
+                let (file, hosts) = if self.discovery_ran {
+                    let up = self.findings.up_addresses();
+                    if up.is_empty() {
+                        self.note(format!("{} phase skipped: no host is up", phase.as_str()));
+                        return Ok(None);
+                    }
+                    (write_list(&work.dir, phase, &up).await?, up.len())
+                } else {
+                    (work.all_targets.clone(), work.address_count)
+                };
+                if phase == Phase::Tcp {
+                    let ports = config.scan.tcp_ports.as_ref();
+                    (
+                        profile.tcp(&file, hosts, ports, self.discovery_ran),
+                        timeouts.tcp_secs,
+                    )
+                } else {
+                    let ports = config.scan.udp_ports.as_ref();
+                    (
+                        profile.udp(&file, hosts, ports, self.discovery_ran),
+                        timeouts.udp_secs,
+                    )
+                }
+            }
+            Phase::Service => {
+                let (hosts, open) = self.open_ports();
+                if hosts.is_empty() {
+                    self.note("service phase skipped: no open ports".to_owned());
+                    return Ok(None);
+                }
+                let file = write_list(&work.dir, phase, &hosts).await?;
+                (
+                    profile.service(&file, hosts.len(), &open, tls),
+                    timeouts.service_secs,
+                )
+            }
+            _ => return Ok(None),
+        }))
     }
 
     fn note(&mut self, text: String) {
@@ -681,4 +731,44 @@ async fn write_list(dir: &Path, phase: Phase, ips: &[IpAddr]) -> AppResult<PathB
         .await
         .map_err(AppError::internal)?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(phases: &str) -> ScanConfig {
+        scan_config::parse(&format!(
+            "title: T\nsites:\n  - name: A\n    ips:\n      - address: 127.0.0.2\n      - address: 127.0.0.1\n    cidrs:\n      - cidr: 127.0.9.0/30\n  - name: B\n    ips:\n      - address: 127.0.0.1\nscan:\n  phases: [{phases}]\n"
+        ))
+        .expect("valid config")
+    }
+
+    #[test]
+    fn plan_orders_phases_and_notes_what_cannot_run() {
+        let plan = Plan::of(&config("screenshot, tcp, udp, ping, tls"), false);
+        assert_eq!(
+            plan.phases,
+            vec![Phase::Ping, Phase::Tcp, Phase::Screenshot]
+        );
+        assert!(plan.tls);
+        assert_eq!(
+            plan.notes,
+            vec![
+                "udp phase skipped: UDP scans need root".to_owned(),
+                "tls needs the service phase; not run".to_owned()
+            ]
+        );
+        let as_root = Plan::of(&config("udp, service, tls"), true);
+        assert_eq!(as_root.phases, vec![Phase::Udp, Phase::Service]);
+        assert!(as_root.notes.is_empty());
+    }
+
+    #[test]
+    fn target_lines_lists_each_target_once_in_order() {
+        assert_eq!(
+            target_lines(&config("tcp")),
+            "127.0.0.1\n127.0.0.2\n127.0.9.0/30\n"
+        );
+    }
 }

@@ -4,7 +4,8 @@
 use axum_login::{AuthUser, AuthnBackend, UserId};
 use sea_orm::{DatabaseConnection, EntityTrait};
 
-use crate::auth::{Actor, AuthMethod, Role, password};
+use crate::auth::password;
+use crate::domain::auth::{Actor, AuthMethod, Role};
 use crate::error::AppError;
 use crate::service::users;
 

@@ -15,12 +15,14 @@ use tokio_util::task::TaskTracker;
 
 use entity::scan;
 
-use super::job;
+use super::scan as job;
 use crate::config::Settings;
-use crate::error::AppResult;
+use crate::domain::auth::{Actor, Role};
+use crate::domain::status::ScanStatus;
+use crate::error::{AppError, AppResult};
 use crate::events::{EventBus, ScanEvent};
 use crate::service::results;
-use crate::service::scans::{self, ScanStatus};
+use crate::service::scans;
 use crate::service::settings;
 
 /// Why a running scan is asked to stop.
@@ -100,9 +102,10 @@ impl Runner {
     /// nmap processes). Call once at start, before [`Runner::start`].
     pub async fn recover(&self) -> AppResult<u64> {
         let scans_dir = self.scans_dir();
-        let killed = tokio::task::spawn_blocking(move || super::process::reap_orphans(&scans_dir))
-            .await
-            .unwrap_or(0);
+        let killed =
+            tokio::task::spawn_blocking(move || crate::scanner::process::reap_orphans(&scans_dir))
+                .await
+                .unwrap_or(0);
         if killed > 0 {
             tracing::warn!(
                 killed,
@@ -268,4 +271,65 @@ impl Runner {
             // Cancelled or claimed meanwhile: try the next one.
         }
     }
+}
+
+/// How long `cancelScan` waits for a running scan to stop before answering.
+const CANCEL_WAIT: Duration = Duration::from_secs(15);
+
+/// Cancels a queued or running scan (OPERATOR); a running one is stopped (its nmap process
+/// group killed) before this returns. A finished scan is `CONFLICT`.
+pub async fn cancel(runner: &Runner, actor: &Actor, id: i32) -> AppResult<scan::Model> {
+    let db = &runner.inner.db;
+    actor.require(Role::Operator)?;
+    let row = scans::get(db, actor, id).await?;
+    let status = ScanStatus::parse(&row.status).unwrap_or(ScanStatus::Failed);
+    if status.is_terminal() {
+        return Err(AppError::Conflict(format!(
+            "scan {id} has already ended ({}); there is nothing to cancel",
+            row.status
+        )));
+    }
+    crate::service::audit::record(db, actor, "scan.cancel", Some(format!("scan:{id}")), None)
+        .await?;
+    let message = format!("cancelled by {}", actor.username);
+    // Still queued: it never started.
+    let dequeued = scans::end_if(
+        db,
+        Some(id),
+        ScanStatus::Queued,
+        ScanStatus::Cancelled,
+        Some(message.clone()),
+        None,
+    )
+    .await?;
+    if dequeued == 0 {
+        match runner.job(id) {
+            Some(job) => {
+                job.stop(StopReason::Cancelled {
+                    by: actor.username.clone(),
+                });
+                if tokio::time::timeout(CANCEL_WAIT, job.finished())
+                    .await
+                    .is_err()
+                {
+                    tracing::warn!(scan_id = id, "scan did not stop within the cancel wait");
+                }
+            }
+            None => {
+                // Running, but not in this process (e.g. another server instance died): end it.
+                scans::end_if(
+                    db,
+                    Some(id),
+                    ScanStatus::Running,
+                    ScanStatus::Cancelled,
+                    Some(message),
+                    None,
+                )
+                .await?;
+            }
+        }
+    }
+    let row = scans::get(db, actor, id).await?;
+    runner.publish(&row);
+    Ok(row)
 }

@@ -1,28 +1,26 @@
-//! GraphQL for scans: list, detail with the full result tree (through DataLoaders), start,
-//! cancel, import, delete.
+//! The scan types of the API: a scan with its summary, reports, findings and result tree
+//! (sites → IPs → ports → services → certificate, TLS versions), loaded through DataLoaders.
 
-use crate::error::GqlResult;
-use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use entity::{
     scan, scan_certificate, scan_ip, scan_port, scan_service, scan_site, scan_tls_version,
 };
 
-use crate::error::AppError;
+use crate::domain::status::ScanStatus as DomainStatus;
+use crate::error::{AppError, GqlResult};
 use crate::graphql::configs::ScanConfig;
 use crate::graphql::connection::connection;
-use crate::graphql::context::{ContextExt, parse_id};
+use crate::graphql::context::ContextExt;
 use crate::graphql::loaders::Loaders;
-use crate::scanner::runner::Runner;
-use crate::service::imports;
 use crate::service::pagination::PageRequest;
 use crate::service::reports::{self, Format};
 use crate::service::results::list_from_json;
-use crate::service::scans::{self, ScanStatus as DomainStatus};
+use crate::service::scans;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-#[graphql(remote = "crate::service::scans::ScanStatus")]
+#[graphql(remote = "crate::domain::status::ScanStatus")]
 pub enum ScanStatus {
     Queued,
     Running,
@@ -32,7 +30,7 @@ pub enum ScanStatus {
     Interrupted,
 }
 
-fn loaders<'a>(ctx: &'a Context<'_>) -> &'a Loaders {
+pub(super) fn loaders<'a>(ctx: &'a Context<'_>) -> &'a Loaders {
     ctx.data_unchecked::<Loaders>()
 }
 
@@ -327,7 +325,7 @@ impl From<entity::scan_finding::Model> for Finding {
     }
 }
 
-fn settings<'a>(ctx: &'a Context<'_>) -> &'a crate::config::Settings {
+pub(super) fn settings<'a>(ctx: &'a Context<'_>) -> &'a crate::config::Settings {
     ctx.data_unchecked::<std::sync::Arc<crate::config::Settings>>()
 }
 
@@ -464,158 +462,5 @@ impl ScanTlsVersion {
     }
     async fn grade(&self) -> Option<&str> {
         self.0.grade.as_deref()
-    }
-}
-
-#[derive(InputObject, Default)]
-pub struct ScanFilter {
-    /// Only scans in these statuses (a single value is accepted too).
-    pub status: Option<Vec<ScanStatus>>,
-}
-
-#[derive(Default)]
-pub struct ScanQuery;
-
-#[Object]
-impl ScanQuery {
-    /// Scans, newest first.
-    async fn scans(
-        &self,
-        ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
-        filter: Option<ScanFilter>,
-    ) -> GqlResult<ScanConnection> {
-        let page = PageRequest::parse(first, after.as_deref())?;
-        let statuses: Vec<DomainStatus> = filter
-            .and_then(|f| f.status)
-            .unwrap_or_default()
-            .into_iter()
-            .map(Into::into)
-            .collect();
-        let page = scans::list(ctx.db(), ctx.actor()?, page, &statuses).await?;
-        Ok(ScanConnection::from_page(page, |s| s.id, Scan))
-    }
-
-    async fn scan(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Scan>> {
-        let actor = ctx.actor()?;
-        let Ok(id) = parse_id(&id, "scan") else {
-            return Ok(None);
-        };
-        match scans::get(ctx.db(), actor, id).await {
-            Ok(s) => Ok(Some(Scan(s))),
-            Err(AppError::NotFound(_)) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
-    }
-}
-
-/// What to scan: a saved config (`configId`), or ad-hoc `targets` (IP addresses or CIDRs)
-/// with optional `ports` (e.g. `22,80,8000-8100`; default nmap's top 1000).
-#[derive(InputObject)]
-pub struct StartScanInput {
-    pub config_id: Option<ID>,
-    pub targets: Option<Vec<String>>,
-    pub ports: Option<String>,
-    pub title: Option<String>,
-}
-
-/// An nmap (or masscan) XML document to store as a completed scan, optionally judged against
-/// a saved config's expectations.
-#[derive(InputObject)]
-pub struct ImportNmapXmlInput {
-    pub xml: String,
-    pub title: Option<String>,
-    pub config_id: Option<ID>,
-}
-
-fn runner<'a>(ctx: &'a Context<'_>) -> &'a Runner {
-    ctx.data_unchecked::<Runner>()
-}
-
-#[derive(Default)]
-pub struct ScanMutation;
-
-#[Object]
-impl ScanMutation {
-    /// Queues a scan and returns it at once (QUEUED); follow it with `scanProgress` (OPERATOR).
-    /// Targets outside the scope are refused with `SCOPE` before anything is created.
-    async fn start_scan(&self, ctx: &Context<'_>, input: StartScanInput) -> GqlResult<Scan> {
-        let config_id = input
-            .config_id
-            .as_ref()
-            .map(|id| parse_id(id, "scan config"))
-            .transpose()?;
-        let req = scans::StartRequest {
-            config_id,
-            targets: input.targets,
-            ports: input.ports,
-            title: input.title,
-        };
-        Ok(Scan(
-            scans::start(ctx.db(), runner(ctx), ctx.actor()?, req).await?,
-        ))
-    }
-
-    /// Cancels a queued or running scan; a running one has stopped when this returns
-    /// (OPERATOR). Cancelling a finished scan is `CONFLICT`.
-    async fn cancel_scan(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Scan> {
-        let id = parse_id(&id, "scan")?;
-        Ok(Scan(
-            scans::cancel(ctx.db(), runner(ctx), ctx.actor()?, id).await?,
-        ))
-    }
-
-    /// Stores an nmap XML document as a COMPLETED scan (OPERATOR). A document that is not
-    /// nmap XML, is cut short or uses entities is `VALIDATION` and stores nothing.
-    async fn import_nmap_xml(
-        &self,
-        ctx: &Context<'_>,
-        input: ImportNmapXmlInput,
-    ) -> GqlResult<Scan> {
-        let config_id = input
-            .config_id
-            .as_ref()
-            .map(|id| parse_id(id, "scan config"))
-            .transpose()?;
-        let req = imports::ImportRequest {
-            title: input.title,
-            config_id,
-        };
-        let xml = std::io::Cursor::new(input.xml.into_bytes());
-        let settings = settings(ctx);
-        let row = imports::import_xml(
-            ctx.db(),
-            ctx.actor()?,
-            xml,
-            req,
-            &settings.data_dir,
-            settings.scanner.web.cert_expiry_warning_days,
-        )
-        .await?;
-        runner(ctx).publish(&row);
-        Ok(Scan(row))
-    }
-
-    /// Writes a scan's JSON, HTML and ZIP reports again, from its stored results (OPERATOR).
-    async fn generate_reports(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Scan> {
-        let settings = settings(ctx);
-        Ok(Scan(
-            reports::regenerate(
-                ctx.db(),
-                ctx.actor()?,
-                &settings.data_dir,
-                settings.scanner.web.cert_expiry_warning_days,
-                parse_id(&id, "scan")?,
-            )
-            .await?,
-        ))
-    }
-
-    /// Deletes a finished scan: its rows and its files, reports and screenshots (OPERATOR).
-    async fn delete_scan(&self, ctx: &Context<'_>, id: ID) -> GqlResult<bool> {
-        let data_dir = &settings(ctx).data_dir;
-        scans::delete(ctx.db(), ctx.actor()?, data_dir, parse_id(&id, "scan")?).await?;
-        Ok(true)
     }
 }
