@@ -91,7 +91,7 @@ async fn import_completes_through_the_pipeline_and_a_bad_file_leaves_nothing() {
         )
         .await;
     assert_eq!(body["data"]["scan"]["status"], "COMPLETED", "{body}");
-    assert_eq!(body["data"]["scan"]["phase"], "done");
+    assert_eq!(body["data"]["scan"]["phase"], "DONE");
     let reports = app.data_dir.path().join("reports").join(&id);
     assert!(reports.join("report.html").is_file());
     let db = app.db().await;
@@ -131,7 +131,7 @@ async fn import_completes_through_the_pipeline_and_a_bad_file_leaves_nothing() {
             .expect("seed")
             .into();
     staged.status = Set("RUNNING".into());
-    staged.phase = Set(server::service::results::STAGING.into());
+    staged.phase = Set(server::domain::status::ScanPhase::Importing.as_str().into());
     let staged = staged.update(&db).await.expect("mark staged");
     app.restart().await;
     assert!(

@@ -80,7 +80,7 @@ scan:
     assert!(statuses.contains(&"RUNNING"));
     let mut phases: Vec<&str> = events.iter().filter_map(|e| e["phase"].as_str()).collect();
     phases.dedup();
-    for phase in ["ping", "tcp", "service"] {
+    for phase in ["PING", "TCP", "SERVICE"] {
         assert!(
             phases.contains(&phase),
             "phase {phase} not reported: {phases:?}"
@@ -130,12 +130,12 @@ scan:
             .unwrap_or_else(|| panic!("port {p} missing in {ip:#}"))
     };
     let host_a = ip(&a.to_string());
-    assert_eq!(host_a["status"], "up");
+    assert_eq!(host_a["status"], "UP");
     assert_eq!(host_a["pingActual"], true);
     let web = port(host_a, p_http);
     assert_eq!(
         (web["state"].as_str(), web["expected"].as_bool()),
-        (Some("open"), Some(true))
+        (Some("OPEN"), Some(true))
     );
     assert_eq!(web["service"]["name"], "http", "{web:#}");
     let tls = port(host_a, p_https);
@@ -197,7 +197,7 @@ async fn slow_scan(
 
 /// nmap itself reported progress in the service phase: it is running.
 fn nmap_reports_service_progress(e: &Value) -> bool {
-    e["phase"] == "service" && e["message"].as_str().is_some_and(|m| m.ends_with('%'))
+    e["phase"] == "SERVICE" && e["message"].as_str().is_some_and(|m| m.ends_with('%'))
 }
 
 #[tokio::test]

@@ -72,7 +72,7 @@ scan:
     let id = app.start_config_scan(&admin, &config_id).await;
     let events = ws::events_until(&mut socket, &id, ws::is_terminal).await;
     let phases: Vec<&str> = events.iter().filter_map(|e| e["phase"].as_str()).collect();
-    assert!(phases.contains(&"http"), "{phases:?}");
+    assert!(phases.contains(&"HTTP"), "{phases:?}");
 
     let scan = app.gql(&admin, TREE, json!({ "id": id })).await["data"]["scan"].clone();
     assert_eq!(scan["status"], "COMPLETED", "{scan:#}");

@@ -5,6 +5,7 @@
 //! automatically, so nothing here touches credentials. An `UNAUTHENTICATED` answer calls the
 //! hook installed by the app (session expired → back to sign-in).
 
+pub mod enums;
 pub mod ops;
 pub mod remote;
 pub mod ws;

@@ -6,6 +6,9 @@
 
 use graphql_client::GraphQLQuery;
 
+pub use super::enums::{
+    FindingCode, HostStatus, PortState, Protocol, ScanPhase, Severity, TlsGrade,
+};
 pub use super::{Role, ScanStatus};
 
 /// The schema's custom scalar, as the app holds it (RFC 3339 text; `ID` is a String already).
@@ -21,7 +24,10 @@ macro_rules! operation {
             query_path = $file,
             response_derives = "Clone, PartialEq",
             variables_derives = "Clone",
-            extern_enums("Role", "ScanStatus"),
+            extern_enums(
+                "Role", "ScanStatus", "ScanPhase", "PortState", "Protocol", "HostStatus",
+                "TlsGrade", "FindingCode", "Severity"
+            ),
             skip_serializing_none
         )]
         pub struct $name;

@@ -30,7 +30,7 @@ pub fn apply(rows: &mut [ScanRow], ev: &ScanEvent) -> Applied {
     };
     let finished = ev.status.is_terminal() && !row.status.is_terminal();
     row.status = ev.status;
-    row.phase = ev.phase.clone();
+    row.phase = ev.phase;
     row.percent = ev.percent;
     row.message = ev.message.clone();
     row.summary.hosts_up = ev.hosts_up;
@@ -159,7 +159,7 @@ pub fn ScanTable(
                         {if live {
                             view! {
                                 <ProgressBar percent=percent label=format!("Scan {id} progress") />
-                                <span class="phase">{row.phase}</span>
+                                <span class="phase">{row.phase.label()}</span>
                             }
                                 .into_any()
                         } else {
@@ -220,7 +220,7 @@ mod tests {
         ScanEvent {
             scan_id: "9".into(),
             status,
-            phase: "tcp".into(),
+            phase: crate::api::enums::ScanPhase::Tcp,
             percent: 40.0,
             message: None,
             hosts_up: 1,

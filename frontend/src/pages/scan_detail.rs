@@ -22,7 +22,7 @@ type Service = ops::scan_detail::ScanDetailScanSitesIpsPortsService;
 #[derive(Clone, Debug, PartialEq)]
 struct Live {
     status: ScanStatus,
-    phase: String,
+    phase: crate::api::enums::ScanPhase,
     percent: f64,
     hosts_up: i64,
     open_ports: i64,
@@ -198,7 +198,7 @@ fn LivePanel(live: RwSignal<Option<Live>>, log: RwSignal<Vec<String>>) -> impl I
                 <ProgressBar percent=percent label="Scan progress".to_owned() />
             </div>
             <p class="live-phase">
-                "Phase: " <strong data-phase="">{move || live.get().map(|l| l.phase).unwrap_or_else(|| "waiting".into())}</strong>
+                "Phase: " <strong data-phase="">{move || live.get().map(|l| l.phase.label()).unwrap_or("waiting")}</strong>
                 " · hosts up " {move || live.get().map(|l| l.hosts_up).unwrap_or(0)}
                 " · open ports " {move || live.get().map(|l| l.open_ports).unwrap_or(0)}
             </p>
@@ -286,8 +286,8 @@ fn Findings(scan: Scan) -> impl IntoView {
                                 };
                                 view! {
                                     <tr>
-                                        <td><span class=format!("badge sev-{}", f.severity)>{f.severity.clone()}</span></td>
-                                        <td><code>{f.code}</code></td>
+                                        <td><span class=format!("badge sev-{}", f.severity)>{f.severity.label()}</span></td>
+                                        <td><code>{f.code.label()}</code></td>
                                         <td>{place}<span class="muted">{format!(" · {}", f.site)}</span></td>
                                         <td>{f.message}</td>
                                     </tr>
@@ -406,7 +406,7 @@ fn Results(scan: Scan) -> impl IntoView {
                             (Some(e), Some(a)) if e != a => view! {
                                 <span class="badge bad">{if a { "answers ping (unexpected)" } else { "no ping (expected)" }}</span>
                             }.into_any(),
-                            _ => view! { <span class=format!("badge host-{}", ip.status)>{ip.status.clone()}</span> }.into_any(),
+                            _ => view! { <span class=format!("badge host-{}", ip.status)>{ip.status.label()}</span> }.into_any(),
                         };
                         let address = ip.address.clone();
                         view! {
@@ -435,7 +435,7 @@ fn Results(scan: Scan) -> impl IntoView {
                                                     view! {
                                                         <tr class=class data-port=data_port>
                                                             <td class="mono">{label}</td>
-                                                            <td>{p.state}</td>
+                                                            <td>{p.state.label()}</td>
                                                             <td>{exp}</td>
                                                             <td>{service_cell(p.service)}</td>
                                                         </tr>

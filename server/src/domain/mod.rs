@@ -1,10 +1,12 @@
 //! The domain: plain types and rules with no database, runtime or transport in them — who
 //! may do what (`auth`), a scan's lifecycle (`status`), scan configs with their typed targets,
 //! ports and scope (`config`, `targets`, `ports`, `scope`), and the result tree a scan or an
-//! import produces (`tree`). Every other layer builds on these; they depend on nothing above.
+//! import produces (`tree`), what it observed (`facts`) and what needs attention (`findings`). Every other layer builds on these; they depend on nothing above.
 
 pub mod auth;
 pub mod config;
+pub mod facts;
+pub mod findings;
 pub mod ports;
 pub mod scope;
 pub mod status;

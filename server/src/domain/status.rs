@@ -40,3 +40,38 @@ impl ScanStatus {
         !matches!(self, ScanStatus::Queued | ScanStatus::Running)
     }
 }
+
+crate::domain::facts::text_enum! {
+    /// Where a scan is in its life: waiting, one of its phases, storing its results, or done.
+    ScanPhase {
+        Queued => "queued",
+        Starting => "starting",
+        Ping => "ping",
+        Tcp => "tcp",
+        Udp => "udp",
+        Service => "service",
+        Http => "http",
+        Tls => "tls",
+        Screenshot => "screenshot",
+        /// An import's rows are being stored.
+        Importing => "importing",
+        /// Results stored; findings and reports being written (the completion pipeline).
+        Finishing => "finishing",
+        Done => "done",
+    }
+}
+
+impl From<crate::domain::config::Phase> for ScanPhase {
+    fn from(phase: crate::domain::config::Phase) -> Self {
+        use crate::domain::config::Phase;
+        match phase {
+            Phase::Ping => ScanPhase::Ping,
+            Phase::Tcp => ScanPhase::Tcp,
+            Phase::Udp => ScanPhase::Udp,
+            Phase::Service => ScanPhase::Service,
+            Phase::Http => ScanPhase::Http,
+            Phase::Tls => ScanPhase::Tls,
+            Phase::Screenshot => ScanPhase::Screenshot,
+        }
+    }
+}

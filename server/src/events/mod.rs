@@ -4,14 +4,14 @@
 use chrono::{DateTime, Utc};
 use tokio::sync::broadcast;
 
-use crate::domain::status::ScanStatus;
+use crate::domain::status::{ScanPhase, ScanStatus};
 
 /// One progress update of one scan.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScanEvent {
     pub scan_id: i32,
     pub status: ScanStatus,
-    pub phase: String,
+    pub phase: ScanPhase,
     pub percent: f64,
     pub message: Option<String>,
     pub hosts_up: i32,
@@ -25,7 +25,7 @@ impl ScanEvent {
         Self {
             scan_id: row.id,
             status: ScanStatus::parse(&row.status).unwrap_or(ScanStatus::Failed),
-            phase: row.phase.clone(),
+            phase: ScanPhase::parse(&row.phase).unwrap_or(ScanPhase::Starting),
             percent: row.percent,
             message: row.message.clone(),
             hosts_up: row.hosts_up,
@@ -89,7 +89,7 @@ mod tests {
         ScanEvent {
             scan_id: id,
             status: ScanStatus::Running,
-            phase: "tcp".into(),
+            phase: ScanPhase::Tcp,
             percent: 10.0,
             message: None,
             hosts_up: 0,

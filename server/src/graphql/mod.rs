@@ -5,6 +5,7 @@ pub mod auth;
 pub mod configs;
 pub mod connection;
 pub mod context;
+pub mod enums;
 pub mod guard;
 pub mod loaders;
 pub mod reauth;

@@ -9,6 +9,7 @@ use tokio::sync::broadcast;
 
 use crate::events::{EventBus, ScanEvent};
 use crate::graphql::context::{ContextExt, parse_id};
+use crate::graphql::enums::ScanPhase;
 use crate::graphql::scans::ScanStatus;
 use crate::service::scans;
 
@@ -16,7 +17,7 @@ use crate::service::scans;
 pub struct ScanProgress {
     pub scan_id: ID,
     pub status: ScanStatus,
-    pub phase: String,
+    pub phase: ScanPhase,
     pub percent: f64,
     pub message: Option<String>,
     pub hosts_up: i32,
@@ -29,7 +30,7 @@ impl From<ScanEvent> for ScanProgress {
         Self {
             scan_id: ID(e.scan_id.to_string()),
             status: e.status.into(),
-            phase: e.phase,
+            phase: e.phase.into(),
             percent: e.percent,
             message: e.message,
             hosts_up: e.hosts_up,
@@ -147,7 +148,7 @@ mod tests {
                 events.publish(ScanEvent {
                     scan_id: 7,
                     status: Status::Running,
-                    phase: "tcp".into(),
+                    phase: crate::domain::status::ScanPhase::Tcp,
                     percent: 42.5,
                     message: None,
                     hosts_up: 1,

@@ -18,7 +18,7 @@ use entity::scan;
 use super::scan as job;
 use crate::config::Settings;
 use crate::domain::auth::{Actor, Role};
-use crate::domain::status::ScanStatus;
+use crate::domain::status::{ScanPhase, ScanStatus};
 use crate::error::{AppError, AppResult};
 use crate::events::{EventBus, ScanEvent};
 use crate::service::results;
@@ -257,7 +257,10 @@ impl Runner {
                     scan::Column::Status,
                     Expr::value(ScanStatus::Running.as_str()),
                 )
-                .col_expr(scan::Column::Phase, Expr::value("starting"))
+                .col_expr(
+                    scan::Column::Phase,
+                    Expr::value(ScanPhase::Starting.as_str()),
+                )
                 .col_expr(scan::Column::StartedAt, Expr::value(Utc::now()))
                 .filter(scan::Column::Id.eq(next.id))
                 .filter(scan::Column::Status.eq(ScanStatus::Queued.as_str()))

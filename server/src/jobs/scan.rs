@@ -19,7 +19,7 @@ use entity::scan;
 use super::runner::{JobControl, StopReason};
 use crate::config::Settings;
 use crate::domain::config::{self as scan_config, Phase, ScanConfig};
-use crate::domain::status::ScanStatus;
+use crate::domain::status::{ScanPhase, ScanStatus};
 use crate::error::{AppError, AppResult};
 use crate::events::{EventBus, ScanEvent};
 use crate::scanner::assemble::assemble;
@@ -59,7 +59,7 @@ pub async fn run(ctx: JobContext, row: scan::Model) {
         findings: Findings::default(),
         command_lines: Vec::new(),
         progress: Progress::new(&[]),
-        phase: "starting".into(),
+        phase: ScanPhase::Starting,
         message: None,
         discovery_ran: false,
         http_ran: false,
@@ -150,7 +150,7 @@ struct Job<'a> {
     findings: Findings,
     command_lines: Vec<Vec<String>>,
     progress: Progress,
-    phase: String,
+    phase: ScanPhase,
     message: Option<String>,
     discovery_ran: bool,
     http_ran: bool,
@@ -486,7 +486,7 @@ impl Job<'_> {
     }
 
     async fn start_phase(&mut self, phase: Phase) -> AppResult<()> {
-        self.phase = phase.as_str().to_owned();
+        self.phase = phase.into();
         self.last_task = None;
         self.progress.start_phase(phase);
         self.flush(true).await
@@ -694,7 +694,7 @@ impl Job<'_> {
         let open_ports = i32::try_from(self.findings.open_ports()).unwrap_or(i32::MAX);
         let percent = self.progress.percent();
         let mut update = scan::Entity::update_many()
-            .col_expr(scan::Column::Phase, Expr::value(self.phase.clone()))
+            .col_expr(scan::Column::Phase, Expr::value(self.phase.as_str()))
             .col_expr(scan::Column::Percent, Expr::value(percent))
             .col_expr(scan::Column::Message, Expr::value(self.message.clone()))
             .col_expr(scan::Column::HostsUp, Expr::value(hosts_up))
@@ -712,7 +712,7 @@ impl Job<'_> {
         self.ctx.bus.publish(ScanEvent {
             scan_id: self.row.id,
             status: ScanStatus::Running,
-            phase: self.phase.clone(),
+            phase: self.phase,
             percent,
             message: self.message.clone(),
             hosts_up,

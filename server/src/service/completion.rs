@@ -1,7 +1,7 @@
 //! The one way a scan becomes COMPLETED, for scans run here, imports and the one-off CLI scan:
 //!
 //! 1. results stored (the caller: the job's `results::finish`, the import's batches), the scan
-//!    still RUNNING in phase `finishing`;
+//!    still RUNNING in phase `finishing` ([`ScanPhase::Finishing`]);
 //! 2. findings computed once and stored (`scan_findings`);
 //! 3. the JSON/HTML/ZIP reports written;
 //! 4. (wave 2: change events, alerts);
@@ -23,12 +23,9 @@ use sea_orm::{
 use entity::{scan, scan_finding};
 
 use crate::db;
-use crate::domain::status::ScanStatus;
+use crate::domain::status::{ScanPhase, ScanStatus};
 use crate::error::AppResult;
 use crate::service::reports::{self, analysis::Finding, model};
-
-/// The phase of a scan whose results are stored and whose completion is under way.
-pub const FINISHING: &str = "finishing";
 
 /// Rows per INSERT (SQLite caps bound parameters per statement).
 const FINDINGS_PER_INSERT: usize = 500;
@@ -60,7 +57,7 @@ pub async fn complete(
             scan::Column::Status,
             Expr::value(ScanStatus::Completed.as_str()),
         )
-        .col_expr(scan::Column::Phase, Expr::value("done"))
+        .col_expr(scan::Column::Phase, Expr::value(ScanPhase::Done.as_str()))
         .col_expr(scan::Column::Percent, Expr::value(100.0))
         .filter(scan::Column::Id.eq(scan_id))
         .filter(scan::Column::Status.eq(ScanStatus::Running.as_str()))
@@ -87,8 +84,8 @@ pub async fn store_findings(
     for chunk in findings.chunks(FINDINGS_PER_INSERT) {
         let rows = chunk.iter().map(|f| scan_finding::ActiveModel {
             scan_id: Set(scan_id),
-            code: Set(f.code.to_owned()),
-            severity: Set(f.severity.to_owned()),
+            code: Set(f.code.as_str().to_owned()),
+            severity: Set(f.severity.as_str().to_owned()),
             site: Set(f.site.clone()),
             address: Set(f.address.clone()),
             port: Set(f.port.map(i32::from)),
@@ -115,8 +112,8 @@ pub fn to_row(scan_id: i32, f: &Finding) -> scan_finding::Model {
     scan_finding::Model {
         id: 0,
         scan_id,
-        code: f.code.to_owned(),
-        severity: f.severity.to_owned(),
+        code: f.code.as_str().to_owned(),
+        severity: f.severity.as_str().to_owned(),
         site: f.site.clone(),
         address: f.address.clone(),
         port: f.port.map(i32::from),

@@ -10,12 +10,11 @@ use sea_orm::{ActiveModelTrait, DatabaseConnection, DatabaseTransaction, EntityT
 use entity::scan;
 
 use crate::db;
-use crate::domain::status::ScanStatus;
+use crate::domain::status::{ScanPhase, ScanStatus};
 pub use crate::domain::tree::{
     Counters, NewCertificate, NewIp, NewPort, NewScan, NewService, NewSite, NewTlsVersion,
 };
 use crate::error::AppResult;
-use crate::service::completion;
 
 pub use writer::TreeWriter;
 
@@ -44,11 +43,11 @@ pub struct PendingScan {
 }
 
 /// The scan row of a new scan, with zero counters.
-fn new_row(new: &NewScan, status: ScanStatus, phase: &str) -> scan::ActiveModel {
+fn new_row(new: &NewScan, status: ScanStatus, phase: ScanPhase) -> scan::ActiveModel {
     let mut row = scan::ActiveModel {
         title: Set(new.title.clone()),
         status: Set(status.as_str().to_owned()),
-        phase: Set(phase.to_owned()),
+        phase: Set(phase.as_str().to_owned()),
         percent: Set(if status == ScanStatus::Completed {
             100.0
         } else {
@@ -75,9 +74,9 @@ impl PendingScan {
     pub async fn begin(db: &DatabaseConnection, new: &NewScan) -> AppResult<Self> {
         let txn = db::begin_write(db).await?;
         let phase = if new.status.is_terminal() {
-            "done"
+            ScanPhase::Done
         } else {
-            "queued"
+            ScanPhase::Queued
         };
         let row = new_row(new, new.status, phase).insert(&txn).await?;
         let mut pending = Self {
@@ -112,7 +111,7 @@ impl PendingScan {
 /// A scan stored in batches, each in its own short write transaction, so that a long import
 /// never holds the database's write lock for more than one batch: other writers (sessions,
 /// scans, other imports) get their turn in between. All or nothing all the same: the scan is
-/// RUNNING in phase [`STAGING`] until [`StagedScan::finish`] hands it to the completion
+/// RUNNING in phase [`ScanPhase::Importing`] until [`StagedScan::finish`] hands it to the completion
 /// pipeline; [`StagedScan::discard`] (a malformed file) deletes every row written, and a
 /// process that dies mid-import leaves a staged scan that the next start deletes.
 pub struct StagedScan {
@@ -121,13 +120,10 @@ pub struct StagedScan {
     writer: TreeWriter,
 }
 
-/// The phase of a scan whose rows are being staged (an import under way).
-pub const STAGING: &str = "importing";
-
 impl StagedScan {
-    /// Inserts the scan row (RUNNING, phase [`STAGING`]) and commits it.
+    /// Inserts the scan row (RUNNING, phase [`ScanPhase::Importing`]) and commits it.
     pub async fn begin(db: &DatabaseConnection, new: &NewScan) -> AppResult<Self> {
-        let row = new_row(new, ScanStatus::Running, STAGING)
+        let row = new_row(new, ScanStatus::Running, ScanPhase::Importing)
             .insert(db)
             .await?;
         Ok(Self {
@@ -154,7 +150,7 @@ impl StagedScan {
     pub async fn finish(self, completed_at: DateTime<Utc>) -> AppResult<scan::Model> {
         let mut active: scan::ActiveModel = self.row.into();
         active.completed_at = Set(Some(completed_at));
-        active.phase = Set(completion::FINISHING.to_owned());
+        active.phase = Set(ScanPhase::Finishing.as_str().to_owned());
         apply(self.writer.counters(), &mut active);
         Ok(active.update(&self.db).await?)
     }
@@ -173,7 +169,7 @@ pub async fn discard_abandoned_stages(db: &DatabaseConnection) -> AppResult<u64>
     use sea_orm::{ColumnTrait, QueryFilter};
     Ok(scan::Entity::delete_many()
         .filter(scan::Column::Status.eq(ScanStatus::Running.as_str()))
-        .filter(scan::Column::Phase.eq(STAGING))
+        .filter(scan::Column::Phase.eq(ScanPhase::Importing.as_str()))
         .exec(db)
         .await?
         .rows_affected)
@@ -223,10 +219,10 @@ pub async fn finish(
     let mut active: scan::ActiveModel = row.into();
     if outcome.status == ScanStatus::Completed {
         // COMPLETED is set by the completion pipeline, after findings and reports.
-        active.phase = Set(completion::FINISHING.to_owned());
+        active.phase = Set(ScanPhase::Finishing.as_str().to_owned());
     } else {
         active.status = Set(outcome.status.as_str().to_owned());
-        active.phase = Set("done".to_owned());
+        active.phase = Set(ScanPhase::Done.as_str().to_owned());
     }
     active.message = Set(outcome.message);
     active.error_message = Set(outcome.error_message);

@@ -15,7 +15,7 @@ use entity::scan;
 use crate::domain::auth::{Actor, Role};
 use crate::domain::config::{self as scan_config, Target};
 use crate::domain::ports::PortList;
-use crate::domain::status::ScanStatus;
+use crate::domain::status::{ScanPhase, ScanStatus};
 use crate::domain::targets::parse_targets;
 use crate::error::{AppError, AppResult};
 use crate::service::pagination::{Page, PageRequest};
@@ -71,7 +71,7 @@ pub async fn start(
     let row = scan::ActiveModel {
         title: Set(title.unwrap_or_else(|| config.title.clone())),
         status: Set(ScanStatus::Queued.as_str().to_owned()),
-        phase: Set("queued".to_owned()),
+        phase: Set(ScanPhase::Queued.as_str().to_owned()),
         percent: Set(0.0),
         config_id: Set(config_id),
         triggered_by: Set(actor.username.clone()),
@@ -143,7 +143,7 @@ pub async fn end_if(
 ) -> AppResult<u64> {
     let mut update = scan::Entity::update_many()
         .col_expr(scan::Column::Status, Expr::value(to.as_str()))
-        .col_expr(scan::Column::Phase, Expr::value("done"))
+        .col_expr(scan::Column::Phase, Expr::value(ScanPhase::Done.as_str()))
         .col_expr(scan::Column::CompletedAt, Expr::value(Utc::now()))
         .filter(scan::Column::Status.eq(from.as_str()));
     if let Some(id) = id {

@@ -9,10 +9,14 @@ use entity::{
 };
 
 use crate::domain::status::ScanStatus as DomainStatus;
+use crate::domain::{self, facts, findings};
 use crate::error::{AppError, GqlResult};
 use crate::graphql::configs::ScanConfig;
 use crate::graphql::connection::connection;
 use crate::graphql::context::ContextExt;
+use crate::graphql::enums::{
+    FindingCode, HostStatus, PortState, Protocol, ScanPhase, Severity, TlsGrade, typed,
+};
 use crate::graphql::loaders::Loaders;
 use crate::service::pagination::PageRequest;
 use crate::service::reports::{self, Format};
@@ -60,9 +64,14 @@ impl Scan {
             .unwrap_or(DomainStatus::Failed)
             .into()
     }
-    /// The phase running now (`queued`, `ping`, `tcp`, … `done`).
-    async fn phase(&self) -> &str {
-        &self.0.phase
+    /// The phase running now (QUEUED, PING, TCP, … DONE).
+    async fn phase(&self) -> ScanPhase {
+        typed(
+            &self.0.phase,
+            domain::status::ScanPhase::parse,
+            domain::status::ScanPhase::Starting,
+        )
+        .into()
     }
     async fn percent(&self) -> f64 {
         self.0.percent
@@ -192,9 +201,13 @@ impl ScanIp {
     async fn hostname(&self) -> Option<&str> {
         self.row.hostname.as_deref()
     }
-    /// `up`, `down` or `unknown`.
-    async fn status(&self) -> &str {
-        &self.row.status
+    async fn status(&self) -> HostStatus {
+        typed(
+            &self.row.status,
+            facts::HostStatus::parse,
+            facts::HostStatus::Unknown,
+        )
+        .into()
     }
     async fn ping_expected(&self) -> Option<bool> {
         self.row.ping_expected
@@ -239,13 +252,22 @@ impl ScanPort {
     async fn port(&self) -> i32 {
         self.row.port
     }
-    /// `tcp` or `udp`.
-    async fn protocol(&self) -> &str {
-        &self.row.protocol
+    async fn protocol(&self) -> Protocol {
+        typed(
+            &self.row.protocol,
+            facts::Protocol::parse,
+            facts::Protocol::Tcp,
+        )
+        .into()
     }
-    /// nmap's state (`open`, `closed`, `filtered`, …), or `missing` for an expected port not seen.
-    async fn state(&self) -> &str {
-        &self.row.state
+    /// nmap's state (OPEN, CLOSED, FILTERED, …), or MISSING for an expected port not seen.
+    async fn state(&self) -> PortState {
+        typed(
+            &self.row.state,
+            facts::PortState::parse,
+            facts::PortState::Filtered,
+        )
+        .into()
     }
     async fn reason(&self) -> Option<&str> {
         self.row.reason.as_deref()
@@ -298,28 +320,37 @@ pub struct ScanReports {
 /// Something in a scan's results that needs attention.
 #[derive(SimpleObject)]
 pub struct Finding {
-    /// Stable code: PORT_UNEXPECTED, PORT_MISSING, PING_MISSING, PING_UNEXPECTED,
-    /// CERT_EXPIRED, CERT_EXPIRING, CERT_SELF_SIGNED, CERT_WEAK_KEY, TLS_OLD_VERSION,
-    /// TLS_WEAK_CIPHER.
-    pub code: String,
-    /// `high`, `medium` or `low`.
-    pub severity: String,
+    pub code: FindingCode,
+    pub severity: Severity,
     pub site: String,
     pub address: String,
     pub port: Option<i32>,
-    pub protocol: Option<String>,
+    pub protocol: Option<Protocol>,
     pub message: String,
 }
 
 impl From<entity::scan_finding::Model> for Finding {
     fn from(f: entity::scan_finding::Model) -> Self {
         Self {
-            code: f.code,
-            severity: f.severity,
+            code: typed(
+                &f.code,
+                findings::FindingCode::parse,
+                findings::FindingCode::PortUnexpected,
+            )
+            .into(),
+            severity: typed(
+                &f.severity,
+                findings::Severity::parse,
+                findings::Severity::Info,
+            )
+            .into(),
             site: f.site,
             address: f.address,
             port: f.port,
-            protocol: f.protocol,
+            protocol: f
+                .protocol
+                .as_deref()
+                .map(|p| typed(p, facts::Protocol::parse, facts::Protocol::Tcp).into()),
             message: f.message,
         }
     }
@@ -460,7 +491,11 @@ impl ScanTlsVersion {
     async fn ciphers(&self) -> Vec<String> {
         list_from_json(&self.0.ciphers)
     }
-    async fn grade(&self) -> Option<&str> {
-        self.0.grade.as_deref()
+    async fn grade(&self) -> Option<TlsGrade> {
+        self.0
+            .grade
+            .as_deref()
+            .and_then(facts::TlsGrade::parse)
+            .map(Into::into)
     }
 }

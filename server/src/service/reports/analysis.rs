@@ -6,18 +6,17 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use super::model::{CertificatePart, IpPart, PortPart, SitePart};
+use crate::domain::facts::TlsGrade;
+use crate::domain::findings::{FindingCode, Severity};
 
 /// Smallest RSA key not reported as weak.
 const MIN_RSA_BITS: i32 = 2048;
-/// nmap `ssl-enum-ciphers` grades reported as weak (A and B are fine).
-const WEAK_GRADES: [&str; 4] = ["C", "D", "E", "F"];
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
     /// Stable code, e.g. `CERT_EXPIRED`.
-    pub code: &'static str,
-    /// `high`, `medium` or `low`.
-    pub severity: &'static str,
+    pub code: FindingCode,
+    pub severity: Severity,
     pub site: String,
     pub address: String,
     pub port: Option<u16>,
@@ -45,16 +44,16 @@ pub fn findings(sites: &[SitePart], now: DateTime<Utc>, expiry_days: i64) -> Vec
                 let at = format!("{}/{}", p.port, p.protocol);
                 if p.unexpected {
                     add(
-                        "PORT_UNEXPECTED",
-                        "medium",
+                        FindingCode::PortUnexpected,
+                        Severity::Medium,
                         Some(p),
                         format!("{at} is open but not in the config"),
                     );
                 }
                 if p.missing {
                     add(
-                        "PORT_MISSING",
-                        "medium",
+                        FindingCode::PortMissing,
+                        Severity::Medium,
                         Some(p),
                         format!("{at} is expected open but was not found open"),
                     );
@@ -70,16 +69,21 @@ pub fn findings(sites: &[SitePart], now: DateTime<Utc>, expiry_days: i64) -> Vec
                         || t.version.starts_with("SSL")
                     {
                         add(
-                            "TLS_OLD_VERSION",
-                            "high",
+                            FindingCode::TlsOldVersion,
+                            Severity::High,
                             Some(p),
                             format!("{at}: {} is enabled", t.version),
                         );
                     }
-                    if let Some(g) = t.grade.as_deref().filter(|g| WEAK_GRADES.contains(g)) {
+                    if let Some(g) = t
+                        .grade
+                        .as_deref()
+                        .and_then(TlsGrade::parse)
+                        .filter(|g| g.is_weak())
+                    {
                         add(
-                            "TLS_WEAK_CIPHER",
-                            "medium",
+                            FindingCode::TlsWeakCipher,
+                            Severity::Medium,
                             Some(p),
                             format!("{at}: {} offers ciphers graded {g}", t.version),
                         );
@@ -91,17 +95,17 @@ pub fn findings(sites: &[SitePart], now: DateTime<Utc>, expiry_days: i64) -> Vec
     out
 }
 
-fn ping(ip: &IpPart, add: &mut impl FnMut(&'static str, &'static str, Option<&PortPart>, String)) {
+fn ping(ip: &IpPart, add: &mut impl FnMut(FindingCode, Severity, Option<&PortPart>, String)) {
     match (ip.expected.ping, ip.actual.ping) {
         (Some(true), Some(false)) => add(
-            "PING_MISSING",
-            "low",
+            FindingCode::PingMissing,
+            Severity::Low,
             None,
             "expected to answer ping but did not".into(),
         ),
         (Some(false), Some(true)) => add(
-            "PING_UNEXPECTED",
-            "low",
+            FindingCode::PingUnexpected,
+            Severity::Low,
             None,
             "answers ping but is not expected to".into(),
         ),
@@ -114,19 +118,19 @@ pub fn certificate(
     c: &CertificatePart,
     now: DateTime<Utc>,
     expiry_days: i64,
-) -> Vec<(&'static str, &'static str, String)> {
+) -> Vec<(FindingCode, Severity, String)> {
     let mut out = Vec::new();
     if let Some(end) = c.not_after {
         if end < now {
             out.push((
-                "CERT_EXPIRED",
-                "high",
+                FindingCode::CertExpired,
+                Severity::High,
                 format!("certificate expired on {}", end.format("%Y-%m-%d")),
             ));
         } else if end < now + Duration::days(expiry_days) {
             out.push((
-                "CERT_EXPIRING",
-                "medium",
+                FindingCode::CertExpiring,
+                Severity::Medium,
                 format!(
                     "certificate expires on {} (within {expiry_days} days)",
                     end.format("%Y-%m-%d")
@@ -136,15 +140,15 @@ pub fn certificate(
     }
     if c.self_signed {
         out.push((
-            "CERT_SELF_SIGNED",
-            "medium",
+            FindingCode::CertSelfSigned,
+            Severity::Medium,
             format!("self-signed certificate ({})", c.subject),
         ));
     }
     if c.key_type.as_deref() == Some("rsa") && c.key_bits.is_some_and(|b| b < MIN_RSA_BITS) {
         out.push((
-            "CERT_WEAK_KEY",
-            "high",
+            FindingCode::CertWeakKey,
+            Severity::High,
             format!(
                 "RSA key of {} bits (below {MIN_RSA_BITS})",
                 c.key_bits.unwrap_or_default()
@@ -177,7 +181,7 @@ mod tests {
     fn codes(c: &CertificatePart) -> Vec<&'static str> {
         certificate(c, Utc::now(), 30)
             .into_iter()
-            .map(|f| f.0)
+            .map(|f| f.0.as_str())
             .collect()
     }
 

@@ -147,8 +147,8 @@ pub fn render(report: &Report, screenshot: impl Fn(&str) -> Option<Vec<u8>>) -> 
             .findings
             .iter()
             .map(|f| FindingRow {
-                severity: f.severity,
-                code: f.code,
+                severity: f.severity.as_str(),
+                code: f.code.as_str(),
                 site: &f.site,
                 place: match (f.port, &f.protocol) {
                     (Some(p), Some(proto)) => format!("{}:{p}/{proto}", f.address),
@@ -425,8 +425,8 @@ mod tests {
                 }],
             }],
             findings: vec![Finding {
-                code: "PORT_UNEXPECTED",
-                severity: "medium",
+                code: crate::domain::findings::FindingCode::PortUnexpected,
+                severity: crate::domain::findings::Severity::Medium,
                 site: evil(),
                 address: evil(),
                 port: Some(443),
