@@ -3,7 +3,8 @@ FROM rust:1.95-bookworm AS build
 RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-# `make frontend`: Trunk with the project's wasm-opt on PATH, and the 250 KB size check.
+# `make frontend`: Trunk with the project's wasm-opt on PATH, the 400 KB size check, and the
+# API playground's pinned files.
 RUN make frontend && cargo build --release --locked -p server
 
 FROM debian:bookworm-slim

@@ -670,6 +670,11 @@ scan:
         "{settings}"
     );
 
+    // The API playground runs from this server's own pinned files (the CSP allows no CDN).
+    b.goto("/graphiql").await;
+    b.find(".graphiql-container").await;
+    b.shot("14-playground").await;
+
     // Unknown path: the 404 page.
     b.goto("/no/such/page").await;
     b.text_of("h1", "Page not found").await;

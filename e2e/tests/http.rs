@@ -234,17 +234,36 @@ async fn the_web_app_is_served_with_index_fallback_and_graphiql_exists() {
         assert_eq!(res.status(), 200, "{path}");
         assert_eq!(res.text().await.expect("body"), TEST_INDEX_HTML, "{path}");
     }
+    // Without its files (not built) the playground says how to get them.
     let res = reqwest::get(format!("{}/graphiql", app.base))
         .await
         .expect("graphiql");
     assert_eq!(res.status(), 200);
+    assert!(res.text().await.expect("body").contains("make frontend"));
+    // Installed: every script and stylesheet from this server, pinned by integrity hash; the
+    // policy allows no other origin.
+    let dir = app.settings.frontend_dir.join("graphiql");
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join("graphiql.min.js"), "/* stand-in */").expect("write");
+    let res = reqwest::get(format!("{}/graphiql", app.base))
+        .await
+        .expect("graphiql");
+    let csp = res
+        .headers()
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(csp.contains("script-src 'self';"), "{csp}");
+    assert!(!csp.contains("http"), "no remote origin in {csp}");
+    let page = res.text().await.expect("body");
     assert!(
-        res.text()
-            .await
-            .expect("body")
-            .to_lowercase()
-            .contains("graphiql")
+        !page.contains("https://") && !page.contains("unpkg"),
+        "{page}"
     );
+    let scripts = page.matches("<script src=\"/graphiql/").count();
+    assert_eq!(scripts, 4, "{page}");
+    assert_eq!(page.matches("integrity=\"sha384-").count(), 4, "{page}");
     app.stop().await;
 }
 

@@ -6,6 +6,7 @@ pub mod graphql;
 pub mod health;
 pub mod identity;
 pub mod imports;
+pub mod playground;
 pub mod reports;
 pub mod spa;
 pub mod ws;
@@ -16,7 +17,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::{self, Next};
-use axum::response::{Html, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum_login::AuthManagerLayerBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -29,11 +30,6 @@ use crate::session::store::DbSessionStore;
 use crate::state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-/// GraphiQL loads its scripts from a CDN, so its page gets its own, wider policy.
-const GRAPHIQL_CSP: &str = "default-src 'self'; script-src 'self' 'unsafe-inline' https://unpkg.com; \
-     style-src 'self' 'unsafe-inline' https://unpkg.com; img-src 'self' data: https://unpkg.com; \
-     font-src 'self' data: https://unpkg.com; connect-src 'self'; frame-ancestors 'none'";
 
 pub fn router(state: AppState) -> Router {
     let settings = state.settings.clone();
@@ -50,7 +46,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/graphql", post(graphql::post))
         .route("/graphql/ws", get(ws::upgrade))
-        .route("/graphiql", get(graphiql))
+        .route("/graphiql", get(playground::page))
         .route("/api/scans/{id}/{file}", get(reports::report))
         .route(
             "/api/scans/{id}/services/{service}/{file}",
@@ -83,19 +79,9 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn graphiql() -> Html<String> {
-    Html(
-        async_graphql::http::GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql/ws")
-            .title("SneakyScanner API")
-            .finish(),
-    )
-}
-
 async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    let is_graphiql = path == "/graphiql";
+    let is_playground = path == "/graphiql" || path.starts_with("/graphiql/");
     // Answers that may carry a user's data (the API, downloads) are never cached.
     let private = path.starts_with("/graphql") || path.starts_with("/api/");
     let mut res = next.run(req).await;
@@ -103,8 +89,8 @@ async fn security_headers(State(state): State<AppState>, req: Request, next: Nex
     if private {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-    let csp = if is_graphiql {
-        GRAPHIQL_CSP
+    let csp = if is_playground {
+        playground::CSP
     } else {
         &state.csp
     };
