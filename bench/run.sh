@@ -35,5 +35,9 @@ print(f"peak memory of a CLI import = {int(v['cli_peak_rss_kb']) / 1024:.0f} MiB
       f"({int(v['cli_peak_rss_kb']) * 1024 / int(v['bytes']):.2f}x)")
 PY
 
+echo "== core: pages, write lock, streamed upload"
+command -v wrk >/dev/null || { [ "$(id -u)" = 0 ] && apt-get install -y -q wrk >/dev/null 2>&1; } || true
+"$TARGET/release/examples/bench_core" "$TARGET/release/sneakyscan" "$OUT" | tee "$OUT/core.txt"
+
 echo "== scan: 256 loopback addresses x 2 ports"
 "$TARGET/release/examples/bench_scan" | tee "$OUT/scan.txt"

@@ -246,3 +246,101 @@ async fn uploads_stream_into_the_importer_with_the_apis_rules() {
     );
     app.stop().await;
 }
+
+/// Reports are written a batch of addresses at a time: a scan of several sites (one empty)
+/// and more addresses than a batch comes out whole, in order, valid against the schema.
+#[tokio::test]
+async fn reports_of_a_scan_larger_than_a_batch_are_whole_and_valid() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let db = app.db().await;
+    let mut new = e2e::sample_scan("batched", 3, 300);
+    new.sites.insert(
+        1,
+        server::service::results::NewSite {
+            name: "Empty site".into(),
+            ips: Vec::new(),
+        },
+    );
+    let row = server::service::results::store(&db, new)
+        .await
+        .expect("seed");
+    let id = row.id.to_string();
+    let body = app
+        .gql(
+            &admin,
+            "mutation($id:ID!){ generateReports(id:$id){ id } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let report: serde_json::Value = admin
+        .get(format!("{}/api/scans/{id}/report.json", app.base))
+        .send()
+        .await
+        .expect("download")
+        .json()
+        .await
+        .expect("the streamed JSON parses");
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../docs/report.schema.json")).expect("schema");
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(&report)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let sites = report["sites"].as_array().expect("sites");
+    let counts: Vec<(String, usize)> = sites
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap_or_default().to_owned(),
+                s["ips"].as_array().map(Vec::len).unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(counts.len(), 4, "{counts:?}");
+    assert_eq!(counts[1], ("Empty site".to_owned(), 0), "{counts:?}");
+    assert!(
+        counts.iter().filter(|(_, n)| *n == 300).count() == 3,
+        "{counts:?}"
+    );
+    // Every address once: 900 distinct addresses in the JSON and in the page.
+    let addresses: std::collections::HashSet<&str> = sites
+        .iter()
+        .flat_map(|s| s["ips"].as_array().into_iter().flatten())
+        .filter_map(|ip| ip["address"].as_str())
+        .collect();
+    assert_eq!(addresses.len(), 900);
+    // Three findings per address (unexpected 443, its self-signed certificate, missing
+    // 8080), as the API lists them.
+    assert_eq!(report["findings"].as_array().map(Vec::len), Some(2_700));
+    let listed = app
+        .gql(
+            &admin,
+            "query($id:ID!){ scan(id:$id){ findings { code } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(
+        listed["data"]["scan"]["findings"].as_array().map(Vec::len),
+        Some(2_700),
+        "{listed}"
+    );
+    let html = admin
+        .get(format!("{}/api/scans/{id}/report.html", app.base))
+        .send()
+        .await
+        .expect("download")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        html.trim_end().ends_with("</main></body></html>"),
+        "the page is whole"
+    );
+    assert!(addresses.iter().all(|a| html.contains(a)));
+    assert!(html.contains("Empty site") && html.contains("No addresses."));
+    app.stop().await;
+}

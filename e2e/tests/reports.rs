@@ -226,7 +226,8 @@ scan:
         .expect("entry")
         .read_to_string(&mut inner)
         .expect("read");
-    assert!(inner.contains(&format!("\"id\": {id}")));
+    let inner: Value = serde_json::from_str(&inner).expect("the zipped JSON parses");
+    assert_eq!(inner["scan"]["id"].to_string(), id.to_string());
 
     // Who may download: nobody anonymous; a viewer may.
     let (status, _) = get(

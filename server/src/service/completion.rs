@@ -25,7 +25,7 @@ use entity::{scan, scan_finding};
 use crate::db;
 use crate::domain::status::{ScanPhase, ScanStatus};
 use crate::error::AppResult;
-use crate::service::reports::{self, analysis::Finding, model};
+use crate::service::reports::{self, analysis::Finding};
 
 /// Rows per INSERT (SQLite caps bound parameters per statement).
 const FINDINGS_PER_INSERT: usize = 500;
@@ -41,16 +41,14 @@ pub async fn complete(
     let Some(row) = scan::Entity::find_by_id(scan_id).one(db).await? else {
         return Ok(None);
     };
-    match model::load(db, &row, expiry_days).await {
-        Ok(report) => {
-            if let Err(e) = store_findings(db, scan_id, &report.findings).await {
+    // One pass over the results writes the reports and gives the findings.
+    match reports::write_reports(db, data_dir, expiry_days, &row).await {
+        Ok(findings) => {
+            if let Err(e) = store_findings(db, scan_id, &findings).await {
                 tracing::error!(scan_id, error = ?e, "storing the findings failed");
             }
-            if let Err(e) = reports::write(data_dir, report).await {
-                tracing::error!(scan_id, error = ?e, "writing the reports failed");
-            }
         }
-        Err(e) => tracing::error!(scan_id, error = ?e, "reading the results back failed"),
+        Err(e) => tracing::error!(scan_id, error = ?e, "writing the reports failed"),
     }
     let done = scan::Entity::update_many()
         .col_expr(

@@ -138,8 +138,15 @@ impl Scan {
     /// What needs attention: unexpected or missing ports and ping, expired, expiring,
     /// self-signed or weak certificates, old TLS versions and weak ciphers.
     async fn findings(&self, ctx: &Context<'_>) -> GqlResult<Vec<Finding>> {
-        let days = settings(ctx).scanner.web.cert_expiry_warning_days;
-        let rows = reports::findings(ctx.db(), ctx.actor()?, &self.0, days).await?;
+        let settings = settings(ctx);
+        let rows = reports::findings(
+            ctx.db(),
+            ctx.actor()?,
+            &self.0,
+            &settings.data_dir,
+            settings.scanner.web.cert_expiry_warning_days,
+        )
+        .await?;
         Ok(rows.into_iter().map(Finding::from).collect())
     }
     /// Every address of the scan, paginated (for scans too large to load at once).

@@ -24,75 +24,85 @@ pub struct Finding {
     pub message: String,
 }
 
+/// The findings of whole sites.
 pub fn findings(sites: &[SitePart], now: DateTime<Utc>, expiry_days: i64) -> Vec<Finding> {
     let mut out = Vec::new();
     for site in sites {
         for ip in &site.ips {
-            let mut add = |code, severity, port: Option<&PortPart>, message: String| {
-                out.push(Finding {
-                    code,
-                    severity,
-                    site: site.name.clone(),
-                    address: ip.address.clone(),
-                    port: port.map(|p| p.port),
-                    protocol: port.map(|p| p.protocol.clone()),
-                    message,
-                });
-            };
-            ping(ip, &mut add);
-            for p in &ip.ports {
-                let at = format!("{}/{}", p.port, p.protocol);
-                if p.unexpected {
-                    add(
-                        FindingCode::PortUnexpected,
-                        Severity::Medium,
-                        Some(p),
-                        format!("{at} is open but not in the config"),
-                    );
-                }
-                if p.missing {
-                    add(
-                        FindingCode::PortMissing,
-                        Severity::Medium,
-                        Some(p),
-                        format!("{at} is expected open but was not found open"),
-                    );
-                }
-                let Some(s) = &p.service else { continue };
-                if let Some(c) = &s.certificate {
-                    for (code, severity, message) in certificate(c, now, expiry_days) {
-                        add(code, severity, Some(p), format!("{at}: {message}"));
-                    }
-                }
-                for t in &s.tls_versions {
-                    if matches!(t.version.as_str(), "TLSv1.0" | "TLSv1.1")
-                        || t.version.starts_with("SSL")
-                    {
-                        add(
-                            FindingCode::TlsOldVersion,
-                            Severity::High,
-                            Some(p),
-                            format!("{at}: {} is enabled", t.version),
-                        );
-                    }
-                    if let Some(g) = t
-                        .grade
-                        .as_deref()
-                        .and_then(TlsGrade::parse)
-                        .filter(|g| g.is_weak())
-                    {
-                        add(
-                            FindingCode::TlsWeakCipher,
-                            Severity::Medium,
-                            Some(p),
-                            format!("{at}: {} offers ciphers graded {g}", t.version),
-                        );
-                    }
-                }
-            }
+            ip_findings(&site.name, ip, now, expiry_days, &mut out);
         }
     }
     out
+}
+
+/// The findings of one address of `site`, appended to `out`.
+pub fn ip_findings(
+    site: &str,
+    ip: &IpPart,
+    now: DateTime<Utc>,
+    expiry_days: i64,
+    out: &mut Vec<Finding>,
+) {
+    let mut add = |code, severity, port: Option<&PortPart>, message: String| {
+        out.push(Finding {
+            code,
+            severity,
+            site: site.to_owned(),
+            address: ip.address.clone(),
+            port: port.map(|p| p.port),
+            protocol: port.map(|p| p.protocol.clone()),
+            message,
+        });
+    };
+    ping(ip, &mut add);
+    for p in &ip.ports {
+        let at = format!("{}/{}", p.port, p.protocol);
+        if p.unexpected {
+            add(
+                FindingCode::PortUnexpected,
+                Severity::Medium,
+                Some(p),
+                format!("{at} is open but not in the config"),
+            );
+        }
+        if p.missing {
+            add(
+                FindingCode::PortMissing,
+                Severity::Medium,
+                Some(p),
+                format!("{at} is expected open but was not found open"),
+            );
+        }
+        let Some(s) = &p.service else { continue };
+        if let Some(c) = &s.certificate {
+            for (code, severity, message) in certificate(c, now, expiry_days) {
+                add(code, severity, Some(p), format!("{at}: {message}"));
+            }
+        }
+        for t in &s.tls_versions {
+            if matches!(t.version.as_str(), "TLSv1.0" | "TLSv1.1") || t.version.starts_with("SSL") {
+                add(
+                    FindingCode::TlsOldVersion,
+                    Severity::High,
+                    Some(p),
+                    format!("{at}: {} is enabled", t.version),
+                );
+            }
+            if let Some(g) = t
+                .grade
+                .as_deref()
+                .and_then(TlsGrade::parse)
+                .filter(|g| g.is_weak())
+            {
+                add(
+                    FindingCode::TlsWeakCipher,
+                    Severity::Medium,
+                    Some(p),
+                    format!("{at}: {} offers ciphers graded {g}", t.version),
+                );
+            }
+        }
+    }
 }
 
 fn ping(ip: &IpPart, add: &mut impl FnMut(FindingCode, Severity, Option<&PortPart>, String)) {

@@ -1,14 +1,19 @@
 //! The HTML report: one self-contained dark page (inline CSS, screenshots as data URIs, no
 //! scripts, no external assets) that someone who never saw the dashboard can read.
 //!
-//! The markup is the askama template `server/templates/report.html`, which escapes every
+//! The markup is the askama templates `server/templates/report_*.html`, which escape every
 //! value by construction (scan titles, hostnames, HTTP titles and certificate subjects come
-//! from the network); this module only shapes the report into what the page shows.
+//! from the network); this module only shapes the report into what the page shows, one
+//! fragment at a time (head, each site, each address, tail), so a page of any size is written
+//! as a stream.
+
+use std::io::Write;
 
 use askama::Template;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 
+use super::analysis::Finding;
 use super::model::{IpPart, PortPart, Report, ScanPart, ServicePart};
 
 /// Screenshots larger than this are left out of the HTML (they stay in the ZIP).
@@ -36,16 +41,38 @@ footer{margin-top:32px;color:#8a96a3;font-size:12px}
 
 const DASH: &str = "—";
 
+/// The page up to the results: title, facts, summary cards and findings.
 #[derive(Template)]
-#[template(path = "report.html")]
-struct Page<'a> {
+#[template(path = "report_head.html")]
+struct Head<'a> {
     style: &'static str,
     scan: &'a ScanPart,
     started: String,
     finished: String,
     cards: [(&'static str, i32); 7],
     findings: Vec<FindingRow<'a>>,
-    sites: Vec<SiteView<'a>>,
+}
+
+/// A site's heading.
+#[derive(Template)]
+#[template(path = "report_site.html")]
+struct SiteHeading<'a> {
+    name: &'a str,
+    empty: bool,
+}
+
+/// One address with its ports and their details.
+#[derive(Template)]
+#[template(path = "report_ip.html")]
+struct IpSection<'a> {
+    ip: IpView<'a>,
+}
+
+/// Command lines and the footer.
+#[derive(Template)]
+#[template(path = "report_tail.html")]
+struct Tail<'a> {
+    scan: &'a ScanPart,
     command_lines: Vec<String>,
     generator: &'a str,
     schema_version: u32,
@@ -58,11 +85,6 @@ struct FindingRow<'a> {
     site: &'a str,
     place: String,
     message: &'a str,
-}
-
-struct SiteView<'a> {
-    name: &'a str,
-    ips: Vec<IpView<'a>>,
 }
 
 struct IpView<'a> {
@@ -125,59 +147,113 @@ fn time(t: Option<DateTime<Utc>>, format: &str) -> String {
     t.map_or_else(|| DASH.to_owned(), |t| t.format(format).to_string())
 }
 
-/// Renders the report; `screenshot` reads a screenshot's bytes by its stored path.
+/// Writes one rendered fragment (rendering into a writer fails only when writing does).
+fn emit(template: &impl Template, out: &mut impl Write) -> std::io::Result<()> {
+    Template::write_into(template, out)
+}
+
+/// The page's head: everything before the results.
+pub fn write_head(
+    out: &mut impl Write,
+    scan: &ScanPart,
+    findings: &[Finding],
+) -> std::io::Result<()> {
+    let sum = &scan.summary;
+    emit(
+        &Head {
+            style: STYLE,
+            scan,
+            started: time(scan.started_at, "%Y-%m-%d %H:%M:%S UTC"),
+            finished: time(scan.completed_at, "%Y-%m-%d %H:%M:%S UTC"),
+            cards: [
+                ("Hosts", sum.hosts_total),
+                ("Hosts up", sum.hosts_up),
+                ("Open ports", sum.open_ports),
+                ("Services", sum.services),
+                ("Certificates", sum.certificates),
+                ("Unexpected ports", sum.unexpected_ports),
+                ("Missing ports", sum.missing_ports),
+            ],
+            findings: findings
+                .iter()
+                .map(|f| FindingRow {
+                    severity: f.severity.as_str(),
+                    code: f.code.as_str(),
+                    site: &f.site,
+                    place: match (f.port, &f.protocol) {
+                        (Some(p), Some(proto)) => format!("{}:{p}/{proto}", f.address),
+                        _ => f.address.clone(),
+                    },
+                    message: &f.message,
+                })
+                .collect(),
+        },
+        out,
+    )
+}
+
+/// A site's heading (`empty`: it has no addresses).
+pub fn write_site(out: &mut impl Write, name: &str, empty: bool) -> std::io::Result<()> {
+    emit(&SiteHeading { name, empty }, out)
+}
+
+/// One address; `screenshot` reads a screenshot's bytes by its stored path.
+pub fn write_ip(
+    out: &mut impl Write,
+    ip: &IpPart,
+    screenshot: &impl Fn(&str) -> Option<Vec<u8>>,
+) -> std::io::Result<()> {
+    emit(
+        &IpSection {
+            ip: ip_view(ip, screenshot),
+        },
+        out,
+    )
+}
+
+/// The page's end: command lines and the footer.
+pub fn write_tail(
+    out: &mut impl Write,
+    scan: &ScanPart,
+    generator: &str,
+    schema_version: u32,
+    generated_at: DateTime<Utc>,
+) -> std::io::Result<()> {
+    emit(
+        &Tail {
+            scan,
+            command_lines: scan.command_lines.iter().map(|l| l.join(" ")).collect(),
+            generator,
+            schema_version,
+            generated: generated_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        },
+        out,
+    )
+}
+
+/// The whole page of a report held in memory (tests; the writer streams fragments).
 pub fn render(report: &Report, screenshot: impl Fn(&str) -> Option<Vec<u8>>) -> String {
-    let s = &report.scan;
-    let sum = &s.summary;
-    let page = Page {
-        style: STYLE,
-        scan: s,
-        started: time(s.started_at, "%Y-%m-%d %H:%M:%S UTC"),
-        finished: time(s.completed_at, "%Y-%m-%d %H:%M:%S UTC"),
-        cards: [
-            ("Hosts", sum.hosts_total),
-            ("Hosts up", sum.hosts_up),
-            ("Open ports", sum.open_ports),
-            ("Services", sum.services),
-            ("Certificates", sum.certificates),
-            ("Unexpected ports", sum.unexpected_ports),
-            ("Missing ports", sum.missing_ports),
-        ],
-        findings: report
-            .findings
-            .iter()
-            .map(|f| FindingRow {
-                severity: f.severity.as_str(),
-                code: f.code.as_str(),
-                site: &f.site,
-                place: match (f.port, &f.protocol) {
-                    (Some(p), Some(proto)) => format!("{}:{p}/{proto}", f.address),
-                    _ => f.address.clone(),
-                },
-                message: &f.message,
-            })
-            .collect(),
-        sites: report
-            .sites
-            .iter()
-            .map(|site| SiteView {
-                name: &site.name,
-                ips: site.ips.iter().map(|ip| ip_view(ip, &screenshot)).collect(),
-            })
-            .collect(),
-        command_lines: s.command_lines.iter().map(|l| l.join(" ")).collect(),
-        generator: &report.generator,
-        schema_version: report.schema_version,
-        generated: report
-            .generated_at
-            .format("%Y-%m-%d %H:%M:%S UTC")
-            .to_string(),
-    };
-    // Rendering into a String fails only if a Display impl fails; ours do not.
-    page.render().unwrap_or_else(|e| {
+    let mut out = Vec::new();
+    let result = (|| {
+        write_head(&mut out, &report.scan, &report.findings)?;
+        for site in &report.sites {
+            write_site(&mut out, &site.name, site.ips.is_empty())?;
+            for ip in &site.ips {
+                write_ip(&mut out, ip, &screenshot)?;
+            }
+        }
+        write_tail(
+            &mut out,
+            &report.scan,
+            &report.generator,
+            report.schema_version,
+            report.generated_at,
+        )
+    })();
+    if let Err(e) = result {
         tracing::error!(error = %e, "rendering the HTML report failed");
-        String::new()
-    })
+    }
+    String::from_utf8(out).unwrap_or_default()
 }
 
 fn ip_view<'a>(ip: &'a IpPart, screenshot: &impl Fn(&str) -> Option<Vec<u8>>) -> IpView<'a> {
@@ -330,7 +406,6 @@ fn details<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::service::reports::analysis::Finding;
     use crate::service::reports::model::{
         CertificatePart, Expectation, HttpPart, SitePart, Summary, TlsPart,
     };

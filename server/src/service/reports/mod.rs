@@ -6,8 +6,11 @@ pub mod analysis;
 pub mod html;
 pub mod model;
 
-use std::io::Write;
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::{Component, Path, PathBuf};
+
+use chrono::Utc;
 
 use sea_orm::DatabaseConnection;
 
@@ -18,6 +21,7 @@ use crate::domain::status::ScanStatus;
 use crate::error::{AppError, AppResult};
 use crate::service::completion;
 use crate::service::scans;
+use analysis::Finding;
 
 /// One of the three report files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,17 +85,22 @@ pub async fn findings(
     db: &DatabaseConnection,
     actor: &Actor,
     row: &scan::Model,
+    data_dir: &Path,
     expiry_days: i64,
 ) -> AppResult<Vec<scan_finding::Model>> {
     actor.require(Role::Viewer)?;
     if let Some(stored) = completion::stored_findings(db, row).await? {
         return Ok(stored);
     }
-    let computed = model::load(db, row, expiry_days).await?.findings;
+    // Results are stored when a scan ends: before that there is nothing to find.
     let ended = ScanStatus::parse(&row.status).is_some_and(ScanStatus::is_terminal);
-    if ended {
-        completion::store_findings(db, row.id, &computed).await?;
+    if !ended {
+        return Ok(Vec::new());
     }
+    // A scan from before stored findings: the one pass over its results that writes its
+    // reports also gives its findings.
+    let computed = write_reports(db, data_dir, expiry_days, row).await?;
+    completion::store_findings(db, row.id, &computed).await?;
     Ok(computed
         .iter()
         .map(|f| completion::to_row(row.id, f))
@@ -105,16 +114,176 @@ pub async fn generate(
     expiry_days: i64,
     row: &scan::Model,
 ) -> AppResult<PathBuf> {
-    write(data_dir, model::load(db, row, expiry_days).await?).await
+    write_reports(db, data_dir, expiry_days, row).await?;
+    Ok(dir(data_dir, row.id))
 }
 
-/// Writes the three files of a loaded report (off the async runtime).
-pub async fn write(data_dir: &Path, report: model::Report) -> AppResult<PathBuf> {
-    let data_dir = data_dir.to_owned();
-    tokio::task::spawn_blocking(move || write_files(&data_dir, &report))
-        .await
+/// Addresses read (with everything under them) per batch while writing reports.
+const REPORT_BATCH: u64 = 250;
+
+/// Writes a scan's JSON, HTML and ZIP reports in one pass over its results, a batch of
+/// addresses at a time (memory holds one batch and the findings, whatever the scan's size),
+/// and returns its findings. Each file appears whole or not at all (written aside, renamed).
+/// File writes are buffered and go straight to disk; the database reads are async.
+pub async fn write_reports(
+    db: &DatabaseConnection,
+    data_dir: &Path,
+    expiry_days: i64,
+    row: &scan::Model,
+) -> AppResult<Vec<Finding>> {
+    let out = dir(data_dir, row.id);
+    std::fs::create_dir_all(&out).map_err(AppError::internal)?;
+    let aside = |name: &str| out.join(format!(".{name}.tmp"));
+    let io =
+        |e: std::io::Error| AppError::internal(anyhow::Error::new(e).context("writing a report"));
+    let scan = model::scan_part(row);
+    let generator = model::generator();
+    let now = Utc::now();
+
+    let mut json = BufWriter::new(File::create(aside("report.json")).map_err(io)?);
+    let mut sites_html = BufWriter::new(File::create(aside("sites.html")).map_err(io)?);
+    let head = serde_json::json!({
+        "schema_version": model::SCHEMA_VERSION,
+        "generator": generator,
+        "generated_at": now,
+        "scan": &scan,
+    })
+    .to_string();
+    // The object without its closing brace, then the sites and findings as they come.
+    json.write_all(&head.as_bytes()[..head.len() - 1])
+        .map_err(io)?;
+    json.write_all(b",\"sites\":[").map_err(io)?;
+
+    let read = |rel: &str| inside(data_dir, rel).and_then(|p| std::fs::read(p).ok());
+    let mut findings = Vec::new();
+    let mut screenshots: Vec<(String, String)> = Vec::new();
+    let sites = model::sites(db, row.id).await?;
+    let mut site_index = 0usize;
+    // (site id, first address written) of the site open in the JSON.
+    let mut open_site: Option<(i32, bool)> = None;
+    let mut after = None;
+    loop {
+        let batch = model::ip_batch(db, row.id, after, REPORT_BATCH).await?;
+        let Some(&(site, id, _)) = batch.last() else {
+            break;
+        };
+        after = Some((site, id));
+        for (site_id, _, ip) in batch {
+            // Close the open site and write the sites before this one (empty ones too).
+            while open_site.map(|(s, _)| s) != Some(site_id) {
+                if open_site.take().is_some() {
+                    json.write_all(b"]}").map_err(io)?;
+                }
+                let Some(next) = sites.get(site_index) else {
+                    break;
+                };
+                site_index += 1;
+                if site_index > 1 {
+                    json.write_all(b",").map_err(io)?;
+                }
+                write_site_open(&mut json, &next.name).map_err(io)?;
+                html::write_site(&mut sites_html, &next.name, next.id != site_id).map_err(io)?;
+                open_site = Some((next.id, false));
+            }
+            let name = sites
+                .get(site_index.saturating_sub(1))
+                .map(|s| s.name.as_str())
+                .unwrap_or_default();
+            if let Some((_, wrote)) = open_site.as_mut() {
+                if *wrote {
+                    json.write_all(b",").map_err(io)?;
+                }
+                *wrote = true;
+            }
+            serde_json::to_writer(&mut json, &ip).map_err(AppError::internal)?;
+            html::write_ip(&mut sites_html, &ip, &read).map_err(io)?;
+            analysis::ip_findings(name, &ip, now, expiry_days, &mut findings);
+            for service in ip.ports.iter().filter_map(|p| p.service.as_ref()) {
+                if let (Some(zip_name), Some(stored)) =
+                    (service.screenshot.clone(), service.screenshot_path.clone())
+                {
+                    screenshots.push((zip_name, stored));
+                }
+            }
+        }
+    }
+    // Sites after the last address (or every site of a scan without addresses).
+    if open_site.is_some() {
+        json.write_all(b"]}").map_err(io)?;
+    }
+    while let Some(next) = sites.get(site_index) {
+        if site_index > 0 {
+            json.write_all(b",").map_err(io)?;
+        }
+        site_index += 1;
+        write_site_open(&mut json, &next.name).map_err(io)?;
+        json.write_all(b"]}").map_err(io)?;
+        html::write_site(&mut sites_html, &next.name, true).map_err(io)?;
+    }
+    json.write_all(b"],\"findings\":").map_err(io)?;
+    serde_json::to_writer(&mut json, &findings).map_err(AppError::internal)?;
+    json.write_all(b"}\n").map_err(io)?;
+    json.into_inner()
+        .map_err(|e| io(e.into_error()))?
+        .sync_all()
+        .map_err(io)?;
+    sites_html
+        .into_inner()
+        .map_err(|e| io(e.into_error()))?
+        .sync_all()
+        .map_err(io)?;
+
+    // The page: head (with the findings), the sites written above, the tail.
+    let mut page = BufWriter::new(File::create(aside("report.html")).map_err(io)?);
+    html::write_head(&mut page, &scan, &findings).map_err(io)?;
+    std::io::copy(&mut File::open(aside("sites.html")).map_err(io)?, &mut page).map_err(io)?;
+    html::write_tail(&mut page, &scan, &generator, model::SCHEMA_VERSION, now).map_err(io)?;
+    page.into_inner()
+        .map_err(|e| io(e.into_error()))?
+        .sync_all()
+        .map_err(io)?;
+    let _ = std::fs::remove_file(aside("sites.html"));
+
+    // The ZIP: both files and the screenshots, streamed from disk.
+    let mut zip = zip::ZipWriter::new(BufWriter::new(
+        File::create(aside("report.zip")).map_err(io)?,
+    ));
+    let deflated = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for format in [Format::Json, Format::Html] {
+        zip.start_file(format.file_name(), deflated)
+            .map_err(AppError::internal)?;
+        std::io::copy(
+            &mut File::open(aside(&format.file_name())).map_err(io)?,
+            &mut zip,
+        )
+        .map_err(io)?;
+    }
+    for (name, rel) in &screenshots {
+        let Some(bytes) = read(rel) else { continue };
+        zip.start_file(name.as_str(), stored)
+            .map_err(AppError::internal)?;
+        zip.write_all(&bytes).map_err(io)?;
+    }
+    zip.finish()
         .map_err(AppError::internal)?
-        .map_err(AppError::internal)
+        .into_inner()
+        .map_err(|e| io(e.into_error()))?
+        .sync_all()
+        .map_err(io)?;
+    for format in Format::ALL {
+        std::fs::rename(aside(&format.file_name()), out.join(format.file_name())).map_err(io)?;
+    }
+    Ok(findings)
+}
+
+/// `{"name":…,"ips":[` of a site in the JSON report.
+fn write_site_open(json: &mut impl Write, name: &str) -> std::io::Result<()> {
+    json.write_all(b"{\"name\":")?;
+    serde_json::to_writer(&mut *json, name)?;
+    json.write_all(b",\"ips\":[")
 }
 
 /// Regenerates a scan's reports (OPERATOR).
@@ -177,56 +346,6 @@ pub async fn screenshot(
         .and_then(|p| inside(data_dir, p))
         .filter(|p| p.is_file())
         .ok_or(AppError::NotFound("screenshot"))
-}
-
-fn write_files(data_dir: &Path, report: &model::Report) -> anyhow::Result<PathBuf> {
-    let out = dir(data_dir, report.scan.id);
-    std::fs::create_dir_all(&out)?;
-    let read = |rel: &str| inside(data_dir, rel).and_then(|p| std::fs::read(p).ok());
-    let json = serde_json::to_vec_pretty(report)?;
-    let page = html::render(report, read);
-
-    let mut zip_bytes = Vec::new();
-    {
-        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(&mut zip_bytes));
-        let options = zip::write::SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Deflated);
-        zip.start_file(Format::Json.file_name(), options)?;
-        zip.write_all(&json)?;
-        zip.start_file(Format::Html.file_name(), options)?;
-        zip.write_all(page.as_bytes())?;
-        let stored = zip::write::SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Stored);
-        for service in report
-            .sites
-            .iter()
-            .flat_map(|s| &s.ips)
-            .flat_map(|ip| &ip.ports)
-            .filter_map(|p| p.service.as_ref())
-        {
-            let (Some(name), Some(bytes)) = (
-                service.screenshot.as_deref(),
-                service.screenshot_path.as_deref().and_then(read),
-            ) else {
-                continue;
-            };
-            zip.start_file(name, stored)?;
-            zip.write_all(&bytes)?;
-        }
-        zip.finish()?;
-    }
-    // Each file appears whole or not at all.
-    for (format, bytes) in [
-        (Format::Json, json.as_slice()),
-        (Format::Html, page.as_bytes()),
-        (Format::Zip, zip_bytes.as_slice()),
-    ] {
-        let path = out.join(format.file_name());
-        let tmp = out.join(format!(".{}.tmp", format.file_name()));
-        std::fs::write(&tmp, bytes)?;
-        std::fs::rename(&tmp, &path)?;
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

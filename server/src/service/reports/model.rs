@@ -1,18 +1,20 @@
 //! The report document (JSON schema version 1, `docs/report.schema.json`): the scan, its sites →
 //! IPs → expected/actual and ports → services with HTTP, screenshot, certificate and TLS
-//! versions, and the findings. Loaded from the database in one query per level.
+//! versions, and the findings. Read from the database a batch of addresses at a time.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use serde::Serialize;
 
 use entity::{
     scan, scan_certificate, scan_ip, scan_port, scan_service, scan_site, scan_tls_version,
 };
 
-use super::analysis::{self, Finding};
+use super::analysis::Finding;
 use crate::error::AppResult;
 use crate::service::results::list_from_json;
 
@@ -169,42 +171,111 @@ impl From<&scan_tls_version::Model> for TlsPart {
     }
 }
 
-/// Loads a scan's report. `expiry_days`: certificates expiring within it are findings.
-pub async fn load<C: ConnectionTrait>(
-    db: &C,
-    row: &scan::Model,
-    expiry_days: i64,
-) -> AppResult<Report> {
-    let id = row.id;
-    let sites = scan_site::Entity::find()
-        .filter(scan_site::Column::ScanId.eq(id))
+/// What the report says about the scan itself.
+pub fn scan_part(row: &scan::Model) -> ScanPart {
+    ScanPart {
+        id: row.id,
+        title: row.title.clone(),
+        status: row.status.clone(),
+        message: row.message.clone(),
+        error_message: row.error_message.clone(),
+        triggered_by: row.triggered_by.clone(),
+        created_at: row.created_at,
+        started_at: row.started_at,
+        completed_at: row.completed_at,
+        command_lines: serde_json::from_str(&row.command_lines).unwrap_or_default(),
+        summary: Summary {
+            hosts_total: row.hosts_total,
+            hosts_up: row.hosts_up,
+            open_ports: row.open_ports,
+            services: row.services_count,
+            certificates: row.certificates_count,
+            unexpected_ports: row.unexpected_ports,
+            missing_ports: row.missing_ports,
+        },
+    }
+}
+
+pub fn generator() -> String {
+    concat!("SneakyScanner ", env!("CARGO_PKG_VERSION")).to_owned()
+}
+
+/// The sites of a scan, in the order they were stored.
+pub async fn sites<C: ConnectionTrait>(db: &C, scan_id: i32) -> AppResult<Vec<scan_site::Model>> {
+    Ok(scan_site::Entity::find()
+        .filter(scan_site::Column::ScanId.eq(scan_id))
         .order_by_asc(scan_site::Column::Id)
         .all(db)
-        .await?;
-    let ips = scan_ip::Entity::find()
-        .filter(scan_ip::Column::ScanId.eq(id))
+        .await?)
+}
+
+/// Ids per `IN (…)` list (below SQLite's and PostgreSQL's bound-parameter limits).
+const IDS_PER_STATEMENT: usize = 5_000;
+
+/// Rows of `E` whose `column` is one of `ids`, in chunks.
+async fn rows_in<C, E>(db: &C, column: E::Column, ids: &[i32]) -> AppResult<Vec<E::Model>>
+where
+    C: ConnectionTrait,
+    E: EntityTrait,
+{
+    let mut out = Vec::new();
+    for chunk in ids.chunks(IDS_PER_STATEMENT) {
+        out.extend(
+            E::find()
+                .filter(column.is_in(chunk.iter().copied()))
+                .all(db)
+                .await?,
+        );
+    }
+    Ok(out)
+}
+
+/// The next `limit` addresses of a scan after `after` (a `(site id, address id)` key), in site
+/// then storage order, each with its ports, services, certificate and TLS versions: a report is
+/// read a batch at a time, so writing it takes memory for one batch, whatever the scan's size.
+pub async fn ip_batch<C: ConnectionTrait>(
+    db: &C,
+    scan_id: i32,
+    after: Option<(i32, i32)>,
+    limit: u64,
+) -> AppResult<Vec<(i32, i32, IpPart)>> {
+    let mut q = scan_ip::Entity::find().filter(scan_ip::Column::ScanId.eq(scan_id));
+    if let Some((site, id)) = after {
+        q = q.filter(
+            Condition::any().add(scan_ip::Column::SiteId.gt(site)).add(
+                Condition::all()
+                    .add(scan_ip::Column::SiteId.eq(site))
+                    .add(scan_ip::Column::Id.gt(id)),
+            ),
+        );
+    }
+    let ips = q
+        .order_by_asc(scan_ip::Column::SiteId)
         .order_by_asc(scan_ip::Column::Id)
+        .limit(limit)
         .all(db)
         .await?;
-    let ports = scan_port::Entity::find()
-        .filter(scan_port::Column::ScanId.eq(id))
-        .order_by_asc(scan_port::Column::Protocol)
-        .order_by_asc(scan_port::Column::Port)
-        .all(db)
-        .await?;
-    let services = scan_service::Entity::find()
-        .filter(scan_service::Column::ScanId.eq(id))
-        .all(db)
-        .await?;
-    let certificates = scan_certificate::Entity::find()
-        .filter(scan_certificate::Column::ScanId.eq(id))
-        .all(db)
-        .await?;
-    let tls = scan_tls_version::Entity::find()
-        .filter(scan_tls_version::Column::ScanId.eq(id))
-        .order_by_asc(scan_tls_version::Column::Version)
-        .all(db)
-        .await?;
+    let ip_ids: Vec<i32> = ips.iter().map(|ip| ip.id).collect();
+    let mut ports: Vec<scan_port::Model> =
+        rows_in::<_, scan_port::Entity>(db, scan_port::Column::IpId, &ip_ids).await?;
+    ports.sort_by(|a, b| (&a.protocol, a.port).cmp(&(&b.protocol, b.port)));
+    let port_ids: Vec<i32> = ports.iter().map(|p| p.id).collect();
+    let services =
+        rows_in::<_, scan_service::Entity>(db, scan_service::Column::PortId, &port_ids).await?;
+    let service_ids: Vec<i32> = services.iter().map(|s| s.id).collect();
+    let certificates = rows_in::<_, scan_certificate::Entity>(
+        db,
+        scan_certificate::Column::ServiceId,
+        &service_ids,
+    )
+    .await?;
+    let mut tls = rows_in::<_, scan_tls_version::Entity>(
+        db,
+        scan_tls_version::Column::ServiceId,
+        &service_ids,
+    )
+    .await?;
+    tls.sort_by(|a, b| a.version.cmp(&b.version));
 
     let cert_by_service: HashMap<i32, &scan_certificate::Model> =
         certificates.iter().map(|c| (c.service_id, c)).collect();
@@ -255,72 +326,38 @@ pub async fn load<C: ConnectionTrait>(
             service: service_by_port.remove(&p.id),
         });
     }
-    let mut ips_by_site: HashMap<i32, Vec<IpPart>> = HashMap::new();
-    for ip in &ips {
-        let ports = ports_by_ip.remove(&ip.id).unwrap_or_default();
-        let list = |proto: &str, want: fn(&PortPart) -> bool| -> Vec<u16> {
-            ports
-                .iter()
-                .filter(|p| p.protocol == proto && want(p))
-                .map(|p| p.port)
-                .collect()
-        };
-        let expected = Expectation {
-            ping: ip.ping_expected,
-            tcp_ports: list("tcp", |p| p.expected),
-            udp_ports: list("udp", |p| p.expected),
-        };
-        let actual = Expectation {
-            ping: ip.ping_actual,
-            tcp_ports: list("tcp", |p| p.state == "open"),
-            udp_ports: list("udp", |p| p.state == "open"),
-        };
-        ips_by_site.entry(ip.site_id).or_default().push(IpPart {
-            address: ip.address.clone(),
-            hostname: ip.hostname.clone(),
-            status: ip.status.clone(),
-            expected,
-            actual,
-            ports,
-        });
-    }
-    let sites: Vec<SitePart> = sites
+    Ok(ips
         .iter()
-        .map(|s| SitePart {
-            name: s.name.clone(),
-            ips: ips_by_site.remove(&s.id).unwrap_or_default(),
+        .map(|ip| {
+            let ports = ports_by_ip.remove(&ip.id).unwrap_or_default();
+            let list = |proto: &str, want: fn(&PortPart) -> bool| -> Vec<u16> {
+                ports
+                    .iter()
+                    .filter(|p| p.protocol == proto && want(p))
+                    .map(|p| p.port)
+                    .collect()
+            };
+            let expected = Expectation {
+                ping: ip.ping_expected,
+                tcp_ports: list("tcp", |p| p.expected),
+                udp_ports: list("udp", |p| p.expected),
+            };
+            let actual = Expectation {
+                ping: ip.ping_actual,
+                tcp_ports: list("tcp", |p| p.state == "open"),
+                udp_ports: list("udp", |p| p.state == "open"),
+            };
+            let part = IpPart {
+                address: ip.address.clone(),
+                hostname: ip.hostname.clone(),
+                status: ip.status.clone(),
+                expected,
+                actual,
+                ports,
+            };
+            (ip.site_id, ip.id, part)
         })
-        .collect();
-    let now = Utc::now();
-    let findings = analysis::findings(&sites, now, expiry_days);
-    Ok(Report {
-        schema_version: SCHEMA_VERSION,
-        generator: concat!("SneakyScanner ", env!("CARGO_PKG_VERSION")).to_owned(),
-        generated_at: now,
-        scan: ScanPart {
-            id: row.id,
-            title: row.title.clone(),
-            status: row.status.clone(),
-            message: row.message.clone(),
-            error_message: row.error_message.clone(),
-            triggered_by: row.triggered_by.clone(),
-            created_at: row.created_at,
-            started_at: row.started_at,
-            completed_at: row.completed_at,
-            command_lines: serde_json::from_str(&row.command_lines).unwrap_or_default(),
-            summary: Summary {
-                hosts_total: row.hosts_total,
-                hosts_up: row.hosts_up,
-                open_ports: row.open_ports,
-                services: row.services_count,
-                certificates: row.certificates_count,
-                unexpected_ports: row.unexpected_ports,
-                missing_ports: row.missing_ports,
-            },
-        },
-        sites,
-        findings,
-    })
+        .collect())
 }
 
 /// `screenshots/<scan>/<file>.png` → `screenshots/<file>.png` (its path inside the ZIP).
