@@ -112,6 +112,37 @@ pub async fn signed_in(app: &TestApp) -> Socket {
     socket
 }
 
+/// A graphql-transport-ws socket of a script (no cookie, no Origin) signed in with an API
+/// key in `connection_init`, initialised.
+pub async fn with_key(app: &TestApp, token: &str) -> Socket {
+    let mut socket = connect(&app.base, "graphql-transport-ws", None, None)
+        .await
+        .expect("connect");
+    let ack = init(
+        &mut socket,
+        json!({ "authorization": format!("Bearer {token}") }),
+    )
+    .await
+    .expect("ack");
+    assert_eq!(ack["type"], "connection_ack", "{ack}");
+    socket
+}
+
+/// The close code the server ends a socket with (other messages skipped); `None` when the
+/// connection ends without a close frame.
+pub async fn close_code(socket: &mut Socket) -> Option<u16> {
+    loop {
+        let msg = tokio::time::timeout(WAIT, socket.next())
+            .await
+            .expect("socket closed in time");
+        match msg {
+            Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+            Some(Ok(_)) => continue,
+            Some(Err(_)) | None => return None,
+        }
+    }
+}
+
 /// Subscribes to `scanUpdates` (every scan's progress) under operation id `id`.
 pub async fn subscribe_updates(socket: &mut Socket, id: &str) {
     send(

@@ -4,9 +4,7 @@
 //! subscriptions, NUL bytes and out-of-range integers reaching PostgreSQL, cacheable answers.
 
 use e2e::{Backend, TestApp, both_backends, error_code, session_set_cookie, ws};
-use futures::StreamExt;
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::protocol::Message;
 
 /// `query{...F0} fragment F0 on Query{...F1 ...F1} … fragment Fn on Query{__typename}`.
 fn doubling_fragments(n: usize) -> String {
@@ -84,34 +82,6 @@ async fn user_key(app: &TestApp, username: &str, role: &str) -> (String, String)
     (id, token)
 }
 
-async fn key_socket(app: &TestApp, token: &str) -> ws::Socket {
-    let mut socket = ws::connect(&app.base, "graphql-transport-ws", None, None)
-        .await
-        .expect("connect");
-    let ack = ws::init(
-        &mut socket,
-        json!({ "authorization": format!("Bearer {token}") }),
-    )
-    .await
-    .expect("ack");
-    assert_eq!(ack["type"], "connection_ack", "{ack}");
-    socket
-}
-
-/// The close code the server ends the socket with (skipping other messages).
-async fn close_code(socket: &mut ws::Socket) -> Option<u16> {
-    loop {
-        let msg = tokio::time::timeout(e2e::WAIT, socket.next())
-            .await
-            .expect("socket closed in time");
-        match msg {
-            Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
-            Some(Ok(_)) => continue,
-            Some(Err(_)) | None => return None,
-        }
-    }
-}
-
 #[tokio::test]
 async fn websocket_ends_when_its_key_is_revoked_or_its_user_disabled_or_demoted() {
     let app = TestApp::spawn().await;
@@ -119,7 +89,7 @@ async fn websocket_ends_when_its_key_is_revoked_or_its_user_disabled_or_demoted(
 
     // Revoked key: the socket closes with 4403 at once.
     let (_, token) = user_key(&app, "keyed", "ADMIN").await;
-    let mut socket = key_socket(&app, &token).await;
+    let mut socket = ws::with_key(&app, &token).await;
     ws::subscribe_updates(&mut socket, "u1").await;
     let keys = app.gql(&admin, "{ apiKeys { id name } }", json!({})).await;
     let key_id = keys["data"]["apiKeys"]
@@ -135,11 +105,11 @@ async fn websocket_ends_when_its_key_is_revoked_or_its_user_disabled_or_demoted(
         )
         .await;
     assert_eq!(body["data"]["revokeApiKey"], true, "{body}");
-    assert_eq!(close_code(&mut socket).await, Some(4403));
+    assert_eq!(ws::close_code(&mut socket).await, Some(4403));
 
     // Disabled user: its key's socket closes, and nothing more runs on it.
     let (user_id, token) = user_key(&app, "disabled-later", "ADMIN").await;
-    let mut socket = key_socket(&app, &token).await;
+    let mut socket = ws::with_key(&app, &token).await;
     let body = app
         .gql(
             &admin,
@@ -155,7 +125,7 @@ async fn websocket_ends_when_its_key_is_revoked_or_its_user_disabled_or_demoted(
         }}),
     )
     .await;
-    assert_eq!(close_code(&mut socket).await, Some(4403));
+    assert_eq!(ws::close_code(&mut socket).await, Some(4403));
     let users = app.gql(&admin, "{ users { username } }", json!({})).await;
     assert!(
         !users.to_string().contains("sneaky"),
@@ -164,14 +134,14 @@ async fn websocket_ends_when_its_key_is_revoked_or_its_user_disabled_or_demoted(
 
     // Demoted user: the socket closes (it reconnects with its new role).
     let (user_id, token) = user_key(&app, "demoted-later", "OPERATOR").await;
-    let mut socket = key_socket(&app, &token).await;
+    let mut socket = ws::with_key(&app, &token).await;
     app.gql(
         &admin,
         "mutation($id:ID!){ updateUser(id:$id, input:{role:VIEWER}){ role } }",
         json!({ "id": user_id }),
     )
     .await;
-    assert_eq!(close_code(&mut socket).await, Some(4403));
+    assert_eq!(ws::close_code(&mut socket).await, Some(4403));
     app.stop().await;
 }
 
@@ -199,7 +169,7 @@ async fn websocket_of_a_session_ends_when_the_session_signs_out() {
         .expect("logout");
     let body: Value = res.json().await.expect("json");
     assert_eq!(body["data"]["logout"], true, "{body}");
-    assert_eq!(close_code(&mut socket).await, Some(4403));
+    assert_eq!(ws::close_code(&mut socket).await, Some(4403));
     app.stop().await;
 }
 
@@ -223,7 +193,7 @@ async fn websocket_caps_subscriptions_and_refuses_duplicate_ids() {
     ws::subscribe_updates(&mut socket, "e").await;
     // The protocol's rule: a second subscription under a live id closes with 4409.
     ws::subscribe_updates(&mut socket, "b").await;
-    assert_eq!(close_code(&mut socket).await, Some(4409));
+    assert_eq!(ws::close_code(&mut socket).await, Some(4409));
     app.stop().await;
 }
 

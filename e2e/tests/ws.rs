@@ -51,16 +51,7 @@ async fn api_key_in_connection_init_authenticates_and_legacy_protocol_works() {
         .to_owned();
 
     // graphql-transport-ws, no cookie, no Origin (a script).
-    let mut socket = ws::connect(&app.base, "graphql-transport-ws", None, None)
-        .await
-        .expect("connect");
-    let ack = ws::init(
-        &mut socket,
-        json!({ "authorization": format!("Bearer {token}") }),
-    )
-    .await
-    .expect("ack");
-    assert_eq!(ack["type"], "connection_ack");
+    let mut socket = ws::with_key(&app, &token).await;
 
     // Legacy graphql-ws (subscriptions-transport-ws).
     let mut legacy = ws::connect(&app.base, "graphql-ws", None, None)
