@@ -51,7 +51,7 @@ async fn api_key_in_connection_init_authenticates_and_legacy_protocol_works() {
         .to_owned();
 
     // graphql-transport-ws, no cookie, no Origin (a script).
-    let mut socket = ws::with_key(&app, &token).await;
+    let _script = ws::with_key(&app, &token).await;
 
     // Legacy graphql-ws (subscriptions-transport-ws).
     let mut legacy = ws::connect(&app.base, "graphql-ws", None, None)
