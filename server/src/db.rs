@@ -42,6 +42,7 @@ pub async fn connect(url: &str, metrics: Arc<DbMetrics>) -> anyhow::Result<Datab
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
+                .row_buffer_size(1024)
                 .foreign_keys(true)
         });
     let mut db = Database::connect(opts)
