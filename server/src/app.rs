@@ -79,7 +79,7 @@ pub async fn run(
         settings.auth.login_max_failures_per_account,
         settings.auth.login_max_failures_per_ip,
     ));
-    let schema = crate::graphql::build(
+    let schemas = crate::graphql::build(
         db.clone(),
         settings.clone(),
         events.clone(),
@@ -93,7 +93,8 @@ pub async fn run(
         events,
         limiter,
         metrics,
-        schema,
+        schema: schemas.http,
+        socket_schema: schemas.socket,
         csp,
     };
 

@@ -16,7 +16,10 @@ pub struct AppState {
     pub events: EventBus,
     pub limiter: Arc<LoginLimiter>,
     pub metrics: Arc<DbMetrics>,
+    /// The schema of `POST /graphql`.
     pub schema: crate::graphql::AppSchema,
+    /// The schema of websockets (with the guard and re-authentication as extensions).
+    pub socket_schema: crate::graphql::AppSchema,
     /// The Content-Security-Policy header, with hashes of the SPA's inline scripts.
     pub csp: Arc<str>,
 }

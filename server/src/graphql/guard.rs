@@ -2,8 +2,8 @@
 //!
 //! async-graphql's own validation walks a fragment spread into the fragment every time it is
 //! spread: a 1 KB document whose 25 fragments each spread the next one twice costs 2^25 visits
-//! (10 s of CPU, signed out). This guard runs first (an extension's `prepare_request`, so HTTP
-//! and websocket requests both pass through it) and bounds the work with one linear pass:
+//! (10 s of CPU, signed out). This guard runs first (in the HTTP handler, and for websockets
+//! as an extension's `prepare_request`) and bounds the work with one linear pass:
 //!
 //! * field selections are counted as they would be *executed*: a fragment spread counts its
 //!   fragment's fields once per spread (memoised per fragment, so the count itself is linear),
@@ -37,7 +37,18 @@ pub struct Limits {
     pub max_query_bytes: usize,
 }
 
-/// The extension that applies [`Limits`] to every request.
+impl Limits {
+    pub fn of(settings: &crate::config::Settings) -> Self {
+        Limits {
+            max_fields: settings.graphql.max_fields,
+            max_aliases: settings.graphql.max_aliases,
+            max_query_bytes: settings.graphql.max_query_bytes,
+        }
+    }
+}
+
+/// The extension that applies [`Limits`] to every websocket request (the HTTP handler calls
+/// [`check`] itself).
 pub struct RequestGuard(pub Limits);
 
 impl ExtensionFactory for RequestGuard {

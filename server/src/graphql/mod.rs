@@ -44,36 +44,50 @@ pub struct Subscription(subscription::ScanSubscription);
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
-/// Builds the schema with the shared services every resolver may use.
+/// The schema twice: for `POST /graphql` (the HTTP handler applies the request guard before
+/// executing) and for websockets, where the guard and the per-operation re-authentication run
+/// as extensions. Extensions wrap every field's resolution, so the HTTP schema, which serves
+/// the large pages, has none.
+pub struct Schemas {
+    pub http: AppSchema,
+    pub socket: AppSchema,
+}
+
+/// Builds both schemas with the shared services every resolver may use.
 pub fn build(
     db: DatabaseConnection,
     settings: Arc<Settings>,
     events: EventBus,
     limiter: Arc<LoginLimiter>,
     runner: Runner,
-) -> AppSchema {
-    let mut builder = Schema::build(
-        Query::default(),
-        Mutation::default(),
-        Subscription::default(),
-    )
-    .limit_depth(settings.graphql.max_depth)
-    .limit_complexity(settings.graphql.max_complexity)
-    .limit_recursive_depth(64)
-    .extension(guard::RequestGuard(guard::Limits {
-        max_fields: settings.graphql.max_fields,
-        max_aliases: settings.graphql.max_aliases,
-        max_query_bytes: settings.graphql.max_query_bytes,
-    }))
-    .extension(reauth::SocketReauth)
-    .data(db)
-    .data(events)
-    .data(limiter)
-    .data(runner);
-    if !settings.graphql.introspection {
-        builder = builder.disable_introspection().disable_suggestions();
+) -> Schemas {
+    let schema = |socket: bool| {
+        let mut builder = Schema::build(
+            Query::default(),
+            Mutation::default(),
+            Subscription::default(),
+        )
+        .limit_depth(settings.graphql.max_depth)
+        .limit_complexity(settings.graphql.max_complexity)
+        .limit_recursive_depth(64)
+        .data(db.clone())
+        .data(events.clone())
+        .data(limiter.clone())
+        .data(runner.clone());
+        if socket {
+            builder = builder
+                .extension(guard::RequestGuard(guard::Limits::of(&settings)))
+                .extension(reauth::SocketReauth);
+        }
+        if !settings.graphql.introspection {
+            builder = builder.disable_introspection().disable_suggestions();
+        }
+        builder.data(settings.clone()).finish()
+    };
+    Schemas {
+        http: schema(false),
+        socket: schema(true),
     }
-    builder.data(settings).finish()
 }
 
 /// The schema in SDL, as committed in `schema.graphql`.

@@ -124,6 +124,7 @@ mod tests {
             )),
             crate::jobs::runner::Runner::new(db, events, settings),
         )
+        .http
     }
 
     #[tokio::test]

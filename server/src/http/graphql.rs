@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, StatusCode, header::CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 
 use crate::graphql::context::RequestAuth;
+use crate::graphql::guard;
 use crate::graphql::loaders::Loaders;
 use crate::http::identity;
 use crate::session::backend::AuthSession;
@@ -63,6 +64,10 @@ pub async fn post(
             );
         }
     };
+    let mut request = request;
+    if let Err(e) = guard::check(&mut request, guard::Limits::of(&state.settings)) {
+        return error_response(StatusCode::OK, e.code(), &e.to_string());
+    }
     let actor = match identity::resolve(&state, &headers, &mut session).await {
         Ok(a) => a,
         Err(e) => {

@@ -179,35 +179,37 @@ async fn serve(
     let db = state.db.clone();
     let init_principal = principal.clone();
     let init_ip = client_ip.clone();
-    let conversation =
-        async_graphql::http::WebSocket::from_message_stream(state.schema.clone(), input, protocol)
-            .on_connection_init(move |payload| async move {
-                let actor = match cookie_actor {
-                    Some(actor) => actor,
-                    None => match token_from_payload(&payload) {
-                        Some(token) => api_keys::authenticate(&db, &token)
-                            .await
-                            .map_err(|e| async_graphql::Error::from(GqlError::from(e)))?,
-                        None => return Err(GqlError::from(AppError::Unauthenticated).into()),
-                    },
-                };
-                let who = SocketPrincipal::of(&actor, session_id).ok_or_else(|| {
-                    async_graphql::Error::from(GqlError::from(AppError::Unauthenticated))
-                })?;
-                let _ = init_principal.set((who.clone(), actor.role));
-                let mut data = Data::default();
-                data.insert(who);
-                data.insert(RequestAuth {
-                    actor: Some(actor),
-                    session: None,
-                    client_ip: init_ip,
-                });
-                data.insert(Loaders::new(&db));
-                Ok(data)
-            })
-            .keepalive_timeout(Some(Duration::from_secs(
-                state.settings.http.ws_idle_timeout_secs.max(1),
-            )));
+    let conversation = async_graphql::http::WebSocket::from_message_stream(
+        state.socket_schema.clone(),
+        input,
+        protocol,
+    )
+    .on_connection_init(move |payload| async move {
+        let actor = match cookie_actor {
+            Some(actor) => actor,
+            None => match token_from_payload(&payload) {
+                Some(token) => api_keys::authenticate(&db, &token)
+                    .await
+                    .map_err(|e| async_graphql::Error::from(GqlError::from(e)))?,
+                None => return Err(GqlError::from(AppError::Unauthenticated).into()),
+            },
+        };
+        let who = SocketPrincipal::of(&actor, session_id)
+            .ok_or_else(|| async_graphql::Error::from(GqlError::from(AppError::Unauthenticated)))?;
+        let _ = init_principal.set((who.clone(), actor.role));
+        let mut data = Data::default();
+        data.insert(who);
+        data.insert(RequestAuth {
+            actor: Some(actor),
+            session: None,
+            client_ip: init_ip,
+        });
+        data.insert(Loaders::new(&db));
+        Ok(data)
+    })
+    .keepalive_timeout(Some(Duration::from_secs(
+        state.settings.http.ws_idle_timeout_secs.max(1),
+    )));
     tokio::pin!(conversation);
     let mut notices_rx = notices_rx;
 
