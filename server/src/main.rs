@@ -3,11 +3,6 @@
 use clap::Parser;
 use server::cli::{Cli, Command};
 
-/// mimalloc instead of glibc's malloc: a GraphQL page allocates thousands of small objects per
-/// request, and glibc's allocator was a fifth of the server's time under load (docs/BENCHMARKS.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
