@@ -84,18 +84,29 @@ pub fn check(request: &mut Request, limits: Limits) -> Result<(), AppError> {
     if request.query.contains('\0') || variables_hold_nul(&request.variables) {
         return Err(nul());
     }
-    let variables = request.variables.clone();
-    let operation_name = request.operation_name.clone();
-    let Ok(doc) = request.parsed_query() else {
+    // Parsed here and handed to the request, so async-graphql does not parse it again.
+    let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
         return Ok(());
     };
+    let result = check_document(&doc, request, limits);
+    request.set_parsed_query(doc);
+    result
+}
+
+fn check_document(
+    doc: &ExecutableDocument,
+    request: &Request,
+    limits: Limits,
+) -> Result<(), AppError> {
+    let variables = &request.variables;
+    let operation_name = &request.operation_name;
     let mut counter = Counter {
         doc,
         memo: HashMap::new(),
         visiting: Vec::new(),
     };
     for (name, op) in doc.operations.iter() {
-        if let (Some(wanted), Some(name)) = (&operation_name, name)
+        if let (Some(wanted), Some(name)) = (operation_name, name)
             && wanted != name.as_str()
         {
             continue;
