@@ -1,7 +1,7 @@
 //! The wave-2 core: stored findings (`scan_findings`, written by the completion pipeline, with
 //! `scans.findings_at` saying they exist), the owner of a session (`sessions.user_id`, so that
 //! disabling a user or changing a password ends every session of theirs), and keyset indexes
-//! for the paged reads (`scan_ips (scan_id, id)`, `scans (status, id)`).
+//! for the paged reads (`scan_ips (scan_id, id)` and `(site_id, id)`, `scans (status, id)`).
 //! Never edit this file once it has landed: add a new migration instead.
 
 use sea_orm_migration::prelude::*;
@@ -81,6 +81,11 @@ impl MigrationTrait for Migration {
                 "scan_ips",
                 &["scan_id", "id"][..],
             ),
+            (
+                "idx_scan_ips_site_id_id",
+                "scan_ips",
+                &["site_id", "id"][..],
+            ),
             ("idx_scans_status_id", "scans", &["status", "id"][..]),
         ] {
             let mut index = Index::create();
@@ -97,6 +102,7 @@ impl MigrationTrait for Migration {
         for (name, table) in [
             ("idx_scans_status_id", "scans"),
             ("idx_scan_ips_scan_id_id", "scan_ips"),
+            ("idx_scan_ips_site_id_id", "scan_ips"),
             ("idx_sessions_user_id", "sessions"),
         ] {
             manager

@@ -157,68 +157,35 @@ pub async fn write_reports(
     let read = |rel: &str| inside(data_dir, rel).and_then(|p| std::fs::read(p).ok());
     let mut findings = Vec::new();
     let mut screenshots: Vec<(String, String)> = Vec::new();
-    let sites = model::sites(db, row.id).await?;
-    let mut site_index = 0usize;
-    // (site id, first address written) of the site open in the JSON.
-    let mut open_site: Option<(i32, bool)> = None;
-    let mut after = None;
-    loop {
-        let batch = model::ip_batch(db, row.id, after, REPORT_BATCH).await?;
-        let Some(&(site, id, _)) = batch.last() else {
-            break;
-        };
-        after = Some((site, id));
-        for (site_id, _, ip) in batch {
-            // Close the open site and write the sites before this one (empty ones too).
-            while open_site.map(|(s, _)| s) != Some(site_id) {
-                if open_site.take().is_some() {
-                    json.write_all(b"]}").map_err(io)?;
-                }
-                let Some(next) = sites.get(site_index) else {
-                    break;
-                };
-                site_index += 1;
-                if site_index > 1 {
-                    json.write_all(b",").map_err(io)?;
-                }
-                write_site_open(&mut json, &next.name).map_err(io)?;
-                html::write_site(&mut sites_html, &next.name, next.id != site_id).map_err(io)?;
-                open_site = Some((next.id, false));
-            }
-            let name = sites
-                .get(site_index.saturating_sub(1))
-                .map(|s| s.name.as_str())
-                .unwrap_or_default();
-            if let Some((_, wrote)) = open_site.as_mut() {
-                if *wrote {
-                    json.write_all(b",").map_err(io)?;
-                }
-                *wrote = true;
-            }
-            serde_json::to_writer(&mut json, &ip).map_err(AppError::internal)?;
-            html::write_ip(&mut sites_html, &ip, &read).map_err(io)?;
-            analysis::ip_findings(name, &ip, now, expiry_days, &mut findings);
-            for service in ip.ports.iter().filter_map(|p| p.service.as_ref()) {
-                if let (Some(zip_name), Some(stored)) =
-                    (service.screenshot.clone(), service.screenshot_path.clone())
-                {
-                    screenshots.push((zip_name, stored));
-                }
-            }
-        }
-    }
-    // Sites after the last address (or every site of a scan without addresses).
-    if open_site.is_some() {
-        json.write_all(b"]}").map_err(io)?;
-    }
-    while let Some(next) = sites.get(site_index) {
-        if site_index > 0 {
+    // Site by site, each site's addresses a batch at a time.
+    for (n, site) in model::sites(db, row.id).await?.iter().enumerate() {
+        if n > 0 {
             json.write_all(b",").map_err(io)?;
         }
-        site_index += 1;
-        write_site_open(&mut json, &next.name).map_err(io)?;
+        write_site_open(&mut json, &site.name).map_err(io)?;
+        let mut batch = model::ip_batch(db, site.id, None, REPORT_BATCH).await?;
+        html::write_site(&mut sites_html, &site.name, batch.is_empty()).map_err(io)?;
+        let mut first = true;
+        while let Some(&(last, _)) = batch.last() {
+            for (_, ip) in &batch {
+                if !first {
+                    json.write_all(b",").map_err(io)?;
+                }
+                first = false;
+                serde_json::to_writer(&mut json, ip).map_err(AppError::internal)?;
+                html::write_ip(&mut sites_html, ip, &read).map_err(io)?;
+                analysis::ip_findings(&site.name, ip, now, expiry_days, &mut findings);
+                for service in ip.ports.iter().filter_map(|p| p.service.as_ref()) {
+                    if let (Some(zip_name), Some(stored)) =
+                        (service.screenshot.clone(), service.screenshot_path.clone())
+                    {
+                        screenshots.push((zip_name, stored));
+                    }
+                }
+            }
+            batch = model::ip_batch(db, site.id, Some(last), REPORT_BATCH).await?;
+        }
         json.write_all(b"]}").map_err(io)?;
-        html::write_site(&mut sites_html, &next.name, true).map_err(io)?;
     }
     json.write_all(b"],\"findings\":").map_err(io)?;
     serde_json::to_writer(&mut json, &findings).map_err(AppError::internal)?;

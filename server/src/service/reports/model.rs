@@ -5,9 +5,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Serialize;
 
 use entity::{
@@ -230,27 +228,20 @@ where
     Ok(out)
 }
 
-/// The next `limit` addresses of a scan after `after` (a `(site id, address id)` key), in site
-/// then storage order, each with its ports, services, certificate and TLS versions: a report is
-/// read a batch at a time, so writing it takes memory for one batch, whatever the scan's size.
+/// The next `limit` addresses of a site after address `after`, in storage order, each with
+/// its ports, services, certificate and TLS versions: a report is read a batch at a time, so
+/// writing it takes memory for one batch, whatever the scan's size.
 pub async fn ip_batch<C: ConnectionTrait>(
     db: &C,
-    scan_id: i32,
-    after: Option<(i32, i32)>,
+    site_id: i32,
+    after: Option<i32>,
     limit: u64,
-) -> AppResult<Vec<(i32, i32, IpPart)>> {
-    let mut q = scan_ip::Entity::find().filter(scan_ip::Column::ScanId.eq(scan_id));
-    if let Some((site, id)) = after {
-        q = q.filter(
-            Condition::any().add(scan_ip::Column::SiteId.gt(site)).add(
-                Condition::all()
-                    .add(scan_ip::Column::SiteId.eq(site))
-                    .add(scan_ip::Column::Id.gt(id)),
-            ),
-        );
+) -> AppResult<Vec<(i32, IpPart)>> {
+    let mut q = scan_ip::Entity::find().filter(scan_ip::Column::SiteId.eq(site_id));
+    if let Some(id) = after {
+        q = q.filter(scan_ip::Column::Id.gt(id));
     }
     let ips = q
-        .order_by_asc(scan_ip::Column::SiteId)
         .order_by_asc(scan_ip::Column::Id)
         .limit(limit)
         .all(db)
@@ -355,7 +346,7 @@ pub async fn ip_batch<C: ConnectionTrait>(
                 actual,
                 ports,
             };
-            (ip.site_id, ip.id, part)
+            (ip.id, part)
         })
         .collect())
 }
