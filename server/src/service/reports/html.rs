@@ -14,7 +14,7 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 
 use super::analysis::Finding;
-use super::model::{IpPart, PortPart, Report, ScanPart, ServicePart};
+use super::model::{IpPart, PortPart, ScanPart, ServicePart};
 
 /// Screenshots larger than this are left out of the HTML (they stay in the ZIP).
 const MAX_INLINE_IMAGE: usize = 2 * 1024 * 1024;
@@ -231,31 +231,6 @@ pub fn write_tail(
     )
 }
 
-/// The whole page of a report held in memory (tests; the writer streams fragments).
-pub fn render(report: &Report, screenshot: impl Fn(&str) -> Option<Vec<u8>>) -> String {
-    let mut out = Vec::new();
-    let result = (|| {
-        write_head(&mut out, &report.scan, &report.findings)?;
-        for site in &report.sites {
-            write_site(&mut out, &site.name, site.ips.is_empty())?;
-            for ip in &site.ips {
-                write_ip(&mut out, ip, &screenshot)?;
-            }
-        }
-        write_tail(
-            &mut out,
-            &report.scan,
-            &report.generator,
-            report.schema_version,
-            report.generated_at,
-        )
-    })();
-    if let Err(e) = result {
-        tracing::error!(error = %e, "rendering the HTML report failed");
-    }
-    String::from_utf8(out).unwrap_or_default()
-}
-
 fn ip_view<'a>(ip: &'a IpPart, screenshot: &impl Fn(&str) -> Option<Vec<u8>>) -> IpView<'a> {
     let ping = match (ip.expected.ping, ip.actual.ping) {
         (Some(e), Some(a)) if e == a => ("tag ok", "ping as expected".to_owned()),
@@ -407,8 +382,30 @@ fn details<'a>(
 mod tests {
     use super::*;
     use crate::service::reports::model::{
-        CertificatePart, Expectation, HttpPart, SitePart, Summary, TlsPart,
+        CertificatePart, Expectation, HttpPart, Report, SitePart, Summary, TlsPart,
     };
+
+    /// The whole page of a report, in memory, from the same fragments the writer streams.
+    fn render(report: &Report, screenshot: impl Fn(&str) -> Option<Vec<u8>>) -> String {
+        let mut out = Vec::new();
+        write_head(&mut out, &report.scan, &report.findings).expect("head");
+        for site in &report.sites {
+            write_site(&mut out, &site.name, site.ips.is_empty()).expect("site");
+            for ip in &site.ips {
+                write_ip(&mut out, ip, &screenshot).expect("address");
+            }
+        }
+        let r = report;
+        write_tail(
+            &mut out,
+            &r.scan,
+            &r.generator,
+            r.schema_version,
+            r.generated_at,
+        )
+        .expect("tail");
+        String::from_utf8(out).expect("utf-8")
+    }
 
     const EVIL: &str = "<script>alert(1)</script>\"'><img src=x onerror=alert(2)>";
 

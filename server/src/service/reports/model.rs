@@ -18,6 +18,8 @@ use crate::service::results::list_from_json;
 
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// The whole document. The writer (`reports::write_reports`) streams these same fields a batch
+/// of addresses at a time; tests build one whole.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub schema_version: u32,
