@@ -316,6 +316,17 @@ pub async fn login(username: String, password: String) -> Result<User, ApiError>
     })
 }
 
+/// The saved configs a form can pick from (the server's largest page, newest first).
+pub async fn config_choices()
+-> Result<Vec<ops::scan_configs::ScanConfigsScanConfigsEdgesNode>, ApiError> {
+    call::<ops::ScanConfigs>(ops::scan_configs::Variables {
+        first: Some(100),
+        after: None,
+    })
+    .await
+    .map(|d| d.scan_configs.edges.into_iter().map(|e| e.node).collect())
+}
+
 /// Queues a scan of a saved config; its id.
 pub async fn start_config_scan(config_id: String) -> Result<String, ApiError> {
     let input = ops::start_scan::StartScanInput {

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::api::ops::{self, ScanConfigs, Scans};
+use crate::api::ops::{self, Scans};
 use crate::api::remote::{Remote, act};
 use crate::api::{self, ApiError, ScanStatus};
 use crate::app::use_user;
@@ -145,20 +145,7 @@ fn Cards(stats: Stats) -> impl IntoView {
 /// Picks a config and queues a scan of it.
 #[component]
 fn RunScan(#[prop(into)] on_started: Callback<()>) -> impl IntoView {
-    let configs = Remote::new(|| async {
-        api::call::<ScanConfigs>(ops::scan_configs::Variables {
-            first: Some(100),
-            after: None,
-        })
-        .await
-        .map(|d| {
-            d.scan_configs
-                .edges
-                .into_iter()
-                .map(|e| e.node)
-                .collect::<Vec<_>>()
-        })
-    });
+    let configs = Remote::new(api::config_choices);
     let chosen = RwSignal::new(String::new());
     let pending = RwSignal::new(false);
     let error = RwSignal::new(None::<ApiError>);

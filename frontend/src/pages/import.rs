@@ -8,7 +8,6 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 use web_sys::{HtmlInputElement, ProgressEvent, XmlHttpRequest};
 
-use crate::api::ops::{self, ScanConfigs};
 use crate::api::remote::Remote;
 use crate::api::{self, ApiError};
 use crate::components::error_box::{ErrorBox, show};
@@ -64,20 +63,7 @@ fn upload_url(title: &str, config_id: &str) -> String {
 
 #[component]
 pub fn ImportPage() -> impl IntoView {
-    let configs = Remote::new(|| async {
-        api::call::<ScanConfigs>(ops::scan_configs::Variables {
-            first: Some(100),
-            after: None,
-        })
-        .await
-        .map(|d| {
-            d.scan_configs
-                .edges
-                .into_iter()
-                .map(|e| (e.node.id, e.node.title))
-                .collect::<Vec<_>>()
-        })
-    });
+    let configs = Remote::new(api::config_choices);
     let title = RwSignal::new(String::new());
     let config = RwSignal::new(String::new());
     let state = RwSignal::new(Upload::Idle);
@@ -110,7 +96,7 @@ pub fn ImportPage() -> impl IntoView {
         show(configs.get(), move |list| {
             let items = list
                 .into_iter()
-                .map(|(id, title)| view! { <option value=id>{title}</option> })
+                .map(|c| view! { <option value=c.id>{c.title}</option> })
                 .collect_view();
             view! {
                 <select id="import-config" bind:value=config>
