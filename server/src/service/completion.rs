@@ -16,8 +16,7 @@ use std::path::Path;
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, Set,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
 };
 
 use entity::{scan, scan_finding};
@@ -95,12 +94,11 @@ pub async fn store_findings(
             .exec_without_returning(&txn)
             .await?;
     }
-    let Some(row) = scan::Entity::find_by_id(scan_id).one(&txn).await? else {
-        return Ok(());
-    };
-    let mut active: scan::ActiveModel = row.into();
-    active.findings_at = Set(Some(Utc::now()));
-    active.update(&txn).await?;
+    scan::Entity::update_many()
+        .col_expr(scan::Column::FindingsAt, Expr::value(Some(Utc::now())))
+        .filter(scan::Column::Id.eq(scan_id))
+        .exec(&txn)
+        .await?;
     txn.commit().await?;
     Ok(())
 }
