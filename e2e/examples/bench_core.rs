@@ -110,12 +110,28 @@ fn ms(d: Duration) -> String {
     format!("{:.2}", d.as_secs_f64() * 1000.0)
 }
 
-/// Sequential latencies of `n` page requests.
-async fn page_latencies(client: &reqwest::Client, base: &str, id: &str, n: usize) -> Vec<Duration> {
+/// The page query, unique when `n` is given (a trailing comment: a body never seen before is
+/// executed, not answered from memory).
+fn page_query(n: Option<usize>) -> String {
+    match n {
+        Some(n) => format!("{PAGE}\n# {n}"),
+        None => PAGE.to_owned(),
+    }
+}
+
+/// Sequential latencies of `n` page requests, each executed (`executed`) or all the same body.
+async fn page_latencies(
+    client: &reqwest::Client,
+    base: &str,
+    id: &str,
+    n: usize,
+    executed: bool,
+) -> Vec<Duration> {
     let mut out = Vec::with_capacity(n);
-    for _ in 0..n {
+    for i in 0..n {
+        let query = page_query(executed.then_some(i));
         let t = Instant::now();
-        let body = gql(client, base, PAGE, json!({ "id": id })).await;
+        let body = gql(client, base, &query, json!({ "id": id })).await;
         out.push(t.elapsed());
         assert!(body["errors"].is_null(), "{body}");
     }
@@ -135,14 +151,34 @@ fn peak_rss_kb(pid: u32) -> u64 {
 }
 
 /// wrk at 200 connections for 10 s on the page of `id`; `None` when wrk is not installed.
-async fn wrk(base: &str, token: &str, id: &str, out: &Path) -> Option<String> {
+/// `executed`: every request's body is new (a counter in a comment), so each one executes;
+/// else all send the same body (answered from memory after the first). Lines are `{label}_…`.
+async fn wrk(
+    base: &str,
+    token: &str,
+    id: &str,
+    out: &Path,
+    executed: bool,
+    label: &str,
+) -> Option<String> {
     let body = json!({ "query": PAGE, "variables": { "id": id } }).to_string();
-    let script = out.join("page.lua");
+    let (head, tail) = body.split_at(body.find("\"variables\"").expect("variables") - 2);
+    let request = if executed {
+        format!(
+            "threads = 0\nsetup = function(thread)\n  threads = threads + 1\n  thread:set(\"tid\", threads)\nend\n\
+             counter = 0\nrequest = function()\n  counter = counter + 1\n  return wrk.format(nil, nil, nil, {} .. \"\\\\n# \" .. tid .. \"-\" .. counter .. {})\nend\n",
+            serde_json::to_string(head).expect("lua string"),
+            serde_json::to_string(tail).expect("lua string")
+        )
+    } else {
+        String::new()
+    };
+    let script = out.join(format!("{label}.lua"));
     std::fs::write(
         &script,
         format!(
-            "wrk.method = \"POST\"\nwrk.body = {}\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.headers[\"Authorization\"] = \"Bearer {token}\"\n\
-             done = function(summary, latency, requests)\n  io.write(string.format(\"wrk_requests=%d\\nwrk_non2xx=%d\\nwrk_errors=%d\\nwrk_p99_ms=%.2f\\nwrk_rps=%.1f\\n\", summary.requests, summary.status or 0, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout + summary.errors.status, latency:percentile(99) / 1000, summary.requests / (summary.duration / 1e6)))\nend\n",
+            "wrk.method = \"POST\"\nwrk.body = {}\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.headers[\"Authorization\"] = \"Bearer {token}\"\n{request}\
+             done = function(summary, latency, requests)\n  io.write(string.format(\"{label}_requests=%d\\n{label}_non2xx=%d\\n{label}_errors=%d\\n{label}_p99_ms=%.2f\\n{label}_rps=%.1f\\n\", summary.requests, summary.status or 0, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout + summary.errors.status, latency:percentile(99) / 1000, summary.requests / (summary.duration / 1e6)))\nend\n",
             serde_json::to_string(&body).expect("lua string")
         ),
     )
@@ -157,7 +193,7 @@ async fn wrk(base: &str, token: &str, id: &str, out: &Path) -> Option<String> {
     let text = String::from_utf8_lossy(&output.stdout).to_string();
     Some(
         text.lines()
-            .filter(|l| l.starts_with("wrk_"))
+            .filter(|l| l.starts_with(label))
             .collect::<Vec<_>>()
             .join("\n"),
     )
@@ -215,31 +251,50 @@ async fn main() {
     println!("upload_10k_bytes={}", large_xml.len());
     println!("upload_10k_s={:.3}", large_time.as_secs_f64());
 
-    // Pages: sequential latency and statements, large vs small.
-    page_latencies(&keyed, &base, &large, 20).await;
-    page_latencies(&keyed, &base, &small, 20).await;
-    let small_lat = page_latencies(&keyed, &base, &small, 300).await;
-    let large_lat = page_latencies(&keyed, &base, &large, 300).await;
-    let (small_med, large_med) = (percentile(&small_lat, 0.5), percentile(&large_lat, 0.5));
-    println!("page_100_median_ms={}", ms(small_med));
-    println!("page_100_p99_ms={}", ms(percentile(&small_lat, 0.99)));
-    println!("page_10k_median_ms={}", ms(large_med));
-    println!("page_10k_p99_ms={}", ms(percentile(&large_lat, 0.99)));
-    println!(
-        "page_10k_over_100={:.2}",
-        large_med.as_secs_f64() / small_med.as_secs_f64()
-    );
-    for (label, id) in [("100", &small), ("10k", &large)] {
-        let before = statements(&base).await;
-        gql(&keyed, &base, PAGE, json!({ "id": id })).await;
+    // Pages: sequential latency and statements, large vs small; each request executed (a new
+    // body every time), then the same body again (answered from memory).
+    for executed in [true, false] {
+        let label = if executed { "page" } else { "kept_page" };
+        page_latencies(&keyed, &base, &large, 20, executed).await;
+        page_latencies(&keyed, &base, &small, 20, executed).await;
+        let small_lat = page_latencies(&keyed, &base, &small, 300, executed).await;
+        let large_lat = page_latencies(&keyed, &base, &large, 300, executed).await;
+        let (small_med, large_med) = (percentile(&small_lat, 0.5), percentile(&large_lat, 0.5));
+        println!("{label}_100_median_ms={}", ms(small_med));
+        println!("{label}_100_p99_ms={}", ms(percentile(&small_lat, 0.99)));
+        println!("{label}_10k_median_ms={}", ms(large_med));
+        println!("{label}_10k_p99_ms={}", ms(percentile(&large_lat, 0.99)));
         println!(
-            "page_{label}_statements={}",
-            statements(&base).await - before
+            "{label}_10k_over_100={:.2}",
+            large_med.as_secs_f64() / small_med.as_secs_f64()
         );
+        for (size, id) in [("100", &small), ("10k", &large)] {
+            let query = page_query(executed.then_some(usize::MAX));
+            let before = statements(&base).await;
+            gql(&keyed, &base, &query, json!({ "id": id })).await;
+            println!(
+                "{label}_{size}_statements={}",
+                statements(&base).await - before
+            );
+        }
     }
-    match wrk(&base, &token, &large, &out).await {
-        Some(lines) if !lines.is_empty() => println!("{lines}"),
-        _ => println!("wrk=not installed (apt-get install wrk)"),
+    for (executed, label) in [(true, "wrk"), (false, "wrk_kept")] {
+        match wrk(&base, &token, &large, &out, executed, label).await {
+            Some(lines) if !lines.is_empty() => println!("{lines}"),
+            _ => println!("{label}=not installed (apt-get install wrk)"),
+        }
+    }
+    let metrics = reqwest::get(format!("{base}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    for line in metrics
+        .lines()
+        .filter(|l| l.starts_with("sneakyscan_answer_cache"))
+    {
+        println!("{}", line.replacen(' ', "=", 1));
     }
 
     // Write lock: signed-in requests alone, then while a 10,000-host import runs.

@@ -95,6 +95,9 @@ pub async fn run(
         metrics,
         schema: schemas.http,
         socket_schema: schemas.socket,
+        answers: Arc::new(crate::graphql::answers::AnswerCache::new(
+            settings.graphql.answer_cache_mib,
+        )),
         csp,
     };
 

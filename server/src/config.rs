@@ -90,6 +90,9 @@ pub struct GraphqlSettings {
     pub max_subscriptions_per_socket: usize,
     /// Introspection (and the schema in the playground). Turn off in production if you like.
     pub introspection: bool,
+    /// MiB of memory for answers to queries that read only COMPLETED scans (they never
+    /// change; see `graphql::answers`). 0 turns it off.
+    pub answer_cache_mib: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -237,6 +240,7 @@ impl Default for GraphqlSettings {
             max_query_bytes: 64 * 1024,
             max_subscriptions_per_socket: 100,
             introspection: true,
+            answer_cache_mib: 64,
         }
     }
 }

@@ -20,6 +20,8 @@ pub struct AppState {
     pub schema: crate::graphql::AppSchema,
     /// The schema of websockets (with the guard and re-authentication as extensions).
     pub socket_schema: crate::graphql::AppSchema,
+    /// Answers to queries about COMPLETED scans, kept in memory.
+    pub answers: Arc<crate::graphql::answers::AnswerCache>,
     /// The Content-Security-Policy header, with hashes of the SPA's inline scripts.
     pub csp: Arc<str>,
 }

@@ -1,6 +1,7 @@
 //! The GraphQL schema: one Query/Mutation/Subscription merged from per-domain parts, with depth
 //! and complexity limits. `sdl()` is what `sneakyscan export-schema` writes to schema.graphql.
 
+pub mod answers;
 pub mod auth;
 pub mod configs;
 pub mod connection;

@@ -48,11 +48,20 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let (hits, misses) = state.answers.counts();
     let body = format!(
         "# HELP sneakyscan_db_statements_total SQL statements sent to the database.\n\
          # TYPE sneakyscan_db_statements_total counter\n\
-         sneakyscan_db_statements_total {}\n",
-        state.metrics.statements()
+         sneakyscan_db_statements_total {}\n\
+         # HELP sneakyscan_answer_cache_hits_total Queries about completed scans answered from memory.\n\
+         # TYPE sneakyscan_answer_cache_hits_total counter\n\
+         sneakyscan_answer_cache_hits_total {}\n\
+         # HELP sneakyscan_answer_cache_misses_total Queries about completed scans that were executed.\n\
+         # TYPE sneakyscan_answer_cache_misses_total counter\n\
+         sneakyscan_answer_cache_misses_total {}\n",
+        state.metrics.statements(),
+        hits,
+        misses,
     );
     (
         [(

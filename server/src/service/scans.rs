@@ -177,6 +177,26 @@ pub async fn get(db: &DatabaseConnection, actor: &Actor, id: i32) -> AppResult<s
         .ok_or(AppError::NotFound("scan"))
 }
 
+/// Whether every scan `(id, created_at)` still exists as that same row, COMPLETED (one
+/// statement): a kept answer about them is still true (`graphql::answers`).
+pub async fn still_completed(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    stamps: &[(i32, chrono::DateTime<Utc>)],
+) -> AppResult<bool> {
+    actor.require(Role::Viewer)?;
+    let rows: Vec<(i32, chrono::DateTime<Utc>)> = scan::Entity::find()
+        .select_only()
+        .column(scan::Column::Id)
+        .column(scan::Column::CreatedAt)
+        .filter(scan::Column::Id.is_in(stamps.iter().map(|(id, _)| *id)))
+        .filter(scan::Column::Status.eq(ScanStatus::Completed.as_str()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(stamps.iter().all(|stamp| rows.contains(stamp)))
+}
+
 /// Scans, newest first, optionally only those in the given statuses.
 pub async fn list(
     db: &DatabaseConnection,

@@ -1,10 +1,13 @@
 //! Scan queries: the list (newest first, filtered by status) and one scan.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, InputObject, Object};
 
 use super::types::{Scan, ScanConnection, ScanStatus};
 use crate::domain::status::ScanStatus as DomainStatus;
 use crate::error::{AppError, GqlResult};
+use crate::graphql::answers::AnswerScope;
 use crate::graphql::context::{ContextExt, parse_id};
 use crate::service::pagination::PageRequest;
 use crate::service::scans;
@@ -41,12 +44,24 @@ impl ScanQuery {
 
     async fn scan(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Scan>> {
         let actor = ctx.actor()?;
+        let scope = ctx.data_opt::<Arc<AnswerScope>>();
         let Ok(id) = parse_id(&id, "scan") else {
             return Ok(None);
         };
         match scans::get(ctx.db(), actor, id).await {
-            Ok(s) => Ok(Some(Scan(s))),
-            Err(AppError::NotFound(_)) => Ok(None),
+            Ok(s) => {
+                if let Some(scope) = scope {
+                    scope.read_scan(s.id, s.created_at, DomainStatus::parse(&s.status));
+                }
+                Ok(Some(Scan(s)))
+            }
+            Err(AppError::NotFound(_)) => {
+                // Not there yet is not an answer to keep.
+                if let Some(scope) = scope {
+                    scope.read_mutable();
+                }
+                Ok(None)
+            }
             Err(e) => Err(e.into()),
         }
     }

@@ -97,6 +97,8 @@ impl Scan {
         &self.0.triggered_by
     }
     async fn config(&self, ctx: &Context<'_>) -> GqlResult<Option<ScanConfig>> {
+        // Configs are edited: an answer that shows one is not kept.
+        crate::graphql::answers::read_mutable(ctx);
         let Some(id) = self.0.config_id else {
             return Ok(None);
         };
