@@ -31,6 +31,7 @@ v = dict(l.strip().split("=", 1) for l in open(sys.argv[1]) if "=" in l)
 f = float
 print(f"peer / ours = {f(v['peer_s']) / f(v['ours_s']):.1f}x faster than python-libnmap + sqlite3")
 print(f"ours / floor = {f(v['ours_s']) / f(v['floor_s']):.2f}x the floor (parse {v['parse_s']} s + raw insert {v['raw_insert_s']} s)")
+print(f"storing / floor = {f(v['storing_s']) / f(v['floor_s']):.2f}x (the rest, {v['reports_s']} s, is the completion pipeline's reports and findings)")
 print(f"peak memory of a CLI import = {int(v['cli_peak_rss_kb']) / 1024:.0f} MiB for a {int(v['bytes']) / 2**20:.1f} MiB file "
       f"({int(v['cli_peak_rss_kb']) * 1024 / int(v['bytes']):.2f}x)")
 PY

@@ -586,6 +586,36 @@ scan:
         .await
         .expect("open scan");
     b.text_of("h1", "Uploaded in the browser").await;
+    // Its results come in pages of 50 addresses (never the whole scan), by site.
+    let hosts_pager = "nav[aria-label='Pages of hosts']";
+    b.text_of(hosts_pager, "1–50 of 2000").await;
+    assert_eq!(b.count(".site .host").await, 50);
+    let first = b
+        .find(".site .host")
+        .await
+        .attr("data-address")
+        .await
+        .expect("attr");
+    b.find(&format!("{hosts_pager} button:last-child"))
+        .await
+        .click()
+        .await
+        .expect("next page");
+    b.text_of(hosts_pager, "51–100 of 2000").await;
+    let second = b
+        .find(".site .host")
+        .await
+        .attr("data-address")
+        .await
+        .expect("attr");
+    assert_ne!(first, second, "the next page shows other addresses");
+    assert_eq!(b.count(".site .host").await, 50);
+    b.find(&format!("{hosts_pager} button:first-child"))
+        .await
+        .click()
+        .await
+        .expect("previous page");
+    b.text_of(hosts_pager, "1–50 of 2000").await;
 
     // Settings (admin): the scope is shown.
     b.nav("/settings").await;

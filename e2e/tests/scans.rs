@@ -78,7 +78,10 @@ const DETAIL: &str = "query($id:ID!){ scan(id:$id){ id title status percent trig
     service { name product tunnel certificate { subject issuer sans keyBits selfSigned } tlsVersions { version ciphers grade } } } } } } }";
 
 async fn scan_detail_tree(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |_| {}).await.expect("app");
+    // Counts what executing the query costs: no answers kept in memory (tests/answers.rs).
+    let app = TestApp::spawn_with(backend, |s| s.graphql.answer_cache_mib = 0)
+        .await
+        .expect("app");
     let db = app.db().await;
     let small = results::store(&db, sample_scan("small", 1, 2))
         .await

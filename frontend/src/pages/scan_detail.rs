@@ -4,19 +4,21 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::api::ops::{self, CancelScan, DeleteScan, ScanDetail, ScanProgress};
+use crate::api::ops::{self, CancelScan, DeleteScan, ScanDetail, ScanHosts, ScanProgress};
 use crate::api::remote::act;
 use crate::api::{self, ApiError, ScanStatus};
 use crate::app::use_user;
 use crate::components::confirm::ConfirmButton;
 use crate::components::error_box::{Empty, ErrorBox, show};
+use crate::components::pager::{Cursors, Pager};
 use crate::components::status::{ProgressBar, StatusBadge};
 use crate::format;
 use crate::route::{Route, use_router};
 
 type Scan = ops::scan_detail::ScanDetailScan;
-type Port = ops::scan_detail::ScanDetailScanSitesIpsPorts;
-type Service = ops::scan_detail::ScanDetailScanSitesIpsPortsService;
+type Host = ops::scan_hosts::ScanHostsScanHostsEdgesNode;
+type Port = ops::scan_hosts::ScanHostsScanHostsEdgesNodePorts;
+type Service = ops::scan_hosts::ScanHostsScanHostsEdgesNodePortsService;
 
 /// The latest progress event.
 #[derive(Clone, Debug, PartialEq)]
@@ -180,7 +182,7 @@ pub fn ScanDetailPage(id: String) -> impl IntoView {
                     {move || (!running()).then(|| (!log.with(Vec::is_empty)).then(|| view! { <section class="card"><LogList log=log /></section> }))}
                     <Overview scan=s.clone() />
                     <Findings scan=s.clone() />
-                    <Results scan=s.clone() />
+                    <Results id=s.id.clone() />
                     <Commands scan=s />
                 }.into_any()
             }
@@ -390,69 +392,119 @@ fn service_cell(svc: Option<Service>) -> AnyView {
     .into_any()
 }
 
-#[component]
-fn Results(scan: Scan) -> impl IntoView {
-    if scan.sites.is_empty() {
-        return view! { <section class="card"><h2>"Results"</h2><Empty>"No results yet."</Empty></section> }.into_any();
+/// Addresses per page of the results (the API pages them: a 10,000-host scan is not loaded
+/// whole).
+const HOSTS_PAGE: i64 = 50;
+
+/// Consecutive items with the same key, in order (a page of hosts, by site).
+pub fn runs<T>(items: Vec<T>, key: impl Fn(&T) -> &str) -> Vec<(String, Vec<T>)> {
+    let mut out: Vec<(String, Vec<T>)> = Vec::new();
+    for item in items {
+        match out.last_mut() {
+            Some((k, run)) if k.as_str() == key(&item) => run.push(item),
+            _ => out.push((key(&item).to_owned(), vec![item])),
+        }
     }
+    out
+}
+
+#[component]
+fn Results(id: String) -> impl IntoView {
+    let hosts = RwSignal::new(None::<Result<Vec<Host>, ApiError>>);
+    let cursors = Cursors::default();
+    let load = move || {
+        let id = id.clone();
+        let after = cursors.after();
+        spawn_local(async move {
+            let result = api::call::<ScanHosts>(ops::scan_hosts::Variables {
+                id,
+                first: Some(HOSTS_PAGE),
+                after,
+            })
+            .await;
+            let list = result.map(|d| match d.scan {
+                Some(scan) => {
+                    let page = scan.hosts;
+                    cursors.loaded(
+                        page.total_count,
+                        page.page_info.has_next_page,
+                        page.page_info.end_cursor,
+                    );
+                    page.edges.into_iter().map(|e| e.node).collect()
+                }
+                None => Vec::new(),
+            });
+            hosts.try_set(Some(list));
+        });
+    };
+    load();
     view! {
         <section class="card" aria-labelledby="results-title">
             <h2 id="results-title">"Results"</h2>
-            {scan.sites.into_iter().map(|site| view! {
-                <div class="site">
-                    <h3>{site.name}</h3>
-                    {site.ips.into_iter().map(|ip| {
-                        let ping = match (ip.ping_expected, ip.ping_actual) {
-                            (Some(e), Some(a)) if e != a => view! {
-                                <span class="badge bad">{if a { "answers ping (unexpected)" } else { "no ping (expected)" }}</span>
-                            }.into_any(),
-                            _ => view! { <span class=format!("badge host-{}", ip.status)>{ip.status.label()}</span> }.into_any(),
-                        };
-                        let address = ip.address.clone();
-                        view! {
-                            <div class="host" data-address=address.clone()>
-                                <h4>
-                                    <span class="mono">{address.clone()}</span>
-                                    {ip.hostname.map(|h| view! { <span class="muted">{format!(" ({h})")}</span> })}
-                                    " " {ping}
-                                </h4>
-                                {if ip.ports.is_empty() {
-                                    view! { <p class="muted">"No open ports."</p> }.into_any()
-                                } else {
-                                    view! {
-                                        <div class="table-wrap">
-                                        <table class="table ports">
-                                            <thead><tr>
-                                                <th scope="col">"Port"</th><th scope="col">"State"</th>
-                                                <th scope="col">"Expectation"</th><th scope="col">"Service"</th>
-                                            </tr></thead>
-                                            <tbody>
-                                                {ip.ports.into_iter().map(|p| {
-                                                    let class = if p.unexpected || p.missing { "row-bad" } else { "" };
-                                                    let label = format!("{}/{}", p.port, p.protocol);
-                                                    let exp = expectation(&p);
-                                                    let data_port = label.clone();
-                                                    view! {
-                                                        <tr class=class data-port=data_port>
-                                                            <td class="mono">{label}</td>
-                                                            <td>{p.state.label()}</td>
-                                                            <td>{exp}</td>
-                                                            <td>{service_cell(p.service)}</td>
-                                                        </tr>
-                                                    }
-                                                }).collect_view()}
-                                            </tbody>
-                                        </table>
-                                        </div>
-                                    }.into_any()
-                                }}
-                            </div>
-                        }
-                    }).collect_view()}
-                </div>
-            }).collect_view()}
+            {move || show(hosts.get(), |list| {
+                if list.is_empty() {
+                    view! { <Empty>"No results yet."</Empty> }.into_any()
+                } else {
+                    runs(list, |h| h.site.as_str()).into_iter().map(|(site, ips)| view! {
+                        <div class="site">
+                            <h3>{site}</h3>
+                            {ips.into_iter().map(host_view).collect_view()}
+                        </div>
+                    }).collect_view().into_any()
+                }
+            })}
+            <Pager cursors=cursors size=HOSTS_PAGE noun="hosts" load=load />
         </section>
-    }.into_any()
+    }
+}
+
+fn host_view(ip: Host) -> impl IntoView {
+    let ping = match (ip.ping_expected, ip.ping_actual) {
+        (Some(e), Some(a)) if e != a => view! {
+            <span class="badge bad">{if a { "answers ping (unexpected)" } else { "no ping (expected)" }}</span>
+        }.into_any(),
+        _ => view! { <span class=format!("badge host-{}", ip.status)>{ip.status.label()}</span> }.into_any(),
+    };
+    let address = ip.address.clone();
+    view! {
+        <div class="host" data-address=address.clone()>
+            <h4>
+                <span class="mono">{address.clone()}</span>
+                {ip.hostname.map(|h| view! { <span class="muted">{format!(" ({h})")}</span> })}
+                " " {ping}
+            </h4>
+            {if ip.ports.is_empty() {
+                view! { <p class="muted">"No open ports."</p> }.into_any()
+            } else {
+                view! {
+                    <div class="table-wrap">
+                    <table class="table ports">
+                        <thead><tr>
+                            <th scope="col">"Port"</th><th scope="col">"State"</th>
+                            <th scope="col">"Expectation"</th><th scope="col">"Service"</th>
+                        </tr></thead>
+                        <tbody>
+                            {ip.ports.into_iter().map(|p| {
+                                let class = if p.unexpected || p.missing { "row-bad" } else { "" };
+                                let label = format!("{}/{}", p.port, p.protocol);
+                                let exp = expectation(&p);
+                                let data_port = label.clone();
+                                view! {
+                                    <tr class=class data-port=data_port>
+                                        <td class="mono">{label}</td>
+                                        <td>{p.state.label()}</td>
+                                        <td>{exp}</td>
+                                        <td>{service_cell(p.service)}</td>
+                                    </tr>
+                                }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                    </div>
+                }.into_any()
+            }}
+        </div>
+    }
 }
 
 #[component]
@@ -476,6 +528,15 @@ fn Commands(scan: Scan) -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn runs_group_consecutive_hosts_of_a_site() {
+        let hosts = vec![("a", 1), ("a", 2), ("b", 3), ("a", 4)];
+        let grouped = runs(hosts, |h| h.0);
+        let keys: Vec<_> = grouped.iter().map(|(k, v)| (k.as_str(), v.len())).collect();
+        assert_eq!(keys, [("a", 2), ("b", 1), ("a", 1)]);
+        assert!(runs(Vec::<(&str, i32)>::new(), |h| h.0).is_empty());
+    }
 
     #[test]
     fn command_line_quotes_words_with_spaces_and_quotes() {

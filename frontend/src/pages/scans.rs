@@ -6,30 +6,19 @@ use leptos::task::spawn_local;
 use crate::api::ops::{self, Scans};
 use crate::api::{self, ApiError, ScanStatus};
 use crate::components::error_box::{Empty, show};
+use crate::components::pager::{Cursors, Pager};
 use crate::components::scan_table::{ScanRow, ScanTable, follow_scans, status_options};
 
 const PAGE: i64 = 20;
 
-#[derive(Clone, Debug, PartialEq)]
-struct Page {
-    total: i64,
-    next: Option<String>,
-}
-
 #[component]
 pub fn ScansPage() -> impl IntoView {
     let rows = RwSignal::new(None::<Result<Vec<ScanRow>, ApiError>>);
-    let page = RwSignal::new(Page {
-        total: 0,
-        next: None,
-    });
     let status = RwSignal::new(String::new());
-    // Cursors of the pages before the current one (`None` = the first page).
-    let previous = RwSignal::new(Vec::<Option<String>>::new());
-    let current = RwSignal::new(None::<String>);
+    let cursors = Cursors::default();
 
     let load = move || {
-        let after = current.get_untracked();
+        let after = cursors.after();
         let filter = ScanStatus::parse(&status.get_untracked()).map(|s| ops::scans::ScanFilter {
             status: Some(vec![s]),
         });
@@ -42,15 +31,11 @@ pub fn ScansPage() -> impl IntoView {
             .await;
             match result {
                 Ok(d) => {
-                    page.try_set(Page {
-                        total: d.scans.total_count,
-                        next: d
-                            .scans
-                            .page_info
-                            .has_next_page
-                            .then_some(d.scans.page_info.end_cursor)
-                            .flatten(),
-                    });
+                    cursors.loaded(
+                        d.scans.total_count,
+                        d.scans.page_info.has_next_page,
+                        d.scans.page_info.end_cursor,
+                    );
                     rows.try_set(Some(Ok(d
                         .scans
                         .edges
@@ -69,22 +54,8 @@ pub fn ScansPage() -> impl IntoView {
 
     let on_filter = move |ev: leptos::ev::Event| {
         status.set(event_target_value(&ev));
-        previous.set(Vec::new());
-        current.set(None);
+        cursors.reset();
         load();
-    };
-    let next_page = move |_| {
-        if let Some(cursor) = page.get_untracked().next {
-            previous.update(|p| p.push(current.get_untracked()));
-            current.set(Some(cursor));
-            load();
-        }
-    };
-    let previous_page = move |_| {
-        if let Some(Some(cursor_or_first)) = previous.try_update(|p| p.pop()) {
-            current.set(cursor_or_first);
-            load();
-        }
     };
 
     view! {
@@ -106,35 +77,7 @@ pub fn ScansPage() -> impl IntoView {
                     view! { <ScanTable rows=list actions=true on_change=load /> }.into_any()
                 }
             })}
-            <nav class="pager" aria-label="Pages">
-                <button
-                    type="button"
-                    class="button secondary small"
-                    disabled=move || previous.with(Vec::is_empty)
-                    on:click=previous_page
-                >
-                    "Previous"
-                </button>
-                <span class="muted">
-                    {move || {
-                        let shown = previous.with(Vec::len) as i64 * PAGE;
-                        let total = page.get().total;
-                        if total == 0 {
-                            "0 scans".to_owned()
-                        } else {
-                            format!("{}–{} of {total}", shown + 1, (shown + PAGE).min(total))
-                        }
-                    }}
-                </span>
-                <button
-                    type="button"
-                    class="button secondary small"
-                    disabled=move || page.get().next.is_none()
-                    on:click=next_page
-                >
-                    "Next"
-                </button>
-            </nav>
+            <Pager cursors=cursors size=PAGE noun="scans" load=load />
         </section>
     }
 }

@@ -370,6 +370,7 @@ mod tests {
         "ScanIp.id",
         "ScanIp.pingActual",
         "ScanIp.pingExpected",
+        "ScanIp.site",
         "ScanIp.ports",
         "ScanIp.status",
         "ScanPort.expected",

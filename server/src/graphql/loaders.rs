@@ -196,6 +196,8 @@ pub struct Loaders {
     pub certificates_by_service: DataLoader<ByParent<scan_certificate::Entity>>,
     pub tls_versions_by_service: DataLoader<ByParent<scan_tls_version::Entity>>,
     pub sites: ScanLevel<scan_site::Entity>,
+    /// The sites of one page's addresses.
+    pub sites_by_id: DataLoader<ByParent<scan_site::Entity>>,
     pub ips: ScanLevel<scan_ip::Entity>,
     pub ports: ScanLevel<scan_port::Entity>,
     pub services: ScanLevel<scan_service::Entity>,
@@ -211,6 +213,12 @@ impl Loaders {
                 scan_config::Column::Id,
                 scan_config::Column::Id,
                 |r: &scan_config::Model| r.id,
+            ),
+            sites_by_id: loader(
+                db,
+                scan_site::Column::Id,
+                scan_site::Column::Id,
+                |r: &scan_site::Model| r.id,
             ),
             ports_by_ip: loader(
                 db,

@@ -210,6 +210,18 @@ impl ScanIp {
     async fn hostname(&self) -> Option<&str> {
         self.row.hostname.as_deref()
     }
+    /// The name of the site (of the scan's config) this address was scanned under.
+    async fn site(&self, ctx: &Context<'_>) -> GqlResult<String> {
+        let rows = loaders(ctx)
+            .sites_by_id
+            .load_one(self.row.site_id)
+            .await
+            .map_err(AppError::from)?;
+        Ok(rows
+            .and_then(|mut v| v.pop())
+            .map(|s| s.name)
+            .unwrap_or_default())
+    }
     async fn status(&self) -> HostStatus {
         typed(
             &self.row.status,

@@ -1,0 +1,142 @@
+//! Cursor pages over a keyset-paginated connection: Previous · "1–20 of N" · Next.
+//! The page keeps the cursors; the list it pages loads with [`Cursors::after`] and reports what
+//! it got with [`Cursors::loaded`].
+
+use leptos::prelude::*;
+
+#[derive(Clone, Copy)]
+pub struct Cursors {
+    /// Cursors of the pages before the current one (`None` = the first page).
+    previous: RwSignal<Vec<Option<String>>>,
+    current: RwSignal<Option<String>>,
+    next: RwSignal<Option<String>>,
+    total: RwSignal<i64>,
+    /// Pages before the one shown (set when it has loaded, so the label matches the rows).
+    pages_before_shown: RwSignal<usize>,
+}
+
+impl Default for Cursors {
+    fn default() -> Self {
+        Self {
+            previous: RwSignal::new(Vec::new()),
+            current: RwSignal::new(None),
+            next: RwSignal::new(None),
+            total: RwSignal::new(0),
+            pages_before_shown: RwSignal::new(0),
+        }
+    }
+}
+
+impl Cursors {
+    /// The `after` argument of the current page.
+    pub fn after(self) -> Option<String> {
+        self.current.get_untracked()
+    }
+
+    /// What the current page's answer said: the total and the next page's cursor, if any.
+    pub fn loaded(self, total: i64, has_next: bool, end_cursor: Option<String>) {
+        self.total.try_set(total);
+        self.next.try_set(has_next.then_some(end_cursor).flatten());
+        self.pages_before_shown
+            .try_set(self.previous.with_untracked(Vec::len));
+    }
+
+    /// Back to the first page (a filter changed).
+    pub fn reset(self) {
+        self.previous.set(Vec::new());
+        self.current.set(None);
+    }
+
+    fn forward(self) -> bool {
+        let Some(cursor) = self.next.get_untracked() else {
+            return false;
+        };
+        self.previous
+            .update(|p| p.push(self.current.get_untracked()));
+        self.current.set(Some(cursor));
+        true
+    }
+
+    fn back(self) -> bool {
+        match self.previous.try_update(|p| p.pop()) {
+            Some(Some(cursor_or_first)) => {
+                self.current.set(cursor_or_first);
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// "first–last of total" for the page after `pages_before` pages of `size`.
+pub fn range_label(pages_before: usize, size: i64, total: i64, noun: &str) -> String {
+    let shown = pages_before as i64 * size;
+    if total == 0 {
+        format!("0 {noun}")
+    } else {
+        format!("{}–{} of {total}", shown + 1, (shown + size).min(total))
+    }
+}
+
+#[component]
+pub fn Pager<F>(
+    cursors: Cursors,
+    size: i64,
+    /// What the list holds, plural ("scans"), for an empty list.
+    noun: &'static str,
+    /// Loads the page `cursors` now point at.
+    load: F,
+) -> impl IntoView
+where
+    F: Fn() + Clone + 'static,
+{
+    let forward = {
+        let load = load.clone();
+        move |_| {
+            if cursors.forward() {
+                load();
+            }
+        }
+    };
+    let back = move |_| {
+        if cursors.back() {
+            load();
+        }
+    };
+    view! {
+        <nav class="pager" aria-label=format!("Pages of {noun}")>
+            <button
+                type="button"
+                class="button secondary small"
+                disabled=move || cursors.previous.with(Vec::is_empty)
+                on:click=back
+            >
+                "Previous"
+            </button>
+            <span class="muted">
+                {move || range_label(cursors.pages_before_shown.get(), size, cursors.total.get(), noun)}
+            </span>
+            <button
+                type="button"
+                class="button secondary small"
+                disabled=move || cursors.next.with(Option::is_none)
+                on:click=forward
+            >
+                "Next"
+            </button>
+        </nav>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::range_label;
+
+    #[test]
+    fn ranges_say_where_the_page_is() {
+        assert_eq!(range_label(0, 20, 0, "scans"), "0 scans");
+        assert_eq!(range_label(0, 20, 7, "scans"), "1–7 of 7");
+        assert_eq!(range_label(1, 50, 10_000, "hosts"), "51–100 of 10000");
+        assert_eq!(range_label(2, 20, 45, "scans"), "41–45 of 45");
+    }
+}
