@@ -260,6 +260,11 @@ impl TestApp {
 
     /// The number of SQL statements the server has run so far (from /metrics).
     pub async fn statement_count(&self) -> u64 {
+        self.metric("sneakyscan_db_statements_total").await
+    }
+
+    /// A counter of /metrics by name.
+    pub async fn metric(&self, name: &str) -> u64 {
         let text = reqwest::get(format!("{}/metrics", self.base))
             .await
             .expect("metrics")
@@ -267,9 +272,9 @@ impl TestApp {
             .await
             .expect("metrics body");
         text.lines()
-            .find_map(|l| l.strip_prefix("sneakyscan_db_statements_total "))
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
             .and_then(|n| n.trim().parse().ok())
-            .expect("statement counter")
+            .unwrap_or_else(|| panic!("no counter {name} in {text}"))
     }
 
     /// Graceful shutdown; fails the test if the server returned an error or hung.

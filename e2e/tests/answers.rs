@@ -12,21 +12,9 @@ const YAML: &str = "title: Kept lab\nsites:\n  - name: Lab\n    ips:\n      - ad
 
 /// (hits, misses) of the answer store, from /metrics.
 async fn counts(app: &TestApp) -> (u64, u64) {
-    let text = reqwest::get(format!("{}/metrics", app.base))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    let read = |name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|n| n.trim().parse().ok())
-            .unwrap_or_else(|| panic!("{name} in {text}"))
-    };
     (
-        read("sneakyscan_answer_cache_hits_total "),
-        read("sneakyscan_answer_cache_misses_total "),
+        app.metric("sneakyscan_answer_cache_hits_total").await,
+        app.metric("sneakyscan_answer_cache_misses_total").await,
     )
 }
 
