@@ -20,8 +20,8 @@
 //! another replica is never answered from memory. The key is the caller's role and the exact
 //! request body; memory is bounded by `graphql.answer_cache_mib` (least recently used first).
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection};
 use axum::body::Bytes;
@@ -49,13 +49,13 @@ pub struct Answer {
 #[derive(Clone)]
 struct Weight;
 
-impl quick_cache::Weighter<Key, std::sync::Arc<Answer>> for Weight {
-    fn weight(&self, key: &Key, answer: &std::sync::Arc<Answer>) -> u64 {
+impl quick_cache::Weighter<Key, Arc<Answer>> for Weight {
+    fn weight(&self, key: &Key, answer: &Arc<Answer>) -> u64 {
         (key.body.len() + answer.body.len() + 64) as u64
     }
 }
 
-type Store = quick_cache::sync::Cache<Key, std::sync::Arc<Answer>, Weight>;
+type Store = quick_cache::sync::Cache<Key, Arc<Answer>, Weight>;
 
 /// The in-memory store of answers (one per process).
 pub struct AnswerCache {
@@ -85,7 +85,7 @@ impl AnswerCache {
     }
 
     /// The stored answer for this role and body, if any (counted as a hit or a miss).
-    pub fn get(&self, role: Role, body: &Bytes) -> Option<std::sync::Arc<Answer>> {
+    pub fn get(&self, role: Role, body: &Bytes) -> Option<Arc<Answer>> {
         let store = self.store.as_ref()?;
         let found = store.get(&Key {
             role,
@@ -102,7 +102,7 @@ impl AnswerCache {
 
     pub fn insert(&self, role: Role, body: Bytes, answer: Answer) {
         if let Some(store) = &self.store {
-            store.insert(Key { role, body }, std::sync::Arc::new(answer));
+            store.insert(Key { role, body }, Arc::new(answer));
         }
     }
 
@@ -196,7 +196,7 @@ impl AnswerScope {
 
 /// Records in the request's scope (if it has one) that it read something mutable.
 pub fn read_mutable(ctx: &async_graphql::Context<'_>) {
-    if let Some(scope) = ctx.data_opt::<std::sync::Arc<AnswerScope>>() {
+    if let Some(scope) = ctx.data_opt::<Arc<AnswerScope>>() {
         scope.read_mutable();
     }
 }

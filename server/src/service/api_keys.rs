@@ -6,7 +6,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
 };
 
-use entity::api_key;
+use entity::{api_key, user};
 
 use crate::auth::tokens;
 use crate::domain::auth::{Actor, AuthMethod, Role};
@@ -150,13 +150,15 @@ pub async fn authenticate(db: &DatabaseConnection, token: &str) -> AppResult<Act
     if !token.starts_with(tokens::API_KEY_PREFIX) || token.len() > 200 {
         return Err(unauthenticated("invalid API key"));
     }
-    let key = api_key::Entity::find()
+    // The key and its owner in one statement (every API request runs this).
+    let (key, owner) = api_key::Entity::find()
         .filter(api_key::Column::TokenHash.eq(tokens::sha256_hex(token)))
+        .find_also_related(user::Entity)
         .one(db)
         .await?
         .ok_or_else(|| unauthenticated("invalid API key"))?;
     let now = Utc::now();
-    let actor = actor_of(db, &key).await?;
+    let actor = actor_with_owner(&key, owner)?;
     // Record use at most once a minute: no write on every request.
     if key
         .last_used_at
@@ -181,6 +183,11 @@ pub async fn actor_of_id(db: &DatabaseConnection, key_id: i32) -> AppResult<Acto
 /// Revoked and expired keys, and keys of disabled users, are `UNAUTHENTICATED`; the role is the
 /// lower of the key's and its owner's.
 async fn actor_of(db: &DatabaseConnection, key: &api_key::Model) -> AppResult<Actor> {
+    actor_with_owner(key, users::get(db, key.user_id).await?)
+}
+
+/// [`actor_of`] with the owner's row already read.
+fn actor_with_owner(key: &api_key::Model, owner: Option<user::Model>) -> AppResult<Actor> {
     let unauthenticated = |m: &str| AppError::InvalidCredentials(m.to_owned());
     let now = Utc::now();
     if key.revoked_at.is_some() {
@@ -189,8 +196,7 @@ async fn actor_of(db: &DatabaseConnection, key: &api_key::Model) -> AppResult<Ac
     if key.expires_at.is_some_and(|at| at <= now) {
         return Err(unauthenticated("API key has expired"));
     }
-    let user = users::get(db, key.user_id)
-        .await?
+    let user = owner
         .filter(|u| !u.disabled)
         .ok_or_else(|| unauthenticated("API key owner is disabled"))?;
     let user_role: Role = user.role.parse()?;
