@@ -182,6 +182,21 @@ impl TestApp {
         (status, res.json().await.expect("graphql json"))
     }
 
+    /// A new API key of the client's user (with the user's role); returns its token.
+    pub async fn create_api_key(&self, client: &reqwest::Client, name: &str) -> String {
+        let body = self
+            .gql(
+                client,
+                "mutation($n:String!){ createApiKey(input:{name:$n}){ token } }",
+                json!({ "n": name }),
+            )
+            .await;
+        body["data"]["createApiKey"]["token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no token: {body}"))
+            .to_owned()
+    }
+
     /// A client signed in as `username`.
     pub async fn login(&self, username: &str, password: &str) -> reqwest::Client {
         let client = self.client();

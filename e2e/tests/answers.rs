@@ -56,17 +56,7 @@ async fn kept_answers(backend: Backend) {
         "a kept answer costs a constant few statements"
     );
     // With an API key: the key and its owner in one statement, the scan check in another.
-    let created = app
-        .gql(
-            &admin,
-            "mutation{ createApiKey(input:{name:\"kept\"}){ token } }",
-            json!({}),
-        )
-        .await;
-    let token = created["data"]["createApiKey"]["token"]
-        .as_str()
-        .expect("token")
-        .to_owned();
+    let token = app.create_api_key(&admin, "kept").await;
     let (status, keyed) = app.gql_bearer(&token, PAGE, vars.clone()).await;
     assert_eq!((status, &keyed), (200, &executed));
     let statements = app.statement_count().await;

@@ -38,17 +38,7 @@ async fn api_key_in_connection_init_authenticates_and_legacy_protocol_works() {
         .await
         .expect("seed");
     let admin = app.admin().await;
-    let key = app
-        .gql(
-            &admin,
-            "mutation { createApiKey(input:{name:\"ws\"}){ token } }",
-            json!({}),
-        )
-        .await;
-    let token = key["data"]["createApiKey"]["token"]
-        .as_str()
-        .expect("token")
-        .to_owned();
+    let token = app.create_api_key(&admin, "ws").await;
 
     // graphql-transport-ws, no cookie, no Origin (a script).
     let _script = ws::with_key(&app, &token).await;
