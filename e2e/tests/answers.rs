@@ -6,7 +6,7 @@ use e2e::{Backend, TestApp, both_backends};
 use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
-const PAGE: &str = "query($id:ID!){ scan(id:$id){ title status hosts(first: 5){ totalCount edges { cursor node { address ports { port state service { name } } } } } findings { code } } }";
+const PAGE: &str = "query($id:ID!){ scan(id:$id){ title status hosts(first: 5){ totalCount edges { cursor node { address ports { port state service { name } } } } } findings(first: 3) { totalCount edges { node { code } } } } }";
 const WITH_CONFIG: &str = "query($id:ID!){ scan(id:$id){ title config { title } } }";
 const YAML: &str = "title: Kept lab\nsites:\n  - name: Lab\n    ips:\n      - address: 127.0.0.1\n        expected: { ping: true, tcp_ports: [22] }\n";
 

@@ -316,18 +316,38 @@ async fn reports_of_a_scan_larger_than_a_batch_are_whole_and_valid() {
     // Three findings per address (unexpected 443, its self-signed certificate, missing
     // 8080), as the API lists them.
     assert_eq!(report["findings"].as_array().map(Vec::len), Some(2_700));
-    let listed = app
-        .gql(
-            &admin,
-            "query($id:ID!){ scan(id:$id){ findings { code } } }",
-            json!({ "id": id }),
-        )
-        .await;
-    assert_eq!(
-        listed["data"]["scan"]["findings"].as_array().map(Vec::len),
-        Some(2_700),
-        "{listed}"
-    );
+    // Walked page by page (keyset by id), the API lists the same findings in the same order.
+    let mut listed = Vec::new();
+    let mut after = serde_json::Value::Null;
+    loop {
+        let page = app
+            .gql(
+                &admin,
+                "query($id:ID!,$a:String){ scan(id:$id){ findings(first: 100, after: $a){ totalCount pageInfo { hasNextPage endCursor } edges { node { code address } } } } }",
+                json!({ "id": id, "a": after }),
+            )
+            .await;
+        let findings = &page["data"]["scan"]["findings"];
+        assert_eq!(findings["totalCount"], 2_700, "{page}");
+        for edge in findings["edges"].as_array().expect("edges") {
+            listed.push((
+                edge["node"]["code"].clone(),
+                edge["node"]["address"].clone(),
+            ));
+        }
+        if findings["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        after = findings["pageInfo"]["endCursor"].clone();
+    }
+    let reported: Vec<_> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| (f["code"].clone(), f["address"].clone()))
+        .collect();
+    assert_eq!(listed.len(), 2_700);
+    assert_eq!(listed, reported);
     let html = admin
         .get(format!("{}/api/scans/{id}/report.html", app.base))
         .send()

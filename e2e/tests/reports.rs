@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 const TREE: &str = "query($id:ID!){ scan(id:$id){
   id status message reports { json html zip }
-  findings { code severity address port protocol message }
+  findings(first: 100) { totalCount edges { node { code severity address port protocol message } } }
   sites { name ips { address ports { port state
     service { id name tunnel screenshotUrl http { status title server location responseMs }
       certificate { subject issuer sans notBefore notAfter serial sha256Fingerprint keyType keyBits signatureAlgorithm selfSigned }
@@ -121,7 +121,13 @@ scan:
         .filter_map(|v| v["version"].as_str())
         .collect();
     assert!(versions.contains(&"TLSv1.0"), "{versions:?}");
-    let findings = scan["findings"].as_array().expect("findings");
+    let findings: Vec<&Value> = scan["findings"]["edges"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|e| &e["node"])
+        .collect();
+    assert_eq!(scan["findings"]["totalCount"], findings.len());
     let codes_at = |addr: String, port: u16| -> Vec<&str> {
         findings
             .iter()

@@ -2,7 +2,20 @@
 //! The page keeps the cursors; the list it pages loads with [`Cursors::after`] and reports what
 //! it got with [`Cursors::loaded`].
 
+use std::future::Future;
+
 use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::api::ApiError;
+
+/// One page of a connection as the pager needs it.
+pub struct Loaded<T> {
+    pub rows: Vec<T>,
+    pub total: i64,
+    pub has_next: bool,
+    pub end_cursor: Option<String>,
+}
 
 #[derive(Clone, Copy)]
 pub struct Cursors {
@@ -39,6 +52,25 @@ impl Cursors {
         self.next.try_set(has_next.then_some(end_cursor).flatten());
         self.pages_before_shown
             .try_set(self.previous.with_untracked(Vec::len));
+    }
+
+    /// Loads the current page with `fetch` into `rows` and records where it is (`None` from
+    /// `fetch`: nothing there, e.g. the scan was deleted).
+    pub fn fill<T: Send + Sync + 'static>(
+        self,
+        rows: RwSignal<Option<Result<Vec<T>, ApiError>>>,
+        fetch: impl Future<Output = Result<Option<Loaded<T>>, ApiError>> + 'static,
+    ) {
+        spawn_local(async move {
+            let list = fetch.await.map(|page| match page {
+                Some(page) => {
+                    self.loaded(page.total, page.has_next, page.end_cursor);
+                    page.rows
+                }
+                None => Vec::new(),
+            });
+            rows.try_set(Some(list));
+        });
     }
 
     /// Back to the first page (a filter changed).

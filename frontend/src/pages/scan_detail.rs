@@ -4,18 +4,21 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::api::ops::{self, CancelScan, DeleteScan, ScanDetail, ScanHosts, ScanProgress};
+use crate::api::ops::{
+    self, CancelScan, DeleteScan, ScanDetail, ScanFindings, ScanHosts, ScanProgress,
+};
 use crate::api::remote::act;
 use crate::api::{self, ApiError, ScanStatus};
 use crate::app::use_user;
 use crate::components::confirm::ConfirmButton;
 use crate::components::error_box::{Empty, ErrorBox, show};
-use crate::components::pager::{Cursors, Pager};
+use crate::components::pager::{Cursors, Loaded, Pager};
 use crate::components::status::{ProgressBar, StatusBadge};
 use crate::format;
 use crate::route::{Route, use_router};
 
 type Scan = ops::scan_detail::ScanDetailScan;
+type FindingRow = ops::scan_findings::ScanFindingsScanFindingsEdgesNode;
 type Host = ops::scan_hosts::ScanHostsScanHostsEdgesNode;
 type Port = ops::scan_hosts::ScanHostsScanHostsEdgesNodePorts;
 type Service = ops::scan_hosts::ScanHostsScanHostsEdgesNodePortsService;
@@ -181,7 +184,7 @@ pub fn ScanDetailPage(id: String) -> impl IntoView {
                     </Show>
                     {move || (!running()).then(|| (!log.with(Vec::is_empty)).then(|| view! { <section class="card"><LogList log=log /></section> }))}
                     <Overview scan=s.clone() />
-                    <Findings scan=s.clone() />
+                    <Findings id=s.id.clone() />
                     <Results id=s.id.clone() />
                     <Commands scan=s />
                 }.into_any()
@@ -264,42 +267,69 @@ fn Overview(scan: Scan) -> impl IntoView {
     }
 }
 
+/// Findings per page of the scan page.
+const FINDINGS_PAGE: i64 = 50;
+
 #[component]
-fn Findings(scan: Scan) -> impl IntoView {
-    let findings = scan.findings;
+fn Findings(id: String) -> impl IntoView {
+    let findings = RwSignal::new(None::<Result<Vec<FindingRow>, ApiError>>);
+    let cursors = Cursors::default();
+    let load = move || {
+        let vars = ops::scan_findings::Variables {
+            id: id.clone(),
+            first: Some(FINDINGS_PAGE),
+            after: cursors.after(),
+        };
+        cursors.fill(findings, async move {
+            let data = api::call::<ScanFindings>(vars).await?;
+            Ok(data.scan.map(|scan| {
+                let page = scan.findings;
+                Loaded {
+                    rows: page.edges.into_iter().map(|e| e.node).collect(),
+                    total: page.total_count,
+                    has_next: page.page_info.has_next_page,
+                    end_cursor: page.page_info.end_cursor,
+                }
+            }))
+        });
+    };
+    load();
     view! {
         <section class="card" aria-labelledby="findings-title">
             <h2 id="findings-title">"Findings"</h2>
-            {if findings.is_empty() {
-                view! { <Empty>"Nothing needs attention."</Empty> }.into_any()
-            } else {
-                view! {
-                    <div class="table-wrap">
-                    <table class="table">
-                        <thead><tr>
-                            <th scope="col">"Severity"</th><th scope="col">"Finding"</th>
-                            <th scope="col">"Where"</th><th scope="col">"Detail"</th>
-                        </tr></thead>
-                        <tbody>
-                            {findings.into_iter().map(|f| {
-                                let place = match (f.port, f.protocol) {
-                                    (Some(p), Some(proto)) => format!("{} {p}/{proto}", f.address),
-                                    _ => f.address,
-                                };
-                                view! {
-                                    <tr>
-                                        <td><span class=format!("badge sev-{}", f.severity)>{f.severity.label()}</span></td>
-                                        <td><code>{f.code.label()}</code></td>
-                                        <td>{place}<span class="muted">{format!(" · {}", f.site)}</span></td>
-                                        <td>{f.message}</td>
-                                    </tr>
-                                }
-                            }).collect_view()}
-                        </tbody>
-                    </table>
-                    </div>
-                }.into_any()
-            }}
+            {move || show(findings.get(), |list| {
+                if list.is_empty() {
+                    view! { <Empty>"Nothing needs attention."</Empty> }.into_any()
+                } else {
+                    view! {
+                        <div class="table-wrap">
+                        <table class="table">
+                            <thead><tr>
+                                <th scope="col">"Severity"</th><th scope="col">"Finding"</th>
+                                <th scope="col">"Where"</th><th scope="col">"Detail"</th>
+                            </tr></thead>
+                            <tbody>
+                                {list.into_iter().map(|f| {
+                                    let place = match (f.port, f.protocol) {
+                                        (Some(p), Some(proto)) => format!("{} {p}/{proto}", f.address),
+                                        _ => f.address,
+                                    };
+                                    view! {
+                                        <tr>
+                                            <td><span class=format!("badge sev-{}", f.severity)>{f.severity.label()}</span></td>
+                                            <td><code>{f.code.label()}</code></td>
+                                            <td>{place}<span class="muted">{format!(" · {}", f.site)}</span></td>
+                                            <td>{f.message}</td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                        </div>
+                    }.into_any()
+                }
+            })}
+            <Pager cursors=cursors size=FINDINGS_PAGE noun="findings" load=load />
         </section>
     }
 }
@@ -413,28 +443,22 @@ fn Results(id: String) -> impl IntoView {
     let hosts = RwSignal::new(None::<Result<Vec<Host>, ApiError>>);
     let cursors = Cursors::default();
     let load = move || {
-        let id = id.clone();
-        let after = cursors.after();
-        spawn_local(async move {
-            let result = api::call::<ScanHosts>(ops::scan_hosts::Variables {
-                id,
-                first: Some(HOSTS_PAGE),
-                after,
-            })
-            .await;
-            let list = result.map(|d| match d.scan {
-                Some(scan) => {
-                    let page = scan.hosts;
-                    cursors.loaded(
-                        page.total_count,
-                        page.page_info.has_next_page,
-                        page.page_info.end_cursor,
-                    );
-                    page.edges.into_iter().map(|e| e.node).collect()
+        let vars = ops::scan_hosts::Variables {
+            id: id.clone(),
+            first: Some(HOSTS_PAGE),
+            after: cursors.after(),
+        };
+        cursors.fill(hosts, async move {
+            let data = api::call::<ScanHosts>(vars).await?;
+            Ok(data.scan.map(|scan| {
+                let page = scan.hosts;
+                Loaded {
+                    rows: page.edges.into_iter().map(|e| e.node).collect(),
+                    total: page.total_count,
+                    has_next: page.page_info.has_next_page,
+                    end_cursor: page.page_info.end_cursor,
                 }
-                None => Vec::new(),
-            });
-            hosts.try_set(Some(list));
+            }))
         });
     };
     load();

@@ -1,12 +1,11 @@
 //! Every scan, newest first: status filter, cursor pages, cancel and delete, live rows.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 
 use crate::api::ops::{self, Scans};
 use crate::api::{self, ApiError, ScanStatus};
 use crate::components::error_box::{Empty, show};
-use crate::components::pager::{Cursors, Pager};
+use crate::components::pager::{Cursors, Loaded, Pager};
 use crate::components::scan_table::{ScanRow, ScanTable, follow_scans, status_options};
 
 const PAGE: i64 = 20;
@@ -18,35 +17,22 @@ pub fn ScansPage() -> impl IntoView {
     let cursors = Cursors::default();
 
     let load = move || {
-        let after = cursors.after();
         let filter = ScanStatus::parse(&status.get_untracked()).map(|s| ops::scans::ScanFilter {
             status: Some(vec![s]),
         });
-        spawn_local(async move {
-            let result = api::call::<Scans>(ops::scans::Variables {
-                first: Some(PAGE),
-                after,
-                filter,
-            })
-            .await;
-            match result {
-                Ok(d) => {
-                    cursors.loaded(
-                        d.scans.total_count,
-                        d.scans.page_info.has_next_page,
-                        d.scans.page_info.end_cursor,
-                    );
-                    rows.try_set(Some(Ok(d
-                        .scans
-                        .edges
-                        .into_iter()
-                        .map(|e| e.node)
-                        .collect())));
-                }
-                Err(e) => {
-                    rows.try_set(Some(Err(e)));
-                }
-            }
+        let vars = ops::scans::Variables {
+            first: Some(PAGE),
+            after: cursors.after(),
+            filter,
+        };
+        cursors.fill(rows, async move {
+            let page = api::call::<Scans>(vars).await?.scans;
+            Ok(Some(Loaded {
+                rows: page.edges.into_iter().map(|e| e.node).collect(),
+                total: page.total_count,
+                has_next: page.page_info.has_next_page,
+                end_cursor: page.page_info.end_cursor,
+            }))
         });
     };
     load();

@@ -15,9 +15,7 @@ use std::path::Path;
 
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
-};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 
 use entity::{scan, scan_finding};
 
@@ -101,36 +99,4 @@ pub async fn store_findings(
         .await?;
     txn.commit().await?;
     Ok(())
-}
-
-/// A finding as stored (the API reads these).
-pub fn to_row(scan_id: i32, f: &Finding) -> scan_finding::Model {
-    scan_finding::Model {
-        id: 0,
-        scan_id,
-        code: f.code.as_str().to_owned(),
-        severity: f.severity.as_str().to_owned(),
-        site: f.site.clone(),
-        address: f.address.clone(),
-        port: f.port.map(i32::from),
-        protocol: f.protocol.clone(),
-        message: f.message.clone(),
-    }
-}
-
-/// The stored findings of a scan, in the order they were found; `None` when none are stored.
-pub async fn stored_findings<C: ConnectionTrait>(
-    db: &C,
-    row: &scan::Model,
-) -> AppResult<Option<Vec<scan_finding::Model>>> {
-    if row.findings_at.is_none() {
-        return Ok(None);
-    }
-    Ok(Some(
-        scan_finding::Entity::find()
-            .filter(scan_finding::Column::ScanId.eq(row.id))
-            .order_by_asc(scan_finding::Column::Id)
-            .all(db)
-            .await?,
-    ))
 }

@@ -138,18 +138,26 @@ impl Scan {
         }
     }
     /// What needs attention: unexpected or missing ports and ping, expired, expiring,
-    /// self-signed or weak certificates, old TLS versions and weak ciphers.
-    async fn findings(&self, ctx: &Context<'_>) -> GqlResult<Vec<Finding>> {
+    /// self-signed or weak certificates, old TLS versions and weak ciphers — in pages, in the
+    /// order they were found.
+    async fn findings(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> GqlResult<FindingConnection> {
+        let page = PageRequest::parse(first, after.as_deref())?;
         let settings = settings(ctx);
-        let rows = reports::findings(
+        let page = reports::findings(
             ctx.db(),
             ctx.actor()?,
             &self.0,
             &settings.data_dir,
             settings.scanner.web.cert_expiry_warning_days,
+            page,
         )
         .await?;
-        Ok(rows.into_iter().map(Finding::from).collect())
+        Ok(FindingConnection::from_page(page, |f| f.id, Finding::from))
     }
     /// Every address of the scan, paginated (for scans too large to load at once).
     async fn hosts(
@@ -173,6 +181,7 @@ impl Scan {
 
 connection!(ScanConnection, ScanEdge, Scan);
 connection!(ScanHostConnection, ScanHostEdge, ScanIp);
+connection!(FindingConnection, FindingEdge, Finding);
 
 pub struct ScanSite(pub scan_site::Model);
 

@@ -12,7 +12,10 @@ use std::path::{Component, Path, PathBuf};
 
 use chrono::Utc;
 
-use sea_orm::DatabaseConnection;
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
 
 use entity::{scan, scan_finding, scan_service};
 
@@ -20,6 +23,7 @@ use crate::domain::auth::{Actor, Role};
 use crate::domain::status::ScanStatus;
 use crate::error::{AppError, AppResult};
 use crate::service::completion;
+use crate::service::pagination::{Page, PageRequest};
 use crate::service::scans;
 use analysis::Finding;
 
@@ -79,32 +83,34 @@ pub fn inside(data_dir: &Path, relative: &str) -> Option<PathBuf> {
     Some(data_dir.join(rel))
 }
 
-/// The findings of a scan (VIEWER): those stored when it ended (one indexed read). A scan
-/// that ended before findings were stored gets them computed now, and stored.
+/// A page of a scan's findings in stored order (keyset by id). They are stored when a scan
+/// ends; a scan from before stored findings gets them computed and stored at its first read
+/// (the one pass that writes its reports gives them); a scan still running has none yet.
 pub async fn findings(
     db: &DatabaseConnection,
     actor: &Actor,
     row: &scan::Model,
     data_dir: &Path,
     expiry_days: i64,
-) -> AppResult<Vec<scan_finding::Model>> {
+    page: PageRequest,
+) -> AppResult<Page<scan_finding::Model>> {
     actor.require(Role::Viewer)?;
-    if let Some(stored) = completion::stored_findings(db, row).await? {
-        return Ok(stored);
+    if row.findings_at.is_none() {
+        let ended = ScanStatus::parse(&row.status).is_some_and(ScanStatus::is_terminal);
+        if !ended {
+            return Ok(Page::from_rows(Vec::new(), page.first, 0));
+        }
+        let computed = write_reports(db, data_dir, expiry_days, row).await?;
+        completion::store_findings(db, row.id, &computed).await?;
     }
-    // Results are stored when a scan ends: before that there is nothing to find.
-    let ended = ScanStatus::parse(&row.status).is_some_and(ScanStatus::is_terminal);
-    if !ended {
-        return Ok(Vec::new());
+    let of_scan = scan_finding::Entity::find().filter(scan_finding::Column::ScanId.eq(row.id));
+    let total = of_scan.clone().count(db).await?;
+    let mut q = of_scan.order_by_asc(scan_finding::Column::Id);
+    if let Some(after) = page.after_id {
+        q = q.filter(scan_finding::Column::Id.gt(after));
     }
-    // A scan from before stored findings: the one pass over its results that writes its
-    // reports also gives its findings.
-    let computed = write_reports(db, data_dir, expiry_days, row).await?;
-    completion::store_findings(db, row.id, &computed).await?;
-    Ok(computed
-        .iter()
-        .map(|f| completion::to_row(row.id, f))
-        .collect())
+    let rows = q.limit(page.first + 1).all(db).await?;
+    Ok(Page::from_rows(rows, page.first, total))
 }
 
 /// Writes the three reports of a scan (replacing older ones); returns their directory.
