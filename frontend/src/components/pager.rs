@@ -1,6 +1,6 @@
 //! Cursor pages over a keyset-paginated connection: Previous · "1–20 of N" · Next.
-//! The page keeps the cursors; the list it pages loads with [`Cursors::after`] and reports what
-//! it got with [`Cursors::loaded`].
+//! The page keeps the cursors; its loader asks for the page after [`Cursors::after`] and hands
+//! the answer, made a [`Loaded`] by [`loaded!`](crate::loaded), to [`Cursors::fill`].
 
 use std::future::Future;
 
@@ -15,6 +15,21 @@ pub struct Loaded<T> {
     pub total: i64,
     pub has_next: bool,
     pub end_cursor: Option<String>,
+}
+
+/// The [`Loaded`] page of a connection answer: every connection type graphql_client generates
+/// has the same fields (`edges { node }`, `totalCount`, `pageInfo`), but no common type.
+#[macro_export]
+macro_rules! loaded {
+    ($connection:expr) => {{
+        let page = $connection;
+        $crate::components::pager::Loaded {
+            rows: page.edges.into_iter().map(|e| e.node).collect(),
+            total: page.total_count,
+            has_next: page.page_info.has_next_page,
+            end_cursor: page.page_info.end_cursor,
+        }
+    }};
 }
 
 #[derive(Clone, Copy)]
@@ -47,7 +62,7 @@ impl Cursors {
     }
 
     /// What the current page's answer said: the total and the next page's cursor, if any.
-    pub fn loaded(self, total: i64, has_next: bool, end_cursor: Option<String>) {
+    fn loaded(self, total: i64, has_next: bool, end_cursor: Option<String>) {
         self.total.try_set(total);
         self.next.try_set(has_next.then_some(end_cursor).flatten());
         self.pages_before_shown

@@ -12,7 +12,7 @@ use crate::api::{self, ApiError, ScanStatus};
 use crate::app::use_user;
 use crate::components::confirm::ConfirmButton;
 use crate::components::error_box::{Empty, ErrorBox, show};
-use crate::components::pager::{Cursors, Loaded, Pager};
+use crate::components::pager::{Cursors, Pager};
 use crate::components::status::{ProgressBar, StatusBadge};
 use crate::format;
 use crate::route::{Route, use_router};
@@ -282,15 +282,7 @@ fn Findings(id: String) -> impl IntoView {
         };
         cursors.fill(findings, async move {
             let data = api::call::<ScanFindings>(vars).await?;
-            Ok(data.scan.map(|scan| {
-                let page = scan.findings;
-                Loaded {
-                    rows: page.edges.into_iter().map(|e| e.node).collect(),
-                    total: page.total_count,
-                    has_next: page.page_info.has_next_page,
-                    end_cursor: page.page_info.end_cursor,
-                }
-            }))
+            Ok(data.scan.map(|scan| crate::loaded!(scan.findings)))
         });
     };
     load();
@@ -450,15 +442,7 @@ fn Results(id: String) -> impl IntoView {
         };
         cursors.fill(hosts, async move {
             let data = api::call::<ScanHosts>(vars).await?;
-            Ok(data.scan.map(|scan| {
-                let page = scan.hosts;
-                Loaded {
-                    rows: page.edges.into_iter().map(|e| e.node).collect(),
-                    total: page.total_count,
-                    has_next: page.page_info.has_next_page,
-                    end_cursor: page.page_info.end_cursor,
-                }
-            }))
+            Ok(data.scan.map(|scan| crate::loaded!(scan.hosts)))
         });
     };
     load();

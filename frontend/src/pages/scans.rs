@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use crate::api::ops::{self, Scans};
 use crate::api::{self, ApiError, ScanStatus};
 use crate::components::error_box::{Empty, show};
-use crate::components::pager::{Cursors, Loaded, Pager};
+use crate::components::pager::{Cursors, Pager};
 use crate::components::scan_table::{ScanRow, ScanTable, follow_scans, status_options};
 
 const PAGE: i64 = 20;
@@ -26,13 +26,7 @@ pub fn ScansPage() -> impl IntoView {
             filter,
         };
         cursors.fill(rows, async move {
-            let page = api::call::<Scans>(vars).await?.scans;
-            Ok(Some(Loaded {
-                rows: page.edges.into_iter().map(|e| e.node).collect(),
-                total: page.total_count,
-                has_next: page.page_info.has_next_page,
-                end_cursor: page.page_info.end_cursor,
-            }))
+            Ok(Some(crate::loaded!(api::call::<Scans>(vars).await?.scans)))
         });
     };
     load();

@@ -194,9 +194,14 @@ impl AnswerScope {
     }
 }
 
+/// The request's scope: present for `POST /graphql` requests, absent on websockets.
+pub fn scope<'a>(ctx: &'a async_graphql::Context<'_>) -> Option<&'a AnswerScope> {
+    ctx.data_opt::<Arc<AnswerScope>>().map(Arc::as_ref)
+}
+
 /// Records in the request's scope (if it has one) that it read something mutable.
 pub fn read_mutable(ctx: &async_graphql::Context<'_>) {
-    if let Some(scope) = ctx.data_opt::<Arc<AnswerScope>>() {
+    if let Some(scope) = scope(ctx) {
         scope.read_mutable();
     }
 }

@@ -1,13 +1,11 @@
 //! Scan queries: the list (newest first, filtered by status) and one scan.
 
-use std::sync::Arc;
-
 use async_graphql::{Context, ID, InputObject, Object};
 
 use super::types::{Scan, ScanConnection, ScanStatus};
 use crate::domain::status::ScanStatus as DomainStatus;
 use crate::error::{AppError, GqlResult};
-use crate::graphql::answers::AnswerScope;
+use crate::graphql::answers;
 use crate::graphql::context::{ContextExt, parse_id};
 use crate::service::pagination::PageRequest;
 use crate::service::scans;
@@ -44,7 +42,7 @@ impl ScanQuery {
 
     async fn scan(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Scan>> {
         let actor = ctx.actor()?;
-        let scope = ctx.data_opt::<Arc<AnswerScope>>();
+        let scope = answers::scope(ctx);
         let Ok(id) = parse_id(&id, "scan") else {
             return Ok(None);
         };
