@@ -182,6 +182,24 @@ impl TestApp {
         (status, res.json().await.expect("graphql json"))
     }
 
+    /// Subscribes `socket` to `scanUpdates` (as `ws::subscribe_updates`) and returns once the
+    /// server is listening: the subscription attaches to the event bus only after the socket's
+    /// principal is re-checked, so a scan started right after the bare `subscribe` message could
+    /// publish its first events before it.
+    pub async fn subscribe_updates(&self, socket: &mut ws::Socket, id: &str) {
+        let name = "sneakyscan_scan_event_listeners";
+        let before = self.metric(name).await;
+        ws::subscribe_updates(socket, id).await;
+        let deadline = std::time::Instant::now() + WAIT;
+        while self.metric(name).await <= before {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the subscription {id} never attached"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// A new API key of the client's user (with the user's role); returns its token.
     pub async fn create_api_key(&self, client: &reqwest::Client, name: &str) -> String {
         let body = self

@@ -19,7 +19,7 @@ async fn deleting_a_scan_at_its_first_completed_event_leaves_no_file() {
     );
     let config_id = app.create_config(&admin, &yaml).await;
     let mut socket = ws::signed_in(&app).await;
-    ws::subscribe_updates(&mut socket, "u").await;
+    app.subscribe_updates(&mut socket, "u").await;
     let id = app.start_config_scan(&admin, &config_id).await;
 
     // While it runs, its reports are not there to download (and no download writes them).

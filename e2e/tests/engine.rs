@@ -70,7 +70,7 @@ scan:
 
     // Subscribe before starting: every event of the scan is seen.
     let mut socket = ws::signed_in(&app).await;
-    ws::subscribe_updates(&mut socket, "u").await;
+    app.subscribe_updates(&mut socket, "u").await;
     let id = start(&app, &admin, json!({ "configId": config_id })).await;
     let events = ws::events_until(&mut socket, &id, ws::is_terminal).await;
 
@@ -177,7 +177,7 @@ async fn silent_listener_and_updates(app: &TestApp) -> (listeners::Listener, ws:
     )
     .await;
     let mut socket = ws::signed_in(app).await;
-    ws::subscribe_updates(&mut socket, "u").await;
+    app.subscribe_updates(&mut socket, "u").await;
     (silent, socket)
 }
 

@@ -68,7 +68,7 @@ scan:
     );
     let config_id = app.create_config(&admin, &yaml).await;
     let mut socket = ws::signed_in(&app).await;
-    ws::subscribe_updates(&mut socket, "u").await;
+    app.subscribe_updates(&mut socket, "u").await;
     let id = app.start_config_scan(&admin, &config_id).await;
     let events = ws::events_until(&mut socket, &id, ws::is_terminal).await;
     let phases: Vec<&str> = events.iter().filter_map(|e| e["phase"].as_str()).collect();

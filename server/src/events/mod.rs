@@ -73,6 +73,12 @@ impl EventBus {
     pub fn subscribe(&self) -> broadcast::Receiver<ScanEvent> {
         self.tx.subscribe()
     }
+
+    /// Subscribers of scan events in this process (one per live `scanUpdates` or
+    /// `scanProgress` subscription).
+    pub fn listeners(&self) -> usize {
+        self.tx.receiver_count()
+    }
 }
 
 impl Default for EventBus {

@@ -58,10 +58,14 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
          sneakyscan_answer_cache_hits_total {}\n\
          # HELP sneakyscan_answer_cache_misses_total Queries about completed scans that were executed.\n\
          # TYPE sneakyscan_answer_cache_misses_total counter\n\
-         sneakyscan_answer_cache_misses_total {}\n",
+         sneakyscan_answer_cache_misses_total {}\n\
+         # HELP sneakyscan_scan_event_listeners Live scanUpdates and scanProgress subscriptions in this process.\n\
+         # TYPE sneakyscan_scan_event_listeners gauge\n\
+         sneakyscan_scan_event_listeners {}\n",
         state.metrics.statements(),
         hits,
         misses,
+        state.events.listeners(),
     );
     (
         [(
