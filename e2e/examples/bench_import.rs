@@ -20,14 +20,13 @@ async fn fresh_db(dir: &Path, name: &str) -> DatabaseConnection {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
     }
-    let db = server::db::connect(
+    server::db::connect_migrated(
         &format!("sqlite://{}?mode=rwc", file.display()),
         Arc::new(server::db::DbMetrics::default()),
+        async |_| Ok(()),
     )
     .await
-    .expect("db");
-    server::db::migrate(&db).await.expect("migrate");
-    db
+    .expect("db")
 }
 
 fn best<F: FnMut() -> Duration>(mut f: F) -> Duration {

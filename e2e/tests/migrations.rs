@@ -76,10 +76,9 @@ async fn foreign_keys_cascade_from_scans(backend: Backend) {
         .await
         .expect("db")
         .expect("backend available");
-    let db = server::db::connect(&database.url, Default::default())
+    let db = server::db::connect_migrated(&database.url, Default::default(), async |_| Ok(()))
         .await
         .expect("connect");
-    server::db::migrate(&db).await.expect("migrate");
     let scan = server::service::results::store(&db, e2e::sample_scan("x", 2, 2))
         .await
         .expect("seed");

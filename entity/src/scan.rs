@@ -36,6 +36,18 @@ pub struct Model {
     /// When the findings were stored in `scan_findings` (by the completion pipeline); `None`:
     /// not stored yet (scans from before stored findings get them at their first read).
     pub findings_at: Option<DateTimeUtc>,
+    /// The worker (process name) running the scan, or that ran it last.
+    pub worker: Option<String>,
+    /// Fencing token of the current run: every write of a run is conditional on it.
+    pub lease: Option<String>,
+    /// When the lease lapses unless its worker renews it.
+    pub lease_until: Option<DateTimeUtc>,
+    /// Runs started (a run taken over from a lost worker counts again).
+    pub attempt: i32,
+    /// A cancel request (by this username) for the process running the scan.
+    pub cancel_requested_by: Option<String>,
+    /// When the scan's job was pushed to the job queue; `None` while QUEUED: push again.
+    pub job_pushed_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

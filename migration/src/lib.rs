@@ -6,6 +6,7 @@ mod m20261121_000001_initial;
 mod m20261122_000002_scan_engine;
 mod m20261123_000003_http_probe;
 mod m20261202_000004_core;
+mod m20261203_000005_jobs;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_scan_engine::Migration),
             Box::new(m20261123_000003_http_probe::Migration),
             Box::new(m20261202_000004_core::Migration),
+            Box::new(m20261203_000005_jobs::Migration),
         ]
     }
 }

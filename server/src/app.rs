@@ -14,8 +14,10 @@ use crate::auth::rate_limit::LoginLimiter;
 use crate::config::{Secret, Settings};
 use crate::db::{self, DbMetrics};
 use crate::domain::auth::Actor;
-use crate::events::EventBus;
+use crate::events::{EventBus, relay};
 use crate::http;
+use crate::jobs;
+use crate::jobs::queue::JobQueue;
 use crate::jobs::runner::Runner;
 use crate::service::{configs, users};
 use crate::session::store::DbSessionStore;
@@ -31,8 +33,7 @@ pub async fn run(
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("while creating data dir {}", settings.data_dir.display()))?;
     let metrics = Arc::new(DbMetrics::default());
-    let db = db::connect(&settings.effective_database_url(), metrics.clone()).await?;
-    db::migrate(&db).await?;
+    let db = open(&settings, metrics.clone()).await?;
 
     if let Some(password) =
         users::ensure_admin(&db, settings.admin_password.as_ref().map(Secret::expose))
@@ -68,12 +69,21 @@ pub async fn run(
     });
 
     let events = EventBus::default();
-    let runner = Runner::new(db.clone(), events.clone(), settings.clone());
-    runner
-        .recover()
+    let relay = relay::attach(&db, &events)
         .await
-        .map_err(|e| anyhow::anyhow!("while recovering interrupted scans: {e:?}"))?;
-    runner.start();
+        .context("while listening for other processes' events")?;
+    let runner = Runner::new(
+        db.clone(),
+        events.clone(),
+        settings.clone(),
+        JobQueue::new(&db, &settings.jobs),
+    );
+    if settings.jobs.worker {
+        runner
+            .start_worker()
+            .await
+            .map_err(|e| anyhow::anyhow!("while starting the scan worker: {e:?}"))?;
+    }
     let limiter = Arc::new(LoginLimiter::new(
         Duration::from_secs(settings.auth.login_window_secs),
         settings.auth.login_max_failures_per_account,
@@ -135,9 +145,60 @@ pub async fn run(
     // Also when serving failed: never leave scans running.
     runner.shutdown().await;
     purge.abort();
+    if let Some(relay) = relay {
+        relay.stop().await;
+    }
     db.close().await.ok();
     tracing::info!("SneakyScanner stopped");
     result
+}
+
+/// The database, migrated (ours and the job queue's).
+async fn open(
+    settings: &Settings,
+    metrics: Arc<DbMetrics>,
+) -> anyhow::Result<sea_orm::DatabaseConnection> {
+    db::connect_migrated(
+        &settings.effective_database_url(),
+        metrics,
+        jobs::queue::migrate,
+    )
+    .await
+}
+
+/// `sneakyscan worker`: runs scan jobs (no HTTP) until `shutdown` resolves, then stops its
+/// scans (INTERRUPTED) like a server does.
+pub async fn run_worker(
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let settings = Arc::new(settings);
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("while creating data dir {}", settings.data_dir.display()))?;
+    let db = open(&settings, Arc::new(DbMetrics::default())).await?;
+    let events = EventBus::default();
+    let relay = relay::attach(&db, &events)
+        .await
+        .context("while listening for other processes' events")?;
+    let runner = Runner::new(
+        db.clone(),
+        events,
+        settings.clone(),
+        JobQueue::new(&db, &settings.jobs),
+    );
+    runner
+        .start_worker()
+        .await
+        .map_err(|e| anyhow::anyhow!("while starting the scan worker: {e:?}"))?;
+    tracing::info!(worker = %runner.name(), database = %db::redact(&settings.effective_database_url()), "SneakyScanner worker running");
+    shutdown.await;
+    runner.shutdown().await;
+    if let Some(relay) = relay {
+        relay.stop().await;
+    }
+    db.close().await.ok();
+    tracing::info!("SneakyScanner worker stopped");
+    Ok(())
 }
 
 /// Resolves on SIGINT or SIGTERM.

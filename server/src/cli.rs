@@ -48,7 +48,14 @@ pub enum Command {
         /// Address to listen on (default 127.0.0.1:8080).
         #[arg(long, value_name = "ADDR")]
         listen: Option<SocketAddr>,
+        /// API only: run no scans in this process (`sneakyscan worker` processes run them;
+        /// needs PostgreSQL).
+        #[arg(long)]
+        no_worker: bool,
     },
+    /// Run scan jobs only (no HTTP): a worker of a server on PostgreSQL, on this machine or
+    /// another one with database access. Stops its scans (INTERRUPTED) on SIGINT/SIGTERM.
+    Worker,
     /// Apply pending database migrations (`--down N` rolls back N).
     Migrate {
         #[arg(long, value_name = "N")]
@@ -151,17 +158,27 @@ pub enum ConfigCommand {
 impl Cli {
     pub fn settings(&self) -> anyhow::Result<Settings> {
         let listen = match &self.command {
-            Command::Serve { listen } => *listen,
+            Command::Serve { listen, .. } => *listen,
             _ => None,
         };
-        Settings::load(
+        let mut settings = Settings::load(
             self.global.config.as_deref(),
             &Overrides {
                 listen,
                 data_dir: self.global.data_dir.clone(),
                 database_url: self.global.database_url.clone(),
             },
-        )
+        )?;
+        if matches!(
+            self.command,
+            Command::Serve {
+                no_worker: true,
+                ..
+            }
+        ) {
+            settings.jobs.worker = false;
+        }
+        Ok(settings)
     }
 }
 
@@ -181,20 +198,21 @@ fn read_password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
 
 async fn open_db(settings: &Settings) -> anyhow::Result<sea_orm::DatabaseConnection> {
     std::fs::create_dir_all(&settings.data_dir).ok();
-    let db = db::connect(
+    db::connect_migrated(
         &settings.effective_database_url(),
         Arc::new(DbMetrics::default()),
+        crate::jobs::queue::migrate,
     )
-    .await?;
-    db::migrate(&db).await?;
-    Ok(db)
+    .await
 }
 
 /// Runs every subcommand but `serve` (which main handles, to own the listener and signals).
 pub async fn run_command(cli: &Cli, settings: &Settings) -> anyhow::Result<()> {
     let system = Actor::system();
     match &cli.command {
-        Command::Serve { .. } => anyhow::bail!("`serve` is started by main, not here"),
+        Command::Serve { .. } | Command::Worker => {
+            anyhow::bail!("`serve` and `worker` are started by main, not here")
+        }
         Command::Migrate { down } => {
             let db = db::connect(
                 &settings.effective_database_url(),
@@ -203,7 +221,10 @@ pub async fn run_command(cli: &Cli, settings: &Settings) -> anyhow::Result<()> {
             .await?;
             match down {
                 Some(n) => migration::Migrator::down(&db, Some(*n)).await?,
-                None => migration::Migrator::up(&db, None).await?,
+                None => {
+                    db::migrate(&db).await?;
+                    crate::jobs::queue::migrate(&db).await?;
+                }
             }
             println!("migrations: done");
         }

@@ -30,6 +30,31 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub graphql: GraphqlSettings,
     pub scanner: ScannerSettings,
+    pub jobs: JobSettings,
+}
+
+/// Scans as jobs on the job engine (apalis): the worker of this process and the leases of the
+/// scans it runs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobSettings {
+    /// `serve` runs scans in its own process too; `serve --no-worker` sets this to false.
+    pub worker: bool,
+    /// Scan jobs this process holds at once (the limit on running scans is the global
+    /// `maxConcurrentScans` setting; jobs over it wait for a slot).
+    pub worker_concurrency: usize,
+    /// Seconds between heartbeats of a worker: its registration in the job queue and the
+    /// leases of its scans are renewed this often.
+    pub heartbeat_secs: u64,
+    /// Heartbeats a worker may miss before its jobs are re-queued (its leases lapse after
+    /// `heartbeat_secs × missed_heartbeats`; a scan whose lease lapsed twice as long is
+    /// INTERRUPTED when nobody took it over).
+    pub missed_heartbeats: u32,
+    /// Milliseconds between looks for new jobs when no wake-up arrives (a job pushed by this
+    /// process, or announced by NOTIFY on PostgreSQL, wakes the worker at once).
+    pub poll_ms: u64,
+    /// Runs of one scan job at most (a run taken over from a lost worker is one more).
+    pub max_attempts: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -155,7 +180,33 @@ impl Default for Settings {
             auth: AuthSettings::default(),
             graphql: GraphqlSettings::default(),
             scanner: ScannerSettings::default(),
+            jobs: JobSettings::default(),
         }
+    }
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        Self {
+            worker: true,
+            worker_concurrency: 16,
+            heartbeat_secs: 5,
+            missed_heartbeats: 3,
+            poll_ms: 2000,
+            max_attempts: 3,
+        }
+    }
+}
+
+impl JobSettings {
+    /// How often a worker renews its registration and its leases.
+    pub fn heartbeat(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.heartbeat_secs.max(1))
+    }
+
+    /// How long a lease lasts without renewal.
+    pub fn lease_ttl(&self) -> std::time::Duration {
+        self.heartbeat() * self.missed_heartbeats.max(1)
     }
 }
 

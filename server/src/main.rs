@@ -13,6 +13,7 @@ async fn main() -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind(settings.listen).await?;
             server::run(settings, listener, server::app::shutdown_signal()).await
         }
+        Command::Worker => server::app::run_worker(settings, server::app::shutdown_signal()).await,
         _ => server::cli::run_command(&cli, &settings).await,
     }
 }

@@ -45,12 +45,12 @@ pub async fn run(
     own.data_dir = work.0.clone();
     own.database_url = Secret::default();
     let settings = Arc::new(own);
-    let db = crate::db::connect(
+    let db = crate::db::connect_migrated(
         &settings.effective_database_url(),
         Arc::new(crate::db::DbMetrics::default()),
+        crate::jobs::queue::migrate,
     )
     .await?;
-    crate::db::migrate(&db).await?;
 
     let system = Actor::system();
     if !allow.is_empty() {
@@ -67,8 +67,13 @@ pub async fn run(
         .map_err(|e| anyhow::anyhow!("{}: {}", config_file.display(), e.into_cli()))?;
     let bus = EventBus::default();
     let mut events = bus.subscribe();
-    let runner = Runner::new(db.clone(), bus, settings.clone());
-    runner.start();
+    let runner = Runner::new(
+        db.clone(),
+        bus,
+        settings.clone(),
+        crate::jobs::queue::JobQueue::new(&db, &settings.jobs),
+    );
+    runner.start_worker().await.map_err(AppError::into_cli)?;
     let scan = scans::start(
         &db,
         &system,
@@ -79,7 +84,7 @@ pub async fn run(
     )
     .await
     .map_err(AppError::into_cli)?;
-    runner.enqueued(&scan);
+    runner.enqueue(&scan).await;
     println!("scan \"{}\" started", scan.title);
 
     let mut last_line = String::new();

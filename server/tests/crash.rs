@@ -1,6 +1,8 @@
 //! The real `sneakyscan serve` killed with SIGKILL mid-scan (no chance to clean up): its nmap
-//! keeps running on its own, and the next start kills that orphan and marks the scan
-//! INTERRUPTED — nothing stays "running forever".
+//! keeps running on its own. After the restart the scan's lease lapses, the job engine
+//! re-queues its job, and the new process takes the scan over: it kills the orphan nmap and
+//! runs the scan again from the start (run 2) — nothing stays "running forever", nothing of
+//! the lost run is stored.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -15,7 +17,11 @@ fn sneakyscan(data_dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sneakyscan"));
     cmd.arg("--data-dir")
         .arg(data_dir)
-        .env("SNEAKYSCAN_LOG__LEVEL", "warn");
+        .env("SNEAKYSCAN_LOG__LEVEL", "warn")
+        // Leases of 2 s: a lost scan is taken over within seconds.
+        .env("SNEAKYSCAN_JOBS__HEARTBEAT_SECS", "1")
+        .env("SNEAKYSCAN_JOBS__MISSED_HEARTBEATS", "2")
+        .env("SNEAKYSCAN_JOBS__POLL_MS", "200");
     cmd
 }
 
@@ -108,7 +114,7 @@ fn free_addr() -> SocketAddr {
 }
 
 #[test]
-fn sigkill_mid_scan_then_restart_reaps_nmap_and_interrupts_the_scan() {
+fn sigkill_mid_scan_then_restart_reaps_nmap_and_takes_the_scan_over() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("data");
     let migrate = sneakyscan(&data).arg("migrate").output().expect("migrate");
@@ -176,6 +182,7 @@ fn sigkill_mid_scan_then_restart_reaps_nmap_and_interrupts_the_scan() {
     });
 
     // SIGKILL: the server cannot stop its children or write anything.
+    let killed_pid = server.id();
     server.kill().expect("SIGKILL");
     server.wait().expect("reaped");
     // Usually still running (its own process group); it may also die of SIGPIPE at its next
@@ -211,19 +218,39 @@ fn sigkill_mid_scan_then_restart_reaps_nmap_and_interrupts_the_scan() {
     });
     let mut server = serve(&data, addr);
     wait_for("the orphan nmap to be killed", || {
-        nmap_under(&scans_dir).is_empty().then_some(())
+        (!nmap_under(&scans_dir).contains(&orphan.id())).then_some(())
     });
     let ended = orphan.wait().expect("orphan reaped");
     assert!(
         !ended.success(),
         "the orphan was killed, not finished: {ended:?}"
     );
-    let scan = gql(
+    // Taken over: run 2, by the new process, from the start.
+    let query = format!("{{ scan(id: \"{id}\") {{ status attempt worker message }} }}");
+    let scan = wait_for("the scan to be taken over", || {
+        let scan = gql(addr, &token, &query)["data"]["scan"].clone();
+        (scan["attempt"] == 2 && scan["status"] == "RUNNING").then_some(scan)
+    });
+    assert!(
+        !scan["worker"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!("-{killed_pid}-")),
+        "run 2 is the new process': {scan}"
+    );
+    // And it can be cancelled like any running scan; then no nmap is left.
+    let cancelled = gql(
         addr,
         &token,
-        &format!("{{ scan(id: \"{id}\") {{ status errorMessage }} }}"),
+        &format!("mutation {{ cancelScan(id: \"{id}\") {{ status }} }}"),
     );
-    assert_eq!(scan["data"]["scan"]["status"], "INTERRUPTED", "{scan}");
+    assert_eq!(
+        cancelled["data"]["cancelScan"]["status"], "CANCELLED",
+        "{cancelled}"
+    );
+    wait_for("no nmap left", || {
+        nmap_under(&scans_dir).is_empty().then_some(())
+    });
     let _ = server.kill();
     let _ = server.wait();
 }

@@ -257,6 +257,12 @@ fn Overview(scan: Scan) -> impl IntoView {
                     None => view! { <span class="muted">"ad-hoc / import"</span> }.into_any(),
                 }}</dd>
                 <dt>"Started by"</dt><dd>{scan.triggered_by}</dd>
+                {scan.worker.map(|w| view! {
+                    <dt>"Worker"</dt>
+                    <dd>{w}{(scan.attempt > 1).then(|| view! {
+                        <span class="muted">{format!(" (run {}: taken over from a lost worker)", scan.attempt)}</span>
+                    })}</dd>
+                })}
                 <dt>"Created"</dt><dd>{format::timestamp(&scan.created_at)}</dd>
                 <dt>"Started"</dt><dd>{format::maybe_timestamp(scan.started_at.as_deref())}</dd>
                 <dt>"Finished"</dt><dd>{format::maybe_timestamp(scan.completed_at.as_deref())}</dd>

@@ -1,8 +1,14 @@
-//! The in-process progress bus. Publishers never wait: a slow or vanished subscriber only
-//! misses events (and then re-reads the scan row, which always holds the truth).
+//! The progress bus. Publishers never wait: a slow or vanished subscriber only misses events
+//! (and then re-reads the scan row, which always holds the truth). In one process it is a
+//! broadcast channel; on PostgreSQL a [`relay`] carries every event to the other processes
+//! (API replicas, workers) through LISTEN/NOTIFY.
+
+pub mod relay;
+
+use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
-use tokio::sync::broadcast;
+use tokio::sync::{Notify, broadcast};
 
 use crate::domain::status::{ScanPhase, ScanStatus};
 
@@ -47,18 +53,28 @@ pub struct AuthChange {
 pub struct EventBus {
     tx: broadcast::Sender<ScanEvent>,
     auth: broadcast::Sender<AuthChange>,
+    /// A scan job was pushed (here, or in another process when relayed): workers look now.
+    jobs: Arc<Notify>,
+    relay: Arc<OnceLock<relay::Outbox>>,
 }
 
 impl EventBus {
     pub fn new(capacity: usize) -> Self {
         let (tx, _) = broadcast::channel(capacity);
         let (auth, _) = broadcast::channel(capacity);
-        Self { tx, auth }
+        Self {
+            tx,
+            auth,
+            jobs: Arc::new(Notify::new()),
+            relay: Arc::new(OnceLock::new()),
+        }
     }
 
     /// Tells open sockets that `user_id`'s rights may have changed.
     pub fn auth_changed(&self, user_id: i32) {
-        let _ = self.auth.send(AuthChange { user_id });
+        let change = AuthChange { user_id };
+        self.deliver(relay::Message::Auth(change));
+        self.relay(relay::Message::Auth(change));
     }
 
     pub fn auth_changes(&self) -> broadcast::Receiver<AuthChange> {
@@ -67,7 +83,39 @@ impl EventBus {
 
     /// Publishes without waiting; having no subscribers is fine.
     pub fn publish(&self, event: ScanEvent) {
-        let _ = self.tx.send(event);
+        self.relay(relay::Message::Scan(event.clone()));
+        self.deliver(relay::Message::Scan(event));
+    }
+
+    /// A scan job was pushed: wakes the worker of this process and, relayed, the others.
+    pub fn job_pushed(&self) {
+        self.deliver(relay::Message::JobPushed);
+        self.relay(relay::Message::JobPushed);
+    }
+
+    /// Resolves at the next [`EventBus::job_pushed`] (one wake-up is kept when nobody waits).
+    pub async fn job_wakeup(&self) {
+        self.jobs.notified().await;
+    }
+
+    /// Hands a message to this process' subscribers only.
+    fn deliver(&self, message: relay::Message) {
+        match message {
+            relay::Message::Scan(event) => {
+                let _ = self.tx.send(event);
+            }
+            relay::Message::Auth(change) => {
+                let _ = self.auth.send(change);
+            }
+            relay::Message::JobPushed => self.jobs.notify_one(),
+        }
+    }
+
+    /// Hands a message to the other processes, when a relay is attached.
+    fn relay(&self, message: relay::Message) {
+        if let Some(outbox) = self.relay.get() {
+            outbox.send(message);
+        }
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<ScanEvent> {

@@ -55,6 +55,9 @@ fn bus_stream<T: Clone + Send + 'static>(
     })
 }
 
+/// How often `scanProgress` reads its scan's row, in case the end of the scan was missed.
+const PROGRESS_RECHECK: std::time::Duration = std::time::Duration::from_secs(15);
+
 #[derive(Default)]
 pub struct ScanSubscription;
 
@@ -74,8 +77,22 @@ impl ScanSubscription {
         let row = scans::get(ctx.db(), actor, id).await?;
         let first = ScanEvent::from_row(&row);
         let live = bus_stream(rx).filter(move |e| futures::future::ready(e.scan_id == id));
+        // A safety net under the bus: an end missed (a notification lost between processes)
+        // is found in the row, which always holds the truth.
+        let (db, actor) = (ctx.db().clone(), actor.clone());
+        let ends = futures::stream::unfold((db, actor), move |(db, actor)| async move {
+            tokio::time::sleep(PROGRESS_RECHECK).await;
+            let row = scans::get(&db, &actor, id).await.ok();
+            Some((row, (db, actor)))
+        })
+        .filter_map(|row| {
+            futures::future::ready(
+                row.map(|r| ScanEvent::from_row(&r))
+                    .filter(|e| e.status.is_terminal()),
+            )
+        });
         let events = futures::stream::once(futures::future::ready(first))
-            .chain(live)
+            .chain(futures::stream::select(live, ends))
             .boxed();
         // Everything up to and including the first terminal event.
         let stream = futures::stream::unfold((events, false), |(mut events, ended)| async move {
@@ -122,7 +139,12 @@ mod tests {
                 5,
                 5,
             )),
-            crate::jobs::runner::Runner::new(db, events, settings),
+            crate::jobs::runner::Runner::new(
+                db.clone(),
+                events,
+                settings.clone(),
+                crate::jobs::queue::JobQueue::new(&db, &settings.jobs),
+            ),
         )
         .http
     }

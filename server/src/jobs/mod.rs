@@ -1,5 +1,8 @@
-//! Running scans as jobs: the runner (bounded concurrency, cancellation, shutdown, recovery
-//! at start) and one scan's run through its phases to the completion pipeline.
+//! Running scans as jobs on the job engine (apalis): the queue, the worker that takes jobs,
+//! the runner (claims under the global limit, leases, cancel requests, take-over of scans of
+//! lost workers, shutdown) and one scan's run through its phases to the completion pipeline.
 
+pub mod queue;
 pub mod runner;
 pub mod scan;
+pub mod worker;

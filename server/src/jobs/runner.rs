@@ -1,20 +1,41 @@
-//! The job runner: takes QUEUED scans oldest first, runs up to the configured number at once,
-//! and stops them on request (cancel) or at shutdown. The database is the queue: a scan is
-//! claimed by a conditional update, so a scan runs once even if two claims race.
+//! The job runner of one process. Scans are jobs on the job engine (apalis: [`super::queue`],
+//! [`super::worker`]); the scan row holds the truth about a scan, and its lease says who runs
+//! it. Every process queues and cancels; a process with a worker also runs scans:
+//!
+//! - a job claims its scan in one write transaction that also checks the global limit
+//!   (`maxConcurrentScans`, counted over every process), or takes over a RUNNING scan whose
+//!   lease lapsed (its worker died: the job engine re-queued the job) and runs it again from
+//!   the start — nothing of the lost run was stored, so nothing is lost or stored twice;
+//! - every write of a run is conditional on its lease (a fencing token): a run that lost its
+//!   lease stops its nmap and writes nothing;
+//! - the keeper renews this process' leases every heartbeat and honours cancel requests,
+//!   which it reads every second (a cancel on another replica stops nmap within 2 s);
+//! - the reaper marks INTERRUPTED a scan whose lease lapsed long ago with nobody to take it
+//!   over (its job ran out of attempts), and deletes imports whose process died; the sweep
+//!   pushes the job of a QUEUED scan that has none (the process died between storing the
+//!   scan and pushing its job, or gave the job back at shutdown).
+//!
+//! A graceful shutdown stops this process' scans: they end INTERRUPTED (the operator stopped
+//! the server); a crash (kill -9, power) leaves them to be taken over by a live worker.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    PaginatorTrait, QueryFilter, QuerySelect,
+};
 use tokio::sync::Notify;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use entity::scan;
 
+use super::queue::JobQueue;
 use super::scan as job;
 use crate::config::Settings;
 use crate::domain::auth::{Actor, Role};
@@ -25,22 +46,51 @@ use crate::service::results;
 use crate::service::scans;
 use crate::service::settings;
 
+/// How often the keeper reads cancel requests and lease changes of this process' scans.
+const KEEP_EVERY: Duration = Duration::from_secs(1);
+/// How long a job waits before it looks for a free slot again (a slot freed in this process
+/// wakes it at once).
+const SLOT_POLL: Duration = Duration::from_secs(1);
+/// A QUEUED scan without a job is pushed again once it is this old.
+const SWEEP_AFTER: chrono::TimeDelta = chrono::TimeDelta::seconds(10);
+/// Key of the PostgreSQL advisory lock that serialises claims (the global limit).
+const CLAIM_LOCK: i64 = 0x5C4E_0001;
+
 /// Why a running scan is asked to stop.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StopReason {
-    Cancelled { by: String },
+    Cancelled {
+        by: String,
+    },
     Shutdown,
+    /// Another worker took the scan over (or it was deleted): this run writes nothing more.
+    LeaseLost,
 }
 
 /// The handle of one running scan.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct JobControl {
+    lease: String,
     stop: CancellationToken,
     reason: Mutex<Option<StopReason>>,
     done: CancellationToken,
 }
 
 impl JobControl {
+    fn new(lease: String) -> Self {
+        Self {
+            lease,
+            stop: CancellationToken::new(),
+            reason: Mutex::new(None),
+            done: CancellationToken::new(),
+        }
+    }
+
+    /// The fencing token of this run.
+    pub fn lease(&self) -> &str {
+        &self.lease
+    }
+
     pub fn stop(&self, reason: StopReason) {
         let mut r = self.reason.lock().unwrap_or_else(|e| e.into_inner());
         if r.is_none() {
@@ -72,10 +122,20 @@ struct Inner {
     db: DatabaseConnection,
     bus: EventBus,
     settings: Arc<Settings>,
-    wake: Notify,
+    queue: JobQueue,
+    /// This process' name as a worker (host, pid and a random part: unique per process).
+    name: String,
     jobs: Mutex<HashMap<i32, Arc<JobControl>>>,
+    /// Runs of scans (they outlive the job handler that started them).
     tracker: TaskTracker,
+    /// Set at shutdown: take no more work.
     closing: CancellationToken,
+    /// Set when every run has ended: the keeper stops renewing leases.
+    stopped: CancellationToken,
+    /// A run ended or the settings changed: waiting jobs look for a slot.
+    slots: Notify,
+    /// The job worker of this process, when it has one.
+    worker: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 #[derive(Clone)]
@@ -83,77 +143,82 @@ pub struct Runner {
     inner: Arc<Inner>,
 }
 
+/// What a job found when it tried to claim its scan.
+enum Claim {
+    Run(Box<scan::Model>),
+    /// No free slot, or the scan runs elsewhere under a live lease: look again later.
+    Wait,
+    /// Ended, cancelled or deleted: nothing to do.
+    Gone,
+}
+
 impl Runner {
-    pub fn new(db: DatabaseConnection, bus: EventBus, settings: Arc<Settings>) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        bus: EventBus,
+        settings: Arc<Settings>,
+        queue: JobQueue,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 db,
                 bus,
                 settings,
-                wake: Notify::new(),
+                queue,
+                name: worker_name(),
                 jobs: Mutex::new(HashMap::new()),
                 tracker: TaskTracker::new(),
                 closing: CancellationToken::new(),
+                stopped: CancellationToken::new(),
+                slots: Notify::new(),
+                worker: Mutex::new(None),
             }),
         }
     }
 
-    /// Marks scans left RUNNING by an earlier process INTERRUPTED (and kills their leftover
-    /// nmap processes). Call once at start, before [`Runner::start`].
-    pub async fn recover(&self) -> AppResult<u64> {
-        let scans_dir = self.scans_dir();
-        let killed =
-            tokio::task::spawn_blocking(move || crate::scanner::process::reap_orphans(&scans_dir))
-                .await
-                .unwrap_or(0);
-        if killed > 0 {
-            tracing::warn!(
-                killed,
-                "killed nmap processes left by an earlier server process"
-            );
-        }
-        let discarded = results::discard_abandoned_stages(&self.inner.db).await?;
-        if discarded > 0 {
-            tracing::warn!(
-                scans = discarded,
-                "deleted imports an earlier server process left unfinished"
-            );
-        }
-        let interrupted = scans::end_if(
-            &self.inner.db,
-            None,
-            ScanStatus::Running,
-            ScanStatus::Interrupted,
-            None,
-            Some("the server stopped while this scan was running".to_owned()),
-        )
-        .await?;
-        if interrupted > 0 {
-            tracing::warn!(
-                scans = interrupted,
-                "scans left running by an earlier server process are now INTERRUPTED"
-            );
-        }
-        Ok(interrupted)
+    /// This process' worker name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
     }
 
-    /// Starts the dispatcher.
-    pub fn start(&self) {
-        let runner = self.clone();
-        self.inner
-            .tracker
-            .spawn(async move { runner.dispatch().await });
+    pub fn queue(&self) -> &JobQueue {
+        &self.inner.queue
     }
 
-    /// A scan was queued, a job ended or the settings changed: look for work.
-    pub fn wake(&self) {
-        self.inner.wake.notify_one();
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
     }
 
-    /// Publishes a newly queued scan and wakes the dispatcher.
-    pub fn enqueued(&self, row: &scan::Model) {
+    pub fn bus(&self) -> &EventBus {
+        &self.inner.bus
+    }
+
+    /// Publishes a newly queued scan and pushes its job. A failed push is logged, not
+    /// returned: the scan is stored, and a worker's sweep pushes its job later.
+    pub async fn enqueue(&self, row: &scan::Model) {
         self.publish(row);
-        self.wake();
+        if let Err(e) = self.push(row.id).await {
+            tracing::warn!(scan_id = row.id, error = ?e, "could not push the scan's job; the sweep will");
+        }
+    }
+
+    async fn push(&self, scan_id: i32) -> AppResult<()> {
+        self.inner
+            .queue
+            .push(scan_id, self.inner.settings.jobs.max_attempts)
+            .await?;
+        scan::Entity::update_many()
+            .col_expr(scan::Column::JobPushedAt, Expr::value(Utc::now()))
+            .filter(scan::Column::Id.eq(scan_id))
+            .exec(&self.inner.db)
+            .await?;
+        self.inner.bus.job_pushed();
+        Ok(())
+    }
+
+    /// The settings changed (maybe more slots): waiting jobs look again.
+    pub fn wake(&self) {
+        self.inner.slots.notify_waiters();
     }
 
     /// Publishes a scan row's current state.
@@ -170,10 +235,33 @@ impl Runner {
         self.lock_jobs().len()
     }
 
+    /// Starts this process' side of running scans: kills nmap processes left by a dead
+    /// process on this machine, then the keeper, the reaper and sweep, and the job worker.
+    pub async fn start_worker(&self) -> AppResult<()> {
+        self.reap_local_orphans().await?;
+        // Before taking work: scans that never had a lease (left RUNNING by a version before
+        // leases) end INTERRUPTED, and queued scans without a job get one. Scans with a lease
+        // are left to the job engine, which re-queues the jobs of dead workers at this
+        // worker's first heartbeat; the periodic reaper starts after that.
+        self.reap(true).await?;
+        self.sweep().await?;
+        let runner = self.clone();
+        tokio::spawn(crate::db::uncounted(async move { runner.keep().await }));
+        let runner = self.clone();
+        tokio::spawn(crate::db::uncounted(
+            async move { runner.housekeeping().await },
+        ));
+        let worker = super::worker::spawn(self.clone(), self.inner.closing.clone());
+        *self.inner.worker.lock().unwrap_or_else(|e| e.into_inner()) = Some(worker);
+        tracing::info!(worker = %self.inner.name, "scan worker started");
+        Ok(())
+    }
+
     /// Stops taking work, stops every running scan (they end INTERRUPTED) and waits for them,
     /// at most `scanner.shutdown_grace_secs`.
     pub async fn shutdown(&self) {
         self.inner.closing.cancel();
+        self.inner.slots.notify_waiters();
         let jobs: Vec<_> = self.lock_jobs().values().cloned().collect();
         for job in &jobs {
             job.stop(StopReason::Shutdown);
@@ -186,6 +274,21 @@ impl Runner {
         {
             tracing::warn!("scans did not stop within the shutdown grace period");
         }
+        self.inner.stopped.cancel();
+        // The job worker acknowledges its last jobs before the database closes.
+        let worker = self
+            .inner
+            .worker
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(worker) = worker
+            && tokio::time::timeout(Duration::from_secs(5), worker)
+                .await
+                .is_err()
+        {
+            tracing::warn!("the job worker did not stop in time");
+        }
     }
 
     fn scans_dir(&self) -> std::path::PathBuf {
@@ -196,91 +299,414 @@ impl Runner {
         self.inner.jobs.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    async fn dispatch(&self) {
+    /// The body of a scan job: claim the scan (waiting for a slot), run it, return when it
+    /// has ended. A job that finds its scan ended or deleted does nothing, so a job pushed
+    /// twice runs its scan once.
+    pub async fn run_job(&self, scan_id: i32, attempt: usize) {
         loop {
-            if self.inner.closing.is_cancelled() {
+            if let Some(job) = self.job(scan_id) {
+                // Ours already (a job re-queued while this process still runs the scan).
+                job.finished().await;
                 return;
             }
-            if let Err(e) = self.fill_slots().await {
-                tracing::error!(error = ?e, "the job runner could not start queued scans");
+            if self.inner.closing.is_cancelled() {
+                self.give_back(scan_id).await;
+                return;
+            }
+            match self.claim(scan_id).await {
+                Ok(Claim::Run(row)) => {
+                    tracing::info!(scan_id, attempt, run = row.attempt, worker = %self.inner.name, "scan claimed");
+                    let control = self.spawn_run(*row).await;
+                    control.finished().await;
+                    return;
+                }
+                Ok(Claim::Gone) => return,
+                Ok(Claim::Wait) => {}
+                Err(e) => tracing::error!(scan_id, error = ?e, "claiming a scan failed"),
             }
             tokio::select! {
-                () = self.inner.wake.notified() => {}
-                () = self.inner.closing.cancelled() => return,
-                // Also look now and then, in case a wake-up was lost to an error.
-                () = tokio::time::sleep(Duration::from_secs(30)) => {}
+                () = self.inner.slots.notified() => {}
+                () = tokio::time::sleep(SLOT_POLL) => {}
+                () = self.inner.closing.cancelled() => {}
             }
         }
     }
 
-    async fn fill_slots(&self) -> AppResult<()> {
-        let max = settings::load(&self.inner.db).await?.max_concurrent_scans as usize;
-        while self.running() < max && !self.inner.closing.is_cancelled() {
-            let Some(row) = self.claim_next().await? else {
-                break;
-            };
-            let control = Arc::new(JobControl::default());
-            self.lock_jobs().insert(row.id, control.clone());
-            self.inner.bus.publish(ScanEvent::from_row(&row));
-            let runner = self.clone();
-            self.inner.tracker.spawn(async move {
-                let id = row.id;
-                let ctx = job::JobContext {
-                    db: runner.inner.db.clone(),
-                    bus: runner.inner.bus.clone(),
-                    settings: runner.inner.settings.clone(),
-                    control: control.clone(),
+    /// A job given up at shutdown before its scan started: the scan stays QUEUED and the
+    /// sweep of a live worker pushes it again.
+    async fn give_back(&self, scan_id: i32) {
+        let given = scan::Entity::update_many()
+            .col_expr(
+                scan::Column::JobPushedAt,
+                Expr::value(Option::<chrono::DateTime<Utc>>::None),
+            )
+            .filter(scan::Column::Id.eq(scan_id))
+            .filter(scan::Column::Status.eq(ScanStatus::Queued.as_str()))
+            .exec(&self.inner.db)
+            .await;
+        if let Err(e) = given {
+            tracing::warn!(scan_id, error = ?e, "could not give a queued scan's job back");
+        }
+    }
+
+    /// Claims a QUEUED scan when the global limit allows, or takes over a RUNNING one whose
+    /// lease lapsed — in one write transaction (on PostgreSQL under an advisory lock, so two
+    /// processes never both take the last slot).
+    async fn claim(&self, scan_id: i32) -> AppResult<Claim> {
+        let db = &self.inner.db;
+        let max = settings::load(db).await?.max_concurrent_scans;
+        let txn = crate::db::begin_write(db).await?;
+        if txn.get_database_backend() == DbBackend::Postgres {
+            txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({CLAIM_LOCK})"))
+                .await?;
+        }
+        let Some(row) = scan::Entity::find_by_id(scan_id).one(&txn).await? else {
+            return Ok(Claim::Gone);
+        };
+        let now = Utc::now();
+        let ttl = chrono::TimeDelta::from_std(self.inner.settings.jobs.lease_ttl())
+            .unwrap_or(chrono::TimeDelta::seconds(15));
+        let lease = uuid::Uuid::new_v4().to_string();
+        let mut update = scan::Entity::update_many()
+            .col_expr(scan::Column::Worker, Expr::value(self.inner.name.clone()))
+            .col_expr(scan::Column::Lease, Expr::value(lease))
+            .col_expr(scan::Column::LeaseUntil, Expr::value(now + ttl))
+            .col_expr(
+                scan::Column::Attempt,
+                Expr::col(scan::Column::Attempt).add(1),
+            )
+            .filter(scan::Column::Id.eq(scan_id));
+        match ScanStatus::parse(&row.status) {
+            Some(ScanStatus::Queued) => {
+                let running = scan::Entity::find()
+                    .filter(scan::Column::Status.eq(ScanStatus::Running.as_str()))
+                    .filter(scan::Column::Phase.ne(ScanPhase::Importing.as_str()))
+                    .count(&txn)
+                    .await?;
+                if running >= u64::from(max) {
+                    return Ok(Claim::Wait);
+                }
+                update = update
+                    .col_expr(
+                        scan::Column::Status,
+                        Expr::value(ScanStatus::Running.as_str()),
+                    )
+                    .col_expr(
+                        scan::Column::Phase,
+                        Expr::value(ScanPhase::Starting.as_str()),
+                    )
+                    .col_expr(scan::Column::StartedAt, Expr::value(now))
+                    .filter(scan::Column::Status.eq(ScanStatus::Queued.as_str()));
+            }
+            Some(ScanStatus::Running)
+                if row.phase != ScanPhase::Importing.as_str()
+                    && row.lease_until.is_none_or(|until| until < now) =>
+            {
+                let lost = row
+                    .worker
+                    .clone()
+                    .unwrap_or_else(|| "its worker".to_owned());
+                let max_runs = i32::try_from(self.inner.settings.jobs.max_attempts).unwrap_or(1);
+                if row.attempt >= max_runs {
+                    // Lost too often: no more runs; the reaper ends it INTERRUPTED.
+                    return Ok(Claim::Gone);
+                }
+                update = update
+                    .col_expr(
+                        scan::Column::Message,
+                        Expr::value(format!(
+                            "run {} on {}: {lost} stopped answering",
+                            row.attempt + 1,
+                            self.inner.name
+                        )),
+                    )
+                    .filter(scan::Column::Status.eq(ScanStatus::Running.as_str()));
+                update = match &row.lease {
+                    Some(old) => update.filter(scan::Column::Lease.eq(old.clone())),
+                    None => update.filter(scan::Column::Lease.is_null()),
                 };
+                if row.phase != ScanPhase::Finishing.as_str() {
+                    // Run again from the start: the lost run stored nothing.
+                    update = update
+                        .col_expr(
+                            scan::Column::Phase,
+                            Expr::value(ScanPhase::Starting.as_str()),
+                        )
+                        .col_expr(scan::Column::Percent, Expr::value(0.0))
+                        .col_expr(scan::Column::HostsUp, Expr::value(0))
+                        .col_expr(scan::Column::OpenPorts, Expr::value(0));
+                }
+            }
+            Some(ScanStatus::Running) => return Ok(Claim::Wait),
+            _ => return Ok(Claim::Gone),
+        }
+        if update.exec(&txn).await?.rows_affected == 0 {
+            return Ok(Claim::Wait);
+        }
+        let row = scan::Entity::find_by_id(scan_id)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| {
+                AppError::internal(anyhow::anyhow!("claimed scan {scan_id} vanished"))
+            })?;
+        txn.commit().await?;
+        Ok(Claim::Run(Box::new(row)))
+    }
+
+    /// Runs a claimed scan on this process' tracker (the run outlives the job handler that
+    /// started it: a job engine hiccup never kills a scan).
+    async fn spawn_run(&self, row: scan::Model) -> Arc<JobControl> {
+        let control = Arc::new(JobControl::new(row.lease.clone().unwrap_or_default()));
+        self.lock_jobs().insert(row.id, control.clone());
+        self.publish(&row);
+        if row.attempt > 1 {
+            // Taken over: an nmap of the lost run may still be alive on this machine.
+            let id = row.id;
+            let dir = self.scans_dir();
+            let _ = tokio::task::spawn_blocking(move || {
+                crate::scanner::process::reap_orphans(&dir, |scan| scan == id)
+            })
+            .await;
+        }
+        let runner = self.clone();
+        let run = control.clone();
+        self.inner.tracker.spawn(async move {
+            let id = row.id;
+            let ctx = job::JobContext {
+                db: runner.inner.db.clone(),
+                bus: runner.inner.bus.clone(),
+                settings: runner.inner.settings.clone(),
+                control: run.clone(),
+            };
+            if row.phase == ScanPhase::Finishing.as_str() {
+                job::complete_taken_over(ctx, row).await;
+            } else {
                 job::run(ctx, row).await;
-                runner.lock_jobs().remove(&id);
-                control.done.cancel();
-                runner.wake();
-            });
+            }
+            runner.lock_jobs().remove(&id);
+            run.done.cancel();
+            runner.inner.slots.notify_waiters();
+        });
+        control
+    }
+
+    /// Every second: stops runs whose scan was cancelled (a request, from any process) or
+    /// taken over; every heartbeat: renews the leases of this process' runs.
+    async fn keep(&self) {
+        let heartbeat = self.inner.settings.jobs.heartbeat();
+        let mut renewed = Instant::now();
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(KEEP_EVERY) => {}
+                () = self.inner.stopped.cancelled() => return,
+            }
+            let jobs: Vec<(i32, Arc<JobControl>)> = self
+                .lock_jobs()
+                .iter()
+                .map(|(id, job)| (*id, job.clone()))
+                .collect();
+            if jobs.is_empty() {
+                continue;
+            }
+            if let Err(e) = self.check(&jobs).await {
+                tracing::warn!(error = ?e, "checking this process' scans failed");
+            }
+            if renewed.elapsed() >= heartbeat {
+                match self.renew(&jobs).await {
+                    Ok(()) => renewed = Instant::now(),
+                    Err(e) => tracing::warn!(error = ?e, "renewing scan leases failed"),
+                }
+            }
+        }
+    }
+
+    async fn check(&self, jobs: &[(i32, Arc<JobControl>)]) -> AppResult<()> {
+        let rows: Vec<(i32, String, Option<String>, Option<String>)> = scan::Entity::find()
+            .select_only()
+            .columns([
+                scan::Column::Id,
+                scan::Column::Status,
+                scan::Column::Lease,
+                scan::Column::CancelRequestedBy,
+            ])
+            .filter(scan::Column::Id.is_in(jobs.iter().map(|(id, _)| *id)))
+            .into_tuple()
+            .all(&self.inner.db)
+            .await?;
+        for (id, job) in jobs {
+            match rows.iter().find(|r| r.0 == *id) {
+                Some((_, status, lease, _))
+                    if status != ScanStatus::Running.as_str()
+                        || lease.as_deref() != Some(job.lease()) =>
+                {
+                    job.stop(StopReason::LeaseLost);
+                }
+                Some((_, _, _, Some(by))) => job.stop(StopReason::Cancelled { by: by.clone() }),
+                Some(_) => {}
+                None => job.stop(StopReason::LeaseLost),
+            }
         }
         Ok(())
     }
 
-    /// The oldest QUEUED scan, now RUNNING; `None` when the queue is empty.
-    async fn claim_next(&self) -> AppResult<Option<scan::Model>> {
-        let db = &self.inner.db;
+    async fn renew(&self, jobs: &[(i32, Arc<JobControl>)]) -> AppResult<()> {
+        let ttl = chrono::TimeDelta::from_std(self.inner.settings.jobs.lease_ttl())
+            .unwrap_or(chrono::TimeDelta::seconds(15));
+        scan::Entity::update_many()
+            .col_expr(scan::Column::LeaseUntil, Expr::value(Utc::now() + ttl))
+            .filter(scan::Column::Status.eq(ScanStatus::Running.as_str()))
+            .filter(scan::Column::Lease.is_in(jobs.iter().map(|(_, j)| j.lease().to_owned())))
+            .exec(&self.inner.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Every heartbeat: the reaper and the sweep (see the module's documentation).
+    async fn housekeeping(&self) {
+        let jobs = &self.inner.settings.jobs;
+        let mut wait = jobs.lease_ttl() + jobs.heartbeat();
         loop {
-            let Some(next) = scan::Entity::find()
-                .filter(scan::Column::Status.eq(ScanStatus::Queued.as_str()))
-                .order_by_asc(scan::Column::Id)
-                .one(db)
-                .await?
-            else {
-                return Ok(None);
-            };
-            let claimed = scan::Entity::update_many()
-                .col_expr(
-                    scan::Column::Status,
-                    Expr::value(ScanStatus::Running.as_str()),
-                )
-                .col_expr(
-                    scan::Column::Phase,
-                    Expr::value(ScanPhase::Starting.as_str()),
-                )
-                .col_expr(scan::Column::StartedAt, Expr::value(Utc::now()))
-                .filter(scan::Column::Id.eq(next.id))
-                .filter(scan::Column::Status.eq(ScanStatus::Queued.as_str()))
-                .exec(db)
-                .await?;
-            if claimed.rows_affected == 1
-                && let Some(row) = scan::Entity::find_by_id(next.id).one(db).await?
-            {
-                return Ok(Some(row));
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = self.inner.closing.cancelled() => return,
             }
-            // Cancelled or claimed meanwhile: try the next one.
+            wait = jobs.heartbeat();
+            if let Err(e) = self.reap(false).await {
+                tracing::warn!(error = ?e, "looking for lost scans failed");
+            }
+            if let Err(e) = self.sweep().await {
+                tracing::warn!(error = ?e, "pushing jobs of queued scans failed");
+            }
         }
     }
+
+    /// Ends INTERRUPTED the scans whose lease lapsed more than a lease ago with nobody taking
+    /// them over (or, with `unleased_only`, the RUNNING scans that never had a lease), and
+    /// deletes imports whose process died.
+    async fn reap(&self, unleased_only: bool) -> AppResult<()> {
+        let db = &self.inner.db;
+        let discarded = results::discard_abandoned_stages(db).await?;
+        if discarded > 0 {
+            tracing::warn!(
+                scans = discarded,
+                "deleted imports whose process stopped before they were stored"
+            );
+        }
+        let ttl = chrono::TimeDelta::from_std(self.inner.settings.jobs.lease_ttl())
+            .unwrap_or(chrono::TimeDelta::seconds(15));
+        let mut lapsed = Condition::any().add(scan::Column::LeaseUntil.is_null());
+        if !unleased_only {
+            lapsed = lapsed.add(scan::Column::LeaseUntil.lt(Utc::now() - ttl));
+        }
+        let lapsed = scan::Entity::find()
+            .filter(scan::Column::Status.eq(ScanStatus::Running.as_str()))
+            .filter(scan::Column::Phase.ne(ScanPhase::Importing.as_str()))
+            .filter(lapsed)
+            .all(db)
+            .await?;
+        for row in lapsed {
+            let who = row.worker.as_deref().unwrap_or("the process running it");
+            let ended = scan::Entity::update_many()
+                .col_expr(
+                    scan::Column::Status,
+                    Expr::value(ScanStatus::Interrupted.as_str()),
+                )
+                .col_expr(scan::Column::Phase, Expr::value(ScanPhase::Done.as_str()))
+                .col_expr(scan::Column::CompletedAt, Expr::value(Utc::now()))
+                .col_expr(
+                    scan::Column::ErrorMessage,
+                    Expr::value(format!(
+                        "{who} stopped while this scan was running, and no worker took it over"
+                    )),
+                )
+                .filter(scan::Column::Id.eq(row.id))
+                .filter(scan::Column::Status.eq(ScanStatus::Running.as_str()))
+                .filter(match &row.lease {
+                    Some(lease) => scan::Column::Lease.eq(lease.clone()),
+                    None => scan::Column::Lease.is_null(),
+                })
+                .exec(db)
+                .await?;
+            if ended.rows_affected == 1 {
+                tracing::warn!(
+                    scan_id = row.id,
+                    worker = who,
+                    "scan INTERRUPTED: its lease lapsed"
+                );
+                if let Some(row) = scan::Entity::find_by_id(row.id).one(db).await? {
+                    self.publish(&row);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn sweep(&self) -> AppResult<()> {
+        let ids: Vec<i32> = scan::Entity::find()
+            .select_only()
+            .column(scan::Column::Id)
+            .filter(scan::Column::Status.eq(ScanStatus::Queued.as_str()))
+            .filter(scan::Column::JobPushedAt.is_null())
+            .filter(scan::Column::CreatedAt.lt(Utc::now() - SWEEP_AFTER))
+            .into_tuple()
+            .all(&self.inner.db)
+            .await?;
+        for id in ids {
+            tracing::info!(
+                scan_id = id,
+                "pushing the job of a queued scan that had none"
+            );
+            self.push(id).await?;
+        }
+        Ok(())
+    }
+
+    /// Kills nmap processes on this machine whose scan no live process runs (a crashed
+    /// process' children), before this process takes work.
+    async fn reap_local_orphans(&self) -> AppResult<()> {
+        let live: Vec<i32> = scan::Entity::find()
+            .select_only()
+            .column(scan::Column::Id)
+            .filter(scan::Column::Status.eq(ScanStatus::Running.as_str()))
+            .filter(scan::Column::LeaseUntil.gt(Utc::now()))
+            .into_tuple()
+            .all(&self.inner.db)
+            .await?;
+        let dir = self.scans_dir();
+        let killed = tokio::task::spawn_blocking(move || {
+            crate::scanner::process::reap_orphans(&dir, |scan| !live.contains(&scan))
+        })
+        .await
+        .unwrap_or(0);
+        if killed > 0 {
+            tracing::warn!(
+                killed,
+                "killed nmap processes left by a process that stopped"
+            );
+        }
+        Ok(())
+    }
+}
+
+/// A name for this process as a worker: unique per process (the job engine refuses a second
+/// live worker of the same name), readable in the scan list.
+fn worker_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".to_owned());
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!("{host}-{}-{}", std::process::id(), &random[..6])
 }
 
 /// How long `cancelScan` waits for a running scan to stop before answering.
 const CANCEL_WAIT: Duration = Duration::from_secs(15);
 
-/// Cancels a queued or running scan (OPERATOR); a running one is stopped (its nmap process
-/// group killed) before this returns. A finished scan is `CONFLICT`.
+/// Cancels a queued or running scan (OPERATOR). A queued one ends at once; for a running one
+/// a cancel request is stored, which the process running it honours (within 2 s, whichever
+/// process that is); this returns when the scan has stopped. A scan whose worker died is
+/// ended here. A finished scan is `CONFLICT`.
 pub async fn cancel(runner: &Runner, actor: &Actor, id: i32) -> AppResult<scan::Model> {
     let db = &runner.inner.db;
     actor.require(Role::Operator)?;
@@ -306,33 +732,64 @@ pub async fn cancel(runner: &Runner, actor: &Actor, id: i32) -> AppResult<scan::
     )
     .await?;
     if dequeued == 0 {
-        match runner.job(id) {
-            Some(job) => {
-                job.stop(StopReason::Cancelled {
-                    by: actor.username.clone(),
-                });
-                if tokio::time::timeout(CANCEL_WAIT, job.finished())
-                    .await
-                    .is_err()
-                {
-                    tracing::warn!(scan_id = id, "scan did not stop within the cancel wait");
-                }
-            }
-            None => {
-                // Running, but not in this process (e.g. another server instance died): end it.
-                scans::end_if(
-                    db,
-                    Some(id),
-                    ScanStatus::Running,
-                    ScanStatus::Cancelled,
-                    Some(message),
-                    None,
+        scan::Entity::update_many()
+            .col_expr(
+                scan::Column::CancelRequestedBy,
+                Expr::value(actor.username.clone()),
+            )
+            .filter(scan::Column::Id.eq(id))
+            .filter(scan::Column::Status.eq(ScanStatus::Running.as_str()))
+            .exec(db)
+            .await?;
+        if let Some(job) = runner.job(id) {
+            // Running here: no need to wait for the keeper.
+            job.stop(StopReason::Cancelled {
+                by: actor.username.clone(),
+            });
+        }
+        if !wait_until_ended(db, id).await? {
+            // Nobody honoured it: the process running it is gone (its lease lapsed).
+            let ended = scan::Entity::update_many()
+                .col_expr(
+                    scan::Column::Status,
+                    Expr::value(ScanStatus::Cancelled.as_str()),
                 )
+                .col_expr(scan::Column::Phase, Expr::value(ScanPhase::Done.as_str()))
+                .col_expr(scan::Column::CompletedAt, Expr::value(Utc::now()))
+                .col_expr(scan::Column::Message, Expr::value(message))
+                .filter(scan::Column::Id.eq(id))
+                .filter(scan::Column::Status.eq(ScanStatus::Running.as_str()))
+                .filter(
+                    Condition::any()
+                        .add(scan::Column::LeaseUntil.is_null())
+                        .add(scan::Column::LeaseUntil.lt(Utc::now())),
+                )
+                .exec(db)
                 .await?;
+            if ended.rows_affected == 0 {
+                tracing::warn!(scan_id = id, "scan did not stop within the cancel wait");
             }
         }
     }
     let row = scans::get(db, actor, id).await?;
     runner.publish(&row);
     Ok(row)
+}
+
+/// Polls the scan row until it has ended (true) or [`CANCEL_WAIT`] passed, or its lease
+/// lapsed with nobody to honour the request (false).
+async fn wait_until_ended(db: &DatabaseConnection, id: i32) -> AppResult<bool> {
+    let deadline = Instant::now() + CANCEL_WAIT;
+    loop {
+        let Some(row) = scan::Entity::find_by_id(id).one(db).await? else {
+            return Ok(true);
+        };
+        if ScanStatus::parse(&row.status).is_none_or(ScanStatus::is_terminal) {
+            return Ok(true);
+        }
+        if row.lease_until.is_none_or(|until| until < Utc::now()) || Instant::now() >= deadline {
+            return Ok(false);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

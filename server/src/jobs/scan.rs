@@ -74,6 +74,13 @@ pub async fn run(ctx: JobContext, row: scan::Model) {
         }
     };
     let (status, error_message, message) = match ended {
+        Ended::Stopped(StopReason::LeaseLost) => {
+            tracing::warn!(
+                scan_id,
+                "this run lost its scan (taken over by another worker, or deleted); nothing stored"
+            );
+            return;
+        }
         Ended::Completed => (ScanStatus::Completed, None, job.message.clone()),
         Ended::Failed(reason) => (ScanStatus::Failed, Some(reason), job.message.clone()),
         Ended::Stopped(StopReason::Cancelled { by }) => (
@@ -94,23 +101,12 @@ pub async fn run(ctx: JobContext, row: scan::Model) {
         message,
         error_message,
     };
-    match results::finish(&ctx.db, scan_id, outcome).await {
+    match results::finish(&ctx.db, scan_id, ctx.control.lease(), outcome).await {
         Ok(Some(row)) => {
             let row = if status == ScanStatus::Completed {
-                let days = ctx.settings.scanner.web.cert_expiry_warning_days;
-                match completion::complete(&ctx.db, &ctx.settings.data_dir, days, scan_id).await {
-                    Ok(Some(row)) => row,
-                    Ok(None) => {
-                        tracing::info!(
-                            scan_id,
-                            "scan was removed or ended elsewhere while finishing"
-                        );
-                        return;
-                    }
-                    Err(e) => {
-                        tracing::error!(scan_id, error = ?e, "completing the scan failed");
-                        row
-                    }
+                match complete(&ctx, scan_id).await {
+                    Some(row) => row,
+                    None => return,
                 }
             } else {
                 row
@@ -134,6 +130,39 @@ pub async fn run(ctx: JobContext, row: scan::Model) {
             if let Ok(Some(row)) = scan::Entity::find_by_id(scan_id).one(&ctx.db).await {
                 ctx.bus.publish(ScanEvent::from_row(&row));
             }
+        }
+    }
+}
+
+/// Finishes a scan taken over from a worker that died after storing its results (phase
+/// `finishing`): only the completion pipeline is left to run.
+pub async fn complete_taken_over(ctx: JobContext, row: scan::Model) {
+    if let Some(row) = complete(&ctx, row.id).await {
+        tracing::info!(scan_id = row.id, status = %row.status, "taken-over scan completed");
+        ctx.bus.publish(ScanEvent::from_row(&row));
+    }
+}
+
+/// The completion pipeline of a scan whose results are stored; `None` when it was removed or
+/// ended elsewhere meanwhile.
+async fn complete(ctx: &JobContext, scan_id: i32) -> Option<scan::Model> {
+    let days = ctx.settings.scanner.web.cert_expiry_warning_days;
+    match completion::complete(&ctx.db, &ctx.settings.data_dir, days, scan_id).await {
+        Ok(Some(row)) => Some(row),
+        Ok(None) => {
+            tracing::info!(
+                scan_id,
+                "scan was removed or ended elsewhere while finishing"
+            );
+            None
+        }
+        Err(e) => {
+            tracing::error!(scan_id, error = ?e, "completing the scan failed");
+            scan::Entity::find_by_id(scan_id)
+                .one(&ctx.db)
+                .await
+                .ok()
+                .flatten()
         }
     }
 }
@@ -700,7 +729,8 @@ impl Job<'_> {
             .col_expr(scan::Column::HostsUp, Expr::value(hosts_up))
             .col_expr(scan::Column::OpenPorts, Expr::value(open_ports))
             .filter(scan::Column::Id.eq(self.row.id))
-            .filter(scan::Column::Status.eq(ScanStatus::Running.as_str()));
+            .filter(scan::Column::Status.eq(ScanStatus::Running.as_str()))
+            .filter(scan::Column::Lease.eq(self.ctx.control.lease()));
         if force {
             // Command lines change only when a phase starts (a forced flush).
             update = update.col_expr(
@@ -708,7 +738,11 @@ impl Job<'_> {
                 Expr::value(command_lines_json(&self.command_lines)),
             );
         }
-        update.exec(&self.ctx.db).await?;
+        if update.exec(&self.ctx.db).await?.rows_affected == 0 {
+            // Taken over by another worker, ended elsewhere or deleted: stop, write nothing.
+            self.ctx.control.stop(StopReason::LeaseLost);
+            return Ok(());
+        }
         self.ctx.bus.publish(ScanEvent {
             scan_id: self.row.id,
             status: ScanStatus::Running,

@@ -170,14 +170,13 @@ impl<R: Read> Read for Tee<R> {
     }
 }
 
-/// Kills leftover nmap process groups of an earlier server process that died without cleaning
-/// up (SIGKILL, power loss): those whose command line reads targets from under `scans_dir`.
-/// Returns how many were killed.
-pub fn reap_orphans(scans_dir: &Path) -> usize {
+/// Kills leftover nmap process groups of a process that died without cleaning up (SIGKILL,
+/// power loss): those whose command line reads targets from under `scans_dir/<scan id>/` for
+/// a scan that `orphaned` says no live process runs. Returns how many were killed.
+pub fn reap_orphans(scans_dir: &Path, orphaned: impl Fn(i32) -> bool) -> usize {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return 0;
     };
-    let prefix = scans_dir.display().to_string();
     let me = std::process::id();
     let mut killed = 0;
     for entry in entries.flatten() {
@@ -195,16 +194,35 @@ pub fn reap_orphans(scans_dir: &Path) -> usize {
             continue;
         };
         let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-        let ours = args
-            .windows(2)
-            .any(|w| w[0] == b"-iL" && String::from_utf8_lossy(w[1]).starts_with(prefix.as_str()));
-        if ours && let Ok(pid) = i32::try_from(pid) {
+        let scan = args.windows(2).find_map(|w| {
+            if w[0] != b"-iL" {
+                return None;
+            }
+            let file = Path::new(std::str::from_utf8(w[1]).ok()?);
+            scan_of(scans_dir, file)
+        });
+        if let Some(scan) = scan
+            && orphaned(scan)
+            && let Ok(pid) = i32::try_from(pid)
+        {
             // The scanner runs each nmap as its own group leader.
             let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
             killed += 1;
         }
     }
     killed
+}
+
+/// The scan a work file belongs to: `<scans_dir>/<scan id>/…`.
+fn scan_of(scans_dir: &Path, file: &Path) -> Option<i32> {
+    file.strip_prefix(scans_dir)
+        .ok()?
+        .components()
+        .next()?
+        .as_os_str()
+        .to_str()?
+        .parse()
+        .ok()
 }
 
 /// The first `name` executable on PATH.

@@ -121,11 +121,12 @@ pub struct StagedScan {
 }
 
 impl StagedScan {
-    /// Inserts the scan row (RUNNING, phase [`ScanPhase::Importing`]) and commits it.
+    /// Inserts the scan row (RUNNING, phase [`ScanPhase::Importing`], leased for
+    /// [`IMPORT_LEASE`]) and commits it.
     pub async fn begin(db: &DatabaseConnection, new: &NewScan) -> AppResult<Self> {
-        let row = new_row(new, ScanStatus::Running, ScanPhase::Importing)
-            .insert(db)
-            .await?;
+        let mut row = new_row(new, ScanStatus::Running, ScanPhase::Importing);
+        row.lease_until = Set(Some(Utc::now() + IMPORT_LEASE));
+        let row = row.insert(db).await?;
         Ok(Self {
             db: db.clone(),
             writer: TreeWriter::new(row.id),
@@ -137,10 +138,20 @@ impl StagedScan {
         self.row.id
     }
 
-    /// Writes one batch of IPs into the named site, in its own transaction.
+    /// Writes one batch of IPs into the named site, in its own transaction (which also
+    /// renews the import's lease).
     pub async fn write(&mut self, site: &str, ips: &[NewIp]) -> AppResult<()> {
+        use sea_orm::{ColumnTrait, QueryFilter, sea_query::Expr};
         let txn = db::begin_write(&self.db).await?;
         self.writer.write(&txn, site, ips).await?;
+        scan::Entity::update_many()
+            .col_expr(
+                scan::Column::LeaseUntil,
+                Expr::value(Utc::now() + IMPORT_LEASE),
+            )
+            .filter(scan::Column::Id.eq(self.row.id))
+            .exec(&txn)
+            .await?;
         txn.commit().await?;
         Ok(())
     }
@@ -164,12 +175,22 @@ impl StagedScan {
     }
 }
 
-/// Deletes staged scans a dead process left behind (imports cut short); returns how many.
+/// How long an import's lease lasts: every batch renews it, so only an import whose process
+/// died (or whose upload stalled this long) lapses.
+pub const IMPORT_LEASE: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
+
+/// Deletes staged scans a dead process left behind (imports cut short: their lease lapsed);
+/// returns how many. Another process' import in progress is left alone.
 pub async fn discard_abandoned_stages(db: &DatabaseConnection) -> AppResult<u64> {
-    use sea_orm::{ColumnTrait, QueryFilter};
+    use sea_orm::{ColumnTrait, Condition, QueryFilter};
     Ok(scan::Entity::delete_many()
         .filter(scan::Column::Status.eq(ScanStatus::Running.as_str()))
         .filter(scan::Column::Phase.eq(ScanPhase::Importing.as_str()))
+        .filter(
+            Condition::any()
+                .add(scan::Column::LeaseUntil.is_null())
+                .add(scan::Column::LeaseUntil.lt(Utc::now())),
+        )
         .exec(db)
         .await?
         .rows_affected)
@@ -201,10 +222,13 @@ pub struct Outcome {
 /// Ends a running scan: stores what it found (also when it failed or was cancelled, so nothing
 /// already learned is lost) and sets the final status, in one transaction — except COMPLETED,
 /// which only the completion pipeline sets (the scan stays RUNNING in phase `finishing`).
-/// Refuses (returns `None`) when the scan is no longer RUNNING, e.g. deleted meanwhile.
+/// Refuses (returns `None`) when the scan is no longer RUNNING under `lease` (deleted
+/// meanwhile, or taken over after this run lost its lease): a run that lost its lease writes
+/// nothing.
 pub async fn finish(
     db: &DatabaseConnection,
     scan_id: i32,
+    lease: &str,
     outcome: Outcome,
 ) -> AppResult<Option<scan::Model>> {
     let counters = Counters::of(&outcome.sites);
@@ -212,7 +236,7 @@ pub async fn finish(
     let Some(row) = scan::Entity::find_by_id(scan_id).one(&txn).await? else {
         return Ok(None);
     };
-    if row.status != ScanStatus::Running.as_str() {
+    if row.status != ScanStatus::Running.as_str() || row.lease.as_deref() != Some(lease) {
         return Ok(None);
     }
     insert_tree(&txn, scan_id, &outcome.sites).await?;

@@ -52,7 +52,7 @@ impl ScanMutation {
             title: input.title,
         };
         let row = scans::start(ctx.db(), ctx.actor()?, req).await?;
-        runner(ctx).enqueued(&row);
+        runner(ctx).enqueue(&row).await;
         Ok(Scan(row))
     }
 

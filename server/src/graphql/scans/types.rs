@@ -96,6 +96,16 @@ impl Scan {
     async fn triggered_by(&self) -> &str {
         &self.0.triggered_by
     }
+    /// The worker (process) running the scan, or that ran it last; null before it starts and
+    /// for imports.
+    async fn worker(&self) -> Option<&str> {
+        self.0.worker.as_deref()
+    }
+    /// Runs started: more than 1 when the worker running it was lost and another one took the
+    /// scan over (and ran it again from the start).
+    async fn attempt(&self) -> i32 {
+        self.0.attempt
+    }
     async fn config(&self, ctx: &Context<'_>) -> GqlResult<Option<ScanConfig>> {
         // Configs are edited: an answer that shows one is not kept.
         crate::graphql::answers::read_mutable(ctx);

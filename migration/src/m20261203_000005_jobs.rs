@@ -1,0 +1,76 @@
+//! Scans as jobs (issue 12): who runs a scan and under which lease. `worker` names the process
+//! running (or that ran) the scan; `lease` is the fencing token of the current run (every write
+//! of a run is conditional on it, so a run that lost its lease writes nothing); `lease_until`
+//! is when the lease lapses unless its worker renews it; `attempt` counts runs started;
+//! `cancel_requested_by` is a cancel request that the process running the scan honours;
+//! `job_pushed_at` says the scan's job is in the job queue (a QUEUED scan without it is pushed
+//! again by a worker's sweep). The job queue's own tables are apalis' (its migrations).
+//! Never edit this file once it has landed: add a new migration instead.
+
+use sea_orm_migration::prelude::*;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+const COLUMNS: &[&str] = &[
+    "worker",
+    "lease",
+    "lease_until",
+    "attempt",
+    "cancel_requested_by",
+    "job_pushed_at",
+];
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // One column per statement: SQLite's ALTER TABLE adds one at a time.
+        let columns = [
+            ColumnDef::new("worker").string().null().to_owned(),
+            ColumnDef::new("lease").string().null().to_owned(),
+            ColumnDef::new("lease_until")
+                .timestamp_with_time_zone()
+                .null()
+                .to_owned(),
+            ColumnDef::new("attempt")
+                .integer()
+                .not_null()
+                .default(0)
+                .to_owned(),
+            ColumnDef::new("cancel_requested_by")
+                .string()
+                .null()
+                .to_owned(),
+            ColumnDef::new("job_pushed_at")
+                .timestamp_with_time_zone()
+                .null()
+                .to_owned(),
+        ];
+        for mut column in columns {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table("scans")
+                        .add_column(&mut column)
+                        .to_owned(),
+                )
+                .await?;
+        }
+        // Scans that were queued before this migration have no job yet: the sweep pushes them.
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for column in COLUMNS {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table("scans")
+                        .drop_column(*column)
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,84 @@
+//! The job queue: apalis storages on the pool sea-orm already holds (`apalis-sqlite` embedded,
+//! `apalis-postgres` at scale). A scan is one job, `ScanJob { scan_id }`; everything else about
+//! the scan lives in its row, so a job is cheap to push twice (running it is idempotent).
+
+use apalis::prelude::{TaskBuilder, TaskSink};
+use apalis_postgres::PostgresStorage;
+use apalis_sqlite::SqliteStorage;
+use sea_orm::{DatabaseConnection, DbBackend};
+use serde::{Deserialize, Serialize};
+
+use crate::config::JobSettings;
+use crate::error::{AppError, AppResult};
+
+/// The queue every scan job goes to.
+pub const QUEUE: &str = "sneakyscan.scans";
+
+/// Run the scan `scan_id` (queued, or taken over from a lost worker).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanJob {
+    pub scan_id: i32,
+}
+
+/// Pushes scan jobs; cheap to clone.
+#[derive(Clone)]
+pub enum JobQueue {
+    Sqlite(SqliteStorage<ScanJob>),
+    Postgres(PostgresStorage<ScanJob>),
+}
+
+impl JobQueue {
+    pub fn new(db: &DatabaseConnection, settings: &JobSettings) -> Self {
+        let heartbeat = settings.heartbeat();
+        let missed = settings.missed_heartbeats.max(1) as usize;
+        match db.get_database_backend() {
+            DbBackend::Postgres => Self::Postgres(
+                PostgresStorage::new(db.get_postgres_connection_pool()).with_config(
+                    apalis_postgres::Config::default()
+                        .queue(QUEUE)
+                        .heartbeat_interval(heartbeat)
+                        .missed_heartbeats(missed),
+                ),
+            ),
+            _ => Self::Sqlite(
+                SqliteStorage::new(db.get_sqlite_connection_pool()).with_config(
+                    apalis_sqlite::Config::default()
+                        .queue(QUEUE)
+                        .heartbeat_interval(heartbeat)
+                        .missed_heartbeats(missed),
+                ),
+            ),
+        }
+    }
+
+    /// Pushes the job of a scan.
+    pub async fn push(&self, scan_id: i32, max_attempts: u32) -> AppResult<()> {
+        let task = TaskBuilder::new(ScanJob { scan_id })
+            .max_attempts(max_attempts.max(1) as usize)
+            .build();
+        let pushed = match self.clone() {
+            Self::Sqlite(mut s) => s.push_task(task).await.map_err(|e| e.to_string()),
+            Self::Postgres(mut s) => s.push_task(task).await.map_err(|e| e.to_string()),
+        };
+        pushed.map_err(|e| {
+            AppError::internal(anyhow::anyhow!("pushing the job of scan {scan_id}: {e}"))
+        })
+    }
+}
+
+/// Creates apalis' own tables next to ours (its migrations only: its `setup` would also
+/// change PRAGMAs of the shared SQLite pool, e.g. `synchronous = OFF`). sqlx' migrator takes
+/// its own lock on PostgreSQL, so replicas starting together are safe.
+pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
+    use anyhow::Context;
+    match db.get_database_backend() {
+        DbBackend::Postgres => PostgresStorage::<()>::migrations()
+            .run(db.get_postgres_connection_pool())
+            .await
+            .context("while applying the job queue's migrations"),
+        _ => SqliteStorage::<()>::migrations()
+            .run(db.get_sqlite_connection_pool())
+            .await
+            .context("while applying the job queue's migrations"),
+    }
+}

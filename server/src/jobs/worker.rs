@@ -1,0 +1,101 @@
+//! The apalis worker of a process: takes scan jobs from the queue and hands each to
+//! [`Runner::run_job`]. It looks for work when woken (a job pushed in this process, or
+//! announced by another one over the event relay) and every `jobs.poll_ms` otherwise.
+//!
+//! apalis ends a worker at the first database error of its heartbeat or fetch; this module
+//! starts a new one (under a new name: a name is unique per live worker) after a pause. Runs
+//! of scans do not depend on it: they belong to the runner, so a restarted worker never
+//! kills a scan; the job of a scan still running here comes back re-queued and simply waits
+//! for that run to end.
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use apalis::prelude::*;
+use futures::Stream;
+use tokio_util::sync::CancellationToken;
+
+use super::queue::{JobQueue, ScanJob};
+use super::runner::Runner;
+
+/// Pause before a worker that ended on an error is started again.
+const RESTART_AFTER: Duration = Duration::from_secs(2);
+
+type Wakeups = Pin<Box<dyn Stream<Item = ()> + Send>>;
+
+/// Runs the worker until `closing` is cancelled.
+pub fn spawn(runner: Runner, closing: CancellationToken) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut generation = 0u32;
+        loop {
+            generation += 1;
+            let name = format!("{}.{generation}", runner.name());
+            let ended = run_once(&runner, &name, closing.clone()).await;
+            if closing.is_cancelled() {
+                return;
+            }
+            match ended {
+                Ok(()) => {
+                    tracing::warn!(worker = %name, "the job worker stopped; starting it again")
+                }
+                Err(e) => {
+                    tracing::warn!(worker = %name, error = %e, "the job worker failed; starting it again")
+                }
+            }
+            tokio::select! {
+                () = tokio::time::sleep(RESTART_AFTER) => {}
+                () = closing.cancelled() => return,
+            }
+        }
+    })
+}
+
+/// When to look for jobs: at every wake-up of the bus, and every `poll_ms`.
+fn wakeups(runner: &Runner) -> Wakeups {
+    let bus = runner.bus().clone();
+    let every = Duration::from_millis(runner.settings().jobs.poll_ms.max(50));
+    Box::pin(futures::stream::unfold(bus, move |bus| async move {
+        tokio::select! {
+            () = bus.job_wakeup() => {}
+            () = tokio::time::sleep(every) => {}
+        }
+        Some(((), bus))
+    }))
+}
+
+async fn handle(job: ScanJob, attempt: Attempt, runner: Data<Runner>) -> Result<(), BoxDynError> {
+    runner.run_job(job.scan_id, attempt.current()).await;
+    Ok(())
+}
+
+async fn run_once(
+    runner: &Runner,
+    name: &str,
+    closing: CancellationToken,
+) -> Result<(), WorkerError> {
+    let concurrency = runner.settings().jobs.worker_concurrency.max(1);
+    let stop = async move {
+        closing.cancelled().await;
+        Ok::<(), WorkerError>(())
+    };
+    match runner.queue().clone() {
+        JobQueue::Sqlite(storage) => {
+            WorkerBuilder::new(name)
+                .backend(storage.poll_with_stream(wakeups(runner)))
+                .data(runner.clone())
+                .concurrency(concurrency)
+                .build(handle)
+                .run_until(stop)
+                .await
+        }
+        JobQueue::Postgres(storage) => {
+            WorkerBuilder::new(name)
+                .backend(storage.poll_with_stream(wakeups(runner)))
+                .data(runner.clone())
+                .concurrency(concurrency)
+                .build(handle)
+                .run_until(stop)
+                .await
+        }
+    }
+}
