@@ -4,7 +4,8 @@
 //! the global limit holds across processes; a cancel on a replica stops the nmap of the worker
 //! running the scan; kill -9 of a worker mid-scan → its lease lapses → the other worker takes
 //! the scan over and completes it (one host, one port: nothing lost, nothing twice); a replica
-//! killed and restarted touches no scan of another process.
+//! killed and restarted touches no scan of another process; sign-in failures on one replica
+//! count on the other.
 //!
 //! The processes run the `sneakyscan` binary the workspace build made (target/<profile>/).
 
@@ -237,6 +238,22 @@ impl Client {
     }
 }
 
+/// A sign-in as admin on one replica; the answer as it comes.
+async fn sign_in(addr: SocketAddr, password: &str) -> Value {
+    reqwest::Client::new()
+        .post(format!("http://{addr}/graphql"))
+        .json(&json!({
+            "query": "mutation($u:String!,$p:String!){ login(username:$u, password:$p){ id } }",
+            "variables": { "u": "admin", "p": password }
+        }))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json")
+}
+
 /// The pid in a worker name (`<host>-<pid>-<random>`).
 fn worker_pid(scan: &Value) -> u32 {
     let name = scan["worker"].as_str().expect("worker name");
@@ -383,6 +400,16 @@ async fn replicas_and_workers_share_one_postgres_database() {
         )
         .await;
     assert_eq!(cancelled["cancelScan"]["status"], "CANCELLED");
+
+    // 6. Sign-in failures count on every replica: 3 on A and 2 on B lock the account on A.
+    for (base, n) in [(a, 3), (b, 2)] {
+        for _ in 0..n {
+            let body = sign_in(base, "wrong password").await;
+            assert_eq!(e2e::error_code(&body), "UNAUTHENTICATED", "{body}");
+        }
+    }
+    let body = sign_in(a, ADMIN_PASSWORD).await;
+    assert_eq!(e2e::error_code(&body), "RATE_LIMITED", "{body}");
 
     drop(cluster);
     database.drop_database().await;

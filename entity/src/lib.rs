@@ -4,6 +4,7 @@ pub mod alert;
 pub mod alert_rule;
 pub mod api_key;
 pub mod audit_log;
+pub mod login_failure;
 pub mod notification_channel;
 pub mod scan;
 pub mod scan_certificate;

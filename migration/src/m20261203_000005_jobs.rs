@@ -5,9 +5,12 @@
 //! `cancel_requested_by` is a cancel request that the process running the scan honours;
 //! `job_pushed_at` says the scan's job is in the job queue (a QUEUED scan without it is pushed
 //! again by a worker's sweep). The job queue's own tables are apalis' (its migrations).
+//! `login_failures` holds the sign-in limiter's failures, so that every replica counts the same
+//! ones.
 //! Never edit this file once it has landed: add a new migration instead.
 
 use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::*;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -57,10 +60,33 @@ impl MigrationTrait for Migration {
                 .await?;
         }
         // Scans that were queued before this migration have no job yet: the sweep pushes them.
+        manager
+            .create_table(
+                Table::create()
+                    .table("login_failures")
+                    .col(big_pk_auto("id"))
+                    .col(string("key"))
+                    .col(timestamp_with_time_zone("at"))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_login_failures_key_at")
+                    .table("login_failures")
+                    .col("key")
+                    .col("at")
+                    .to_owned(),
+            )
+            .await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table("login_failures").to_owned())
+            .await?;
         for column in COLUMNS {
             manager
                 .alter_table(

@@ -57,16 +57,26 @@ pub async fn run(
         }
     }
 
+    let limiter = Arc::new(LoginLimiter::new(
+        db.clone(),
+        Duration::from_secs(settings.auth.login_window_secs),
+        settings.auth.login_max_failures_per_account,
+        settings.auth.login_max_failures_per_ip,
+    ));
     let store = DbSessionStore::new(db.clone());
-    let purge = tokio::spawn(async move {
+    let purging = limiter.clone();
+    let purge = tokio::spawn(db::uncounted(async move {
         let mut every = tokio::time::interval(http::SESSION_PURGE_EVERY);
         loop {
             every.tick().await;
             if let Err(e) = store.delete_expired().await {
                 tracing::warn!(error = %e, "purging expired sessions failed");
             }
+            if let Err(e) = purging.purge().await {
+                tracing::warn!(error = ?e, "purging old sign-in failures failed");
+            }
         }
-    });
+    }));
 
     let events = EventBus::default();
     let relay = relay::attach(&db, &events)
@@ -84,11 +94,6 @@ pub async fn run(
             .await
             .map_err(|e| anyhow::anyhow!("while starting the scan worker: {e:?}"))?;
     }
-    let limiter = Arc::new(LoginLimiter::new(
-        Duration::from_secs(settings.auth.login_window_secs),
-        settings.auth.login_max_failures_per_account,
-        settings.auth.login_max_failures_per_ip,
-    ));
     let schemas = crate::graphql::build(
         db.clone(),
         settings.clone(),
@@ -109,6 +114,7 @@ pub async fn run(
             settings.graphql.answer_cache_mib,
         )),
         csp,
+        trusted_proxies: http::identity::trusted_proxies(&settings.http.trusted_proxies)?.into(),
     };
 
     // On shutdown, running scans are stopped (INTERRUPTED, subscribers told) before HTTP stops.

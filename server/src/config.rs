@@ -81,6 +81,10 @@ pub struct HttpSettings {
     /// Seconds a websocket may stay silent (clients send a graphql-transport-ws `ping`) before
     /// it is closed.
     pub ws_idle_timeout_secs: u64,
+    /// Reverse proxies (IP addresses or CIDRs) whose `X-Forwarded-For` is believed: the client
+    /// address (sign-in limits, audit) is the right-most address in it that is not one of
+    /// them. Empty: the peer address is the client, the header is ignored.
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -264,6 +268,7 @@ impl Default for HttpSettings {
             allowed_origins: Vec::new(),
             ws_init_timeout_secs: 3,
             ws_idle_timeout_secs: 300,
+            trusted_proxies: Vec::new(),
         }
     }
 }

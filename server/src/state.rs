@@ -24,4 +24,6 @@ pub struct AppState {
     pub answers: Arc<crate::graphql::answers::AnswerCache>,
     /// The Content-Security-Policy header, with hashes of the SPA's inline scripts.
     pub csp: Arc<str>,
+    /// `http.trusted_proxies`, parsed.
+    pub trusted_proxies: Arc<[ipnet::IpNet]>,
 }

@@ -135,6 +135,7 @@ mod tests {
             settings.clone(),
             events.clone(),
             Arc::new(crate::auth::rate_limit::LoginLimiter::new(
+                db.clone(),
                 std::time::Duration::from_secs(60),
                 5,
                 5,

@@ -106,7 +106,7 @@ pub async fn post(
         .data(RequestAuth {
             actor,
             session: Some(session),
-            client_ip: peer.ip().to_string(),
+            client_ip: identity::client_ip(peer.ip(), &headers, &state.trusted_proxies),
         })
         .data(Loaders::new(&state.db))
         .data(scope.clone());

@@ -12,6 +12,47 @@ use crate::service::sessions::{SESSION_AUTH_AT, SESSION_TOUCH_EVERY_SECS, SESSIO
 use crate::session::backend::AuthSession;
 use crate::state::AppState;
 
+/// Parses `http.trusted_proxies` (addresses or CIDRs); an entry that is neither is an error
+/// naming it (checked at start).
+pub fn trusted_proxies(entries: &[String]) -> anyhow::Result<Vec<ipnet::IpNet>> {
+    entries
+        .iter()
+        .map(|e| {
+            let e = e.trim();
+            e.parse::<ipnet::IpNet>()
+                .or_else(|_| e.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    anyhow::anyhow!("http.trusted_proxies: {e:?} is not an IP address or CIDR")
+                })
+        })
+        .collect()
+}
+
+/// The client's address: the peer, unless the peer is a trusted proxy; then the right-most
+/// `X-Forwarded-For` address that is not a trusted proxy (what the first trusted proxy saw).
+/// A malformed header falls back to the peer.
+pub fn client_ip(peer: std::net::IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) -> String {
+    let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer.to_string();
+    }
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    for hop in hops.iter().rev() {
+        match hop.parse::<std::net::IpAddr>() {
+            Ok(ip) if is_trusted(&ip) => continue,
+            Ok(ip) => return ip.to_string(),
+            Err(_) => break,
+        }
+    }
+    peer.to_string()
+}
+
 /// The bearer token of a request, if it has an `Authorization: Bearer` header.
 pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
@@ -83,4 +124,50 @@ pub async fn session_actor(
             .map_err(|e| AppError::internal(anyhow::anyhow!("session touch: {e}")))?;
     }
     Ok(Some(user.actor()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(xff: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in xff {
+            h.append("x-forwarded-for", v.parse().expect("header"));
+        }
+        h
+    }
+
+    #[test]
+    fn client_ip_believes_forwarded_for_only_from_trusted_proxies() {
+        let trusted = trusted_proxies(&["127.0.0.1".into(), "10.0.0.0/8".into()]).expect("valid");
+        let proxy: std::net::IpAddr = "127.0.0.1".parse().expect("ip");
+        let stranger: std::net::IpAddr = "192.0.2.9".parse().expect("ip");
+        // Not a proxy: its header is a claim, not a fact.
+        assert_eq!(
+            client_ip(stranger, &headers(&["198.51.100.1"]), &trusted),
+            "192.0.2.9"
+        );
+        // Through two trusted proxies: the right-most untrusted hop; spoofed left entries ignored.
+        assert_eq!(
+            client_ip(
+                proxy,
+                &headers(&["203.0.113.5, 198.51.100.7", "10.1.2.3"]),
+                &trusted
+            ),
+            "198.51.100.7"
+        );
+        // No header, or garbage: the peer.
+        assert_eq!(client_ip(proxy, &headers(&[]), &trusted), "127.0.0.1");
+        assert_eq!(
+            client_ip(proxy, &headers(&["not-an-ip"]), &trusted),
+            "127.0.0.1"
+        );
+        // Nothing trusted: the header never counts.
+        assert_eq!(
+            client_ip(proxy, &headers(&["198.51.100.1"]), &[]),
+            "127.0.0.1"
+        );
+        assert!(trusted_proxies(&["proxy.example".into()]).is_err());
+    }
 }

@@ -99,7 +99,7 @@ pub async fn upgrade(
         }
     };
     let session_id = session.session.id().map(|id| id.to_string());
-    let client_ip = peer.ip().to_string();
+    let client_ip = identity::client_ip(peer.ip(), &headers, &state.trusted_proxies);
     ws.protocols(ALL_WEBSOCKET_PROTOCOLS)
         .max_message_size(MAX_MESSAGE_BYTES)
         .on_upgrade(move |socket| {

@@ -38,9 +38,9 @@ pub async fn change_password(
     let user = users::get(db, id)
         .await?
         .ok_or(AppError::NotFound("user"))?;
-    limiter.check(&user.username, ip)?;
+    limiter.check(&user.username, ip).await?;
     if !password::verify(current, user.password_hash.clone()).await? {
-        limiter.record_failure(&user.username, ip);
+        limiter.record_failure(&user.username, ip).await?;
         audit::record(db, actor, "password.failed", None, None).await?;
         return Err(AppError::InvalidCredentials(
             "current password is wrong".into(),

@@ -26,7 +26,7 @@ pub async fn login(
     password: String,
     ip: &str,
 ) -> AppResult<user::Model> {
-    limiter.check(username, ip)?;
+    limiter.check(username, ip).await?;
     let user = session
         .authenticate(Credentials {
             username: username.to_owned(),
@@ -35,7 +35,7 @@ pub async fn login(
         .await
         .map_err(|e| AppError::internal(anyhow::anyhow!("authentication backend: {e}")))?;
     let Some(user) = user else {
-        limiter.record_failure(username, ip);
+        limiter.record_failure(username, ip).await?;
         audit::record_raw(
             db,
             None,
@@ -50,7 +50,7 @@ pub async fn login(
             "invalid username or password".into(),
         ));
     };
-    limiter.record_success(username);
+    limiter.record_success(username).await?;
     session
         .login(&user)
         .await
