@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make bench`: parser (criterion), import (ours vs the floor vs python-libnmap + sqlite3, and
-# peak memory), and a 256-address loopback scan (through the API vs the best nmap command).
+# peak memory), a 256-address loopback scan (through the API vs the best nmap command), and the
+# fan-out of progress events to idle subscriptions (relayed over PostgreSQL vs in process).
 # Figures go to docs/BENCHMARKS.md by hand, with the machine and versions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,3 +43,10 @@ command -v wrk >/dev/null || { [ "$(id -u)" = 0 ] && apt-get install -y -q wrk >
 
 echo "== scan: 256 loopback addresses x 2 ports"
 "$TARGET/release/examples/bench_scan" | tee "$OUT/scan.txt"
+
+echo "== replicas: fan-out to idle subscriptions (relayed over PostgreSQL vs in process), start, cancel, take-over"
+if (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
+  "$TARGET/release/examples/bench_replicas" "$TARGET/release/sneakyscan" "$OUT" | tee "$OUT/replicas.txt"
+else
+  echo "skipped: no PostgreSQL at 127.0.0.1:5432"
+fi

@@ -298,16 +298,7 @@ impl TestApp {
 
     /// A counter of /metrics by name.
     pub async fn metric(&self, name: &str) -> u64 {
-        let text = reqwest::get(format!("{}/metrics", self.base))
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("metrics body");
-        text.lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
-            .and_then(|n| n.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no counter {name} in {text}"))
+        metric(&self.base, name).await
     }
 
     /// Graceful shutdown; fails the test if the server returned an error or hung.
@@ -355,6 +346,20 @@ async fn launch(settings: Settings) -> (SocketAddr, oneshot::Sender<()>, ServerT
         let _ = rx.await;
     }));
     (addr, tx, handle)
+}
+
+/// A counter or gauge of a server's `/metrics` (`base`: `http://host:port`) by name.
+pub async fn metric(base: &str, name: &str) -> u64 {
+    let text = reqwest::get(format!("{base}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics body");
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no counter {name} in {text}"))
 }
 
 /// The whole `Set-Cookie` header of the session cookie in a response, if it sets one.

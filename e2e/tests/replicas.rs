@@ -199,20 +199,7 @@ impl Client {
     }
 
     async fn listeners(&self) -> u64 {
-        let text = reqwest::get(format!("{}/metrics", self.base))
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("metrics body");
-        text.lines()
-            .find_map(|l| {
-                l.strip_prefix("sneakyscan_scan_event_listeners ")?
-                    .trim()
-                    .parse()
-                    .ok()
-            })
-            .expect("listeners gauge")
+        e2e::metric(&self.base, "sneakyscan_scan_event_listeners").await
     }
 
     /// A scanUpdates subscription on this replica, attached before this returns.

@@ -79,21 +79,7 @@ pub async fn run(
     }));
 
     let events = EventBus::default();
-    let relay = relay::attach(&db, &events)
-        .await
-        .context("while listening for other processes' events")?;
-    let runner = Runner::new(
-        db.clone(),
-        events.clone(),
-        settings.clone(),
-        JobQueue::new(&db, &settings.jobs),
-    );
-    if settings.jobs.worker {
-        runner
-            .start_worker()
-            .await
-            .map_err(|e| anyhow::anyhow!("while starting the scan worker: {e:?}"))?;
-    }
+    let (runner, relay) = jobs_of(&db, &settings, &events, settings.jobs.worker).await?;
     let schemas = crate::graphql::build(
         db.clone(),
         settings.clone(),
@@ -172,6 +158,32 @@ async fn open(
     .await
 }
 
+/// The process' side of the job engine: the event relay (PostgreSQL), the runner and, when
+/// `worker`, its worker.
+async fn jobs_of(
+    db: &sea_orm::DatabaseConnection,
+    settings: &Arc<Settings>,
+    events: &EventBus,
+    worker: bool,
+) -> anyhow::Result<(Runner, Option<relay::Relay>)> {
+    let relay = relay::attach(db, events)
+        .await
+        .context("while listening for other processes' events")?;
+    let runner = Runner::new(
+        db.clone(),
+        events.clone(),
+        settings.clone(),
+        JobQueue::new(db, &settings.jobs),
+    );
+    if worker {
+        runner
+            .start_worker()
+            .await
+            .map_err(|e| anyhow::anyhow!("while starting the scan worker: {e:?}"))?;
+    }
+    Ok((runner, relay))
+}
+
 /// `sneakyscan worker`: runs scan jobs (no HTTP) until `shutdown` resolves, then stops its
 /// scans (INTERRUPTED) like a server does.
 pub async fn run_worker(
@@ -182,20 +194,7 @@ pub async fn run_worker(
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("while creating data dir {}", settings.data_dir.display()))?;
     let db = open(&settings, Arc::new(DbMetrics::default())).await?;
-    let events = EventBus::default();
-    let relay = relay::attach(&db, &events)
-        .await
-        .context("while listening for other processes' events")?;
-    let runner = Runner::new(
-        db.clone(),
-        events,
-        settings.clone(),
-        JobQueue::new(&db, &settings.jobs),
-    );
-    runner
-        .start_worker()
-        .await
-        .map_err(|e| anyhow::anyhow!("while starting the scan worker: {e:?}"))?;
+    let (runner, relay) = jobs_of(&db, &settings, &EventBus::default(), true).await?;
     tracing::info!(worker = %runner.name(), database = %db::redact(&settings.effective_database_url()), "SneakyScanner worker running");
     shutdown.await;
     runner.shutdown().await;

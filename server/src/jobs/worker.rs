@@ -78,24 +78,20 @@ async fn run_once(
         closing.cancelled().await;
         Ok::<(), WorkerError>(())
     };
+    // The same worker over either storage (their types differ).
+    macro_rules! run {
+        ($storage:expr) => {
+            WorkerBuilder::new(name)
+                .backend($storage.poll_with_stream(wakeups(runner)))
+                .data(runner.clone())
+                .concurrency(concurrency)
+                .build(handle)
+                .run_until(stop)
+                .await
+        };
+    }
     match runner.queue().clone() {
-        JobQueue::Sqlite(storage) => {
-            WorkerBuilder::new(name)
-                .backend(storage.poll_with_stream(wakeups(runner)))
-                .data(runner.clone())
-                .concurrency(concurrency)
-                .build(handle)
-                .run_until(stop)
-                .await
-        }
-        JobQueue::Postgres(storage) => {
-            WorkerBuilder::new(name)
-                .backend(storage.poll_with_stream(wakeups(runner)))
-                .data(runner.clone())
-                .concurrency(concurrency)
-                .build(handle)
-                .run_until(stop)
-                .await
-        }
+        JobQueue::Sqlite(storage) => run!(storage),
+        JobQueue::Postgres(storage) => run!(storage),
     }
 }
