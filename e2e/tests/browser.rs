@@ -700,6 +700,12 @@ scan:
         "{settings}"
     );
 
+    // Workers: the server's own worker, online.
+    b.nav("/workers").await;
+    b.text_of("h1", "Workers").await;
+    b.text_of("tr[data-worker] td:nth-child(2)", "online").await;
+    b.shot("15-workers").await;
+
     // The API playground runs from this server's own pinned files (the CSP allows no CDN).
     b.goto("/graphiql").await;
     b.find(".graphiql-container").await;

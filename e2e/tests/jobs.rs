@@ -244,3 +244,43 @@ async fn a_run_that_lost_its_lease_stops_and_writes_nothing(backend: Backend) {
     app.stop().await;
 }
 both_backends!(a_run_that_lost_its_lease_stops_and_writes_nothing);
+
+const WORKERS: &str =
+    "{ workers { name host pid version startedAt lastSeen stoppedAt online runningScans } }";
+
+async fn workers_are_listed_online_and_stopped(backend: Backend) {
+    let Some(mut app) = spawn(backend).await else {
+        return;
+    };
+    let admin = app.admin().await;
+    let body = app.gql(&admin, WORKERS, json!({})).await;
+    let list = body["data"]["workers"].as_array().expect("workers").clone();
+    assert_eq!(list.len(), 1, "{body}");
+    let first = &list[0];
+    assert_eq!(first["online"], true, "{body}");
+    assert_eq!(first["runningScans"], 0, "{body}");
+    assert_eq!(
+        first["pid"],
+        std::process::id(),
+        "the server runs in this process"
+    );
+    assert_eq!(first["version"], env!("CARGO_PKG_VERSION"));
+    assert!(first["stoppedAt"].is_null());
+    // Restarted: a new worker; the old one stopped gracefully.
+    app.restart().await;
+    let viewer = app.user_with_role("watcher", "VIEWER").await;
+    let body = app.gql(&viewer, WORKERS, json!({})).await;
+    let list = body["data"]["workers"].as_array().expect("workers").clone();
+    assert_eq!(list.len(), 2, "{body}");
+    assert_eq!(list[0]["online"], true, "online first: {body}");
+    assert_ne!(list[0]["name"], first["name"]);
+    assert_eq!(list[1]["name"], first["name"]);
+    assert_eq!(list[1]["online"], false);
+    assert!(list[1]["stoppedAt"].is_string(), "{body}");
+    // Signed out: nothing.
+    let anonymous = app.client();
+    let body = app.gql(&anonymous, WORKERS, json!({})).await;
+    assert_eq!(e2e::error_code(&body), "UNAUTHENTICATED", "{body}");
+    app.stop().await;
+}
+both_backends!(workers_are_listed_online_and_stopped);

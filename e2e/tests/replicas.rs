@@ -365,6 +365,19 @@ async fn replicas_and_workers_share_one_postgres_database() {
         !listeners::nmap_running_under(&data.join("scans").join(&second)),
         "the lost run's nmap was killed"
     );
+    // The lost worker is offline (it never said it stopped); the survivor online.
+    let list = on_a
+        .gql("{ workers { pid online stoppedAt } }", json!({}))
+        .await["workers"]
+        .clone();
+    let of = |pid: u32| {
+        list.as_array()
+            .and_then(|l| l.iter().find(|w| w["pid"] == pid).cloned())
+            .unwrap_or_else(|| panic!("worker {pid} in {list}"))
+    };
+    assert_eq!(of(lost)["online"], false, "{list}");
+    assert!(of(lost)["stoppedAt"].is_null(), "{list}");
+    assert_eq!(of(survivor)["online"], true, "{list}");
 
     // 5. A replica killed and restarted touches no other process' scan.
     let silent3 = listeners::start(listeners::loopback(block, 4), Kind::Silent).await;

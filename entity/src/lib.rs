@@ -20,3 +20,4 @@ pub mod schedule;
 pub mod session;
 pub mod setting;
 pub mod user;
+pub mod worker;

@@ -16,6 +16,7 @@ use crate::pages::not_found::NotFoundPage;
 use crate::pages::scan_detail::ScanDetailPage;
 use crate::pages::scans::ScansPage;
 use crate::pages::settings::SettingsPage;
+use crate::pages::workers::WorkersPage;
 use crate::route::{Route, Router};
 
 /// What the app knows about the session.
@@ -122,6 +123,7 @@ fn page(route: Route) -> AnyView {
         Route::Config(id) => view! { <ConfigEditPage id=Some(id) /> }.into_any(),
         Route::Import => view! { <ImportPage /> }.into_any(),
         Route::ApiKeys => view! { <ApiKeysPage /> }.into_any(),
+        Route::Workers => view! { <WorkersPage /> }.into_any(),
         Route::Settings => view! { <SettingsPage /> }.into_any(),
         Route::NotFound(path) => view! { <NotFoundPage path=path /> }.into_any(),
     }

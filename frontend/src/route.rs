@@ -15,6 +15,7 @@ pub enum Route {
     Config(String),
     Import,
     ApiKeys,
+    Workers,
     Settings,
     NotFound(String),
 }
@@ -37,6 +38,7 @@ impl Route {
             ["configs", id] if is_id(id) => Route::Config((*id).to_owned()),
             ["import"] => Route::Import,
             ["keys"] => Route::ApiKeys,
+            ["workers"] => Route::Workers,
             ["settings"] => Route::Settings,
             _ => Route::NotFound(path.to_owned()),
         }
@@ -52,6 +54,7 @@ impl Route {
             Route::Config(id) => format!("/configs/{id}"),
             Route::Import => "/import".to_owned(),
             Route::ApiKeys => "/keys".to_owned(),
+            Route::Workers => "/workers".to_owned(),
             Route::Settings => "/settings".to_owned(),
             Route::NotFound(path) => path.clone(),
         }
@@ -68,6 +71,7 @@ impl Route {
             Route::Config(id) => format!("Config {id}"),
             Route::Import => "Import".to_owned(),
             Route::ApiKeys => "API keys".to_owned(),
+            Route::Workers => "Workers".to_owned(),
             Route::Settings => "Settings".to_owned(),
             Route::NotFound(_) => "Not found".to_owned(),
         };
@@ -175,6 +179,7 @@ mod tests {
             Route::Config("7".into()),
             Route::Import,
             Route::ApiKeys,
+            Route::Workers,
             Route::Settings,
         ] {
             assert_eq!(Route::parse(&route.href()), route);

@@ -6,7 +6,8 @@
 //! `job_pushed_at` says the scan's job is in the job queue (a QUEUED scan without it is pushed
 //! again by a worker's sweep). The job queue's own tables are apalis' (its migrations).
 //! `login_failures` holds the sign-in limiter's failures, so that every replica counts the same
-//! ones.
+//! ones; `scan_workers` lists the processes that run scans (registered at start, seen every
+//! heartbeat; not `workers`: apalis has a `Workers` table, and SQLite names ignore case).
 //! Never edit this file once it has landed: add a new migration instead.
 
 use sea_orm_migration::prelude::*;
@@ -80,13 +81,29 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table("scan_workers")
+                    .col(string("name").primary_key())
+                    .col(string("host"))
+                    .col(integer("pid"))
+                    .col(string("version"))
+                    .col(timestamp_with_time_zone("started_at"))
+                    .col(timestamp_with_time_zone("last_seen"))
+                    .col(timestamp_with_time_zone_null("stopped_at"))
+                    .to_owned(),
+            )
+            .await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(Table::drop().table("login_failures").to_owned())
-            .await?;
+        for table in ["scan_workers", "login_failures"] {
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
+        }
         for column in COLUMNS {
             manager
                 .alter_table(

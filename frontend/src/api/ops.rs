@@ -60,6 +60,7 @@ operation!(UpdateUser, "graphql/admin.graphql");
 operation!(ApiKeys, "graphql/admin.graphql");
 operation!(CreateApiKey, "graphql/admin.graphql");
 operation!(RevokeApiKey, "graphql/admin.graphql");
+operation!(Workers, "graphql/admin.graphql");
 
 operation!(ScanUpdates, "graphql/subscriptions.graphql");
 operation!(ScanProgress, "graphql/subscriptions.graphql");

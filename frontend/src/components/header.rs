@@ -44,6 +44,7 @@ pub fn Header(user: User, session: RwSignal<Session>) -> impl IntoView {
     if user.role.can_operate() {
         links.push((Route::Import, "Import"));
     }
+    links.push((Route::Workers, "Workers"));
     links.push((Route::ApiKeys, "API keys"));
     if user.role == Role::Admin {
         links.push((Route::Settings, "Settings"));

@@ -8,3 +8,4 @@ pub mod not_found;
 pub mod scan_detail;
 pub mod scans;
 pub mod settings;
+pub mod workers;

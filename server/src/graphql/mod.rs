@@ -13,6 +13,7 @@ pub mod reauth;
 pub mod scans;
 pub mod settings;
 pub mod subscription;
+pub mod workers;
 
 use std::sync::Arc;
 
@@ -30,6 +31,7 @@ pub struct Query(
     configs::ConfigQuery,
     scans::ScanQuery,
     settings::SettingsQuery,
+    workers::WorkerQuery,
 );
 
 #[derive(MergedObject, Default)]

@@ -45,6 +45,7 @@ use crate::events::{EventBus, ScanEvent};
 use crate::service::results;
 use crate::service::scans;
 use crate::service::settings;
+use crate::service::workers;
 
 /// How often the keeper reads cancel requests and lease changes of this process' scans.
 const KEEP_EVERY: Duration = Duration::from_secs(1);
@@ -123,14 +124,18 @@ struct Inner {
     bus: EventBus,
     settings: Arc<Settings>,
     queue: JobQueue,
-    /// This process' name as a worker (host, pid and a random part: unique per process).
-    name: String,
+    /// This process as a worker: its name (host, pid and a random part: unique per process).
+    me: workers::Registration,
+    /// Whether this process runs a worker (registered, seen every heartbeat).
+    working: std::sync::atomic::AtomicBool,
     jobs: Mutex<HashMap<i32, Arc<JobControl>>>,
     /// Runs of scans (they outlive the job handler that started them).
     tracker: TaskTracker,
     /// Set at shutdown: take no more work.
     closing: CancellationToken,
-    /// Set when every run has ended: the keeper stops renewing leases.
+    /// Set when every run has ended: the keeper stops renewing leases and the job worker
+    /// stops (not before: its shutdown writes to the database, and the runs' last writes come
+    /// first).
     stopped: CancellationToken,
     /// A run ended or the settings changed: waiting jobs look for a slot.
     slots: Notify,
@@ -165,7 +170,8 @@ impl Runner {
                 bus,
                 settings,
                 queue,
-                name: worker_name(),
+                me: registration(),
+                working: std::sync::atomic::AtomicBool::new(false),
                 jobs: Mutex::new(HashMap::new()),
                 tracker: TaskTracker::new(),
                 closing: CancellationToken::new(),
@@ -178,7 +184,12 @@ impl Runner {
 
     /// This process' worker name.
     pub fn name(&self) -> &str {
-        &self.inner.name
+        &self.inner.me.name
+    }
+
+    /// How long a lease lasts (a worker not seen for this long is offline).
+    pub fn lease_ttl(&self) -> Duration {
+        self.inner.settings.jobs.lease_ttl()
     }
 
     pub fn queue(&self) -> &JobQueue {
@@ -238,6 +249,10 @@ impl Runner {
     /// Starts this process' side of running scans: kills nmap processes left by a dead
     /// process on this machine, then the keeper, the reaper and sweep, and the job worker.
     pub async fn start_worker(&self) -> AppResult<()> {
+        workers::register(&self.inner.db, &self.inner.me).await?;
+        self.inner
+            .working
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         self.reap_local_orphans().await?;
         // Before taking work: scans that never had a lease (left RUNNING by a version before
         // leases) end INTERRUPTED, and queued scans without a job get one. Scans with a lease
@@ -251,9 +266,9 @@ impl Runner {
         tokio::spawn(crate::db::uncounted(
             async move { runner.housekeeping().await },
         ));
-        let worker = super::worker::spawn(self.clone(), self.inner.closing.clone());
+        let worker = super::worker::spawn(self.clone(), self.inner.stopped.clone());
         *self.inner.worker.lock().unwrap_or_else(|e| e.into_inner()) = Some(worker);
-        tracing::info!(worker = %self.inner.name, "scan worker started");
+        tracing::info!(worker = %self.inner.me.name, "scan worker started");
         Ok(())
     }
 
@@ -275,6 +290,14 @@ impl Runner {
             tracing::warn!("scans did not stop within the shutdown grace period");
         }
         self.inner.stopped.cancel();
+        if self
+            .inner
+            .working
+            .load(std::sync::atomic::Ordering::Relaxed)
+            && let Err(e) = workers::stopped(&self.inner.db, &self.inner.me.name).await
+        {
+            tracing::warn!(error = ?e, "could not record this worker's stop");
+        }
         // The job worker acknowledges its last jobs before the database closes.
         let worker = self
             .inner
@@ -315,7 +338,7 @@ impl Runner {
             }
             match self.claim(scan_id).await {
                 Ok(Claim::Run(row)) => {
-                    tracing::info!(scan_id, attempt, run = row.attempt, worker = %self.inner.name, "scan claimed");
+                    tracing::info!(scan_id, attempt, run = row.attempt, worker = %self.inner.me.name, "scan claimed");
                     let control = self.spawn_run(*row).await;
                     control.finished().await;
                     return;
@@ -368,7 +391,10 @@ impl Runner {
             .unwrap_or(chrono::TimeDelta::seconds(15));
         let lease = uuid::Uuid::new_v4().to_string();
         let mut update = scan::Entity::update_many()
-            .col_expr(scan::Column::Worker, Expr::value(self.inner.name.clone()))
+            .col_expr(
+                scan::Column::Worker,
+                Expr::value(self.inner.me.name.clone()),
+            )
             .col_expr(scan::Column::Lease, Expr::value(lease))
             .col_expr(scan::Column::LeaseUntil, Expr::value(now + ttl))
             .col_expr(
@@ -417,7 +443,7 @@ impl Runner {
                         Expr::value(format!(
                             "run {} on {}: {lost} stopped answering",
                             row.attempt + 1,
-                            self.inner.name
+                            self.inner.me.name
                         )),
                     )
                     .filter(scan::Column::Status.eq(ScanStatus::Running.as_str()));
@@ -505,16 +531,21 @@ impl Runner {
                 .iter()
                 .map(|(id, job)| (*id, job.clone()))
                 .collect();
-            if jobs.is_empty() {
-                continue;
-            }
-            if let Err(e) = self.check(&jobs).await {
+            if !jobs.is_empty()
+                && let Err(e) = self.check(&jobs).await
+            {
                 tracing::warn!(error = ?e, "checking this process' scans failed");
             }
             if renewed.elapsed() >= heartbeat {
-                match self.renew(&jobs).await {
+                let seen = workers::seen(&self.inner.db, &self.inner.me.name).await;
+                let renewed_leases = if jobs.is_empty() {
+                    Ok(())
+                } else {
+                    self.renew(&jobs).await
+                };
+                match seen.and(renewed_leases) {
                     Ok(()) => renewed = Instant::now(),
-                    Err(e) => tracing::warn!(error = ?e, "renewing scan leases failed"),
+                    Err(e) => tracing::warn!(error = ?e, "renewing this worker's leases failed"),
                 }
             }
         }
@@ -688,16 +719,21 @@ impl Runner {
     }
 }
 
-/// A name for this process as a worker: unique per process (the job engine refuses a second
-/// live worker of the same name), readable in the scan list.
-fn worker_name() -> String {
+/// This process as a worker. Its name is unique per process (the job engine refuses a second
+/// live worker of the same name) and readable in the scan list: `<host>-<pid>-<random>`.
+fn registration() -> workers::Registration {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_owned())
         .ok()
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "host".to_owned());
     let random = uuid::Uuid::new_v4().simple().to_string();
-    format!("{host}-{}-{}", std::process::id(), &random[..6])
+    let pid = std::process::id();
+    workers::Registration {
+        name: format!("{host}-{pid}-{}", &random[..6]),
+        host,
+        pid,
+    }
 }
 
 /// How long `cancelScan` waits for a running scan to stop before answering.

@@ -13,3 +13,4 @@ pub mod scans;
 pub mod sessions;
 pub mod settings;
 pub mod users;
+pub mod workers;
