@@ -21,7 +21,8 @@
 //!
 //! Usage: `bench_replicas <path to sneakyscan> <out dir>`; PostgreSQL from
 //! `SNEAKYSCAN_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/test`, a
-//! throw-away database is created in it). `BENCH_SUBSCRIPTIONS` (default 10000). Prints
+//! throw-away database is created in it). `BENCH_SUBSCRIPTIONS` (default 10000),
+//! `BENCH_PER_SOCKET` (default 100). Prints
 //! `key=value` lines.
 
 use std::path::{Path, PathBuf};
@@ -36,7 +37,13 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::Message;
 
 const PASSWORD: &str = "bench-admin-password";
-const PER_SOCKET: usize = 100;
+/// Subscriptions per websocket (`BENCH_PER_SOCKET`, default 100: the server's cap).
+fn per_socket() -> usize {
+    std::env::var("BENCH_PER_SOCKET")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100)
+}
 
 struct Proc {
     child: tokio::process::Child,
@@ -146,7 +153,7 @@ type Deliveries = Arc<Mutex<Vec<Vec<f64>>>>;
 /// When a subscriber first saw a RUNNING event.
 type FirstRunning = Arc<Mutex<Option<chrono::DateTime<chrono::Utc>>>>;
 
-/// One websocket with `PER_SOCKET` scanUpdates subscriptions; records each event's latency.
+/// One websocket with [`per_socket`] scanUpdates subscriptions; records each event's latency.
 async fn socket(
     base: String,
     cookie: String,
@@ -170,7 +177,7 @@ async fn socket(
     ws.send(send(json!({ "type": "connection_init", "payload": {} })))
         .await
         .expect("init");
-    for i in 0..PER_SOCKET {
+    for i in 0..per_socket() {
         ws.send(send(
             json!({ "id": format!("s{i}"), "type": "subscribe", "payload": {
             "query": "subscription { scanUpdates { scanId status percent at } }" } }),
@@ -228,7 +235,7 @@ async fn measure(name: &str, replicas: &[&Proc], subs: usize, secs: u64) {
     let before: Vec<u64> = replicas.iter().map(|p| rss_kb(p.pid())).collect();
     let deliveries: Deliveries = Arc::new(Mutex::new(vec![Vec::new(); bases.len()]));
     let first_running: FirstRunning = Arc::new(Mutex::new(None));
-    let sockets = subs / PER_SOCKET;
+    let sockets = subs / per_socket();
     let mut tasks = Vec::new();
     for i in 0..sockets {
         let r = i % bases.len();
@@ -243,7 +250,7 @@ async fn measure(name: &str, replicas: &[&Proc], subs: usize, secs: u64) {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
-    let per_replica = (sockets / bases.len() * PER_SOCKET) as u64;
+    let per_replica = (sockets / bases.len() * per_socket()) as u64;
     let deadline = Instant::now() + Duration::from_secs(120);
     for base in &bases {
         while listeners(base).await < per_replica {
