@@ -276,17 +276,7 @@ async fn measure(name: &str, replicas: &[&Proc], subs: usize, secs: u64) {
         grown as f64 * 1024.0 / subs as f64
     );
 
-    // A silent service: version detection waits on it, nmap reports progress every second.
-    let silent = tokio::net::TcpListener::bind("127.0.99.1:0")
-        .await
-        .expect("bind");
-    let target = silent.local_addr().expect("addr");
-    let hold = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((s, _)) = silent.accept().await {
-            held.push(s);
-        }
-    });
+    let (target, hold) = silent_service("127.0.99.1").await;
     let started = gql(
         &bases[0],
         &cookies[0],
@@ -379,6 +369,20 @@ async fn measure(name: &str, replicas: &[&Proc], subs: usize, secs: u64) {
     );
 }
 
+/// A service that accepts and never answers (version detection waits on it; nmap reports
+/// progress every second), until the handle is aborted.
+async fn silent_service(ip: &str) -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
+    let silent = tokio::net::TcpListener::bind((ip, 0)).await.expect("bind");
+    let target = silent.local_addr().expect("addr");
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = silent.accept().await {
+            held.push(s);
+        }
+    });
+    (target, hold)
+}
+
 /// A running scan of a silent service, started on `on`; its id once a worker runs nmap.
 async fn slow_scan(on: &str, cookie: &str, target: std::net::SocketAddr) -> (String, Value) {
     let started = gql(
@@ -419,16 +423,7 @@ async fn until(on: &str, cookie: &str, id: &str, done: impl Fn(&Value) -> bool) 
 async fn jobs(a: &Proc, b: &Proc, mut workers: Vec<Proc>) {
     let (a, b) = (a.base.clone().expect("a"), b.base.clone().expect("b"));
     let (ca, cb) = (cookie(&a).await, cookie(&b).await);
-    let silent = tokio::net::TcpListener::bind("127.0.99.2:0")
-        .await
-        .expect("bind");
-    let target = silent.local_addr().expect("addr");
-    let hold = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((s, _)) = silent.accept().await {
-            held.push(s);
-        }
-    });
+    let (target, hold) = silent_service("127.0.99.2").await;
     let mut cancels = Vec::new();
     for _ in 0..5 {
         let (id, _) = slow_scan(&a, &ca, target).await;

@@ -30,6 +30,18 @@ async fn spawn(backend: Backend) -> Option<TestApp> {
     .await
 }
 
+/// The server, its admin and a listener of `kind` on an address of the test's own.
+async fn set_up(
+    backend: Backend,
+    kind: Kind,
+) -> Option<(TestApp, reqwest::Client, listeners::Listener)> {
+    let app = spawn(backend).await?;
+    let admin = app.admin().await;
+    let listener =
+        listeners::start(listeners::loopback(listeners::loopback_block(), 1), kind).await;
+    Some((app, admin, listener))
+}
+
 async fn scan_until(
     app: &TestApp,
     client: &reqwest::Client,
@@ -70,15 +82,9 @@ async fn queued_without_job(app: &TestApp, target: std::net::SocketAddr) -> i32 
 }
 
 async fn a_queued_scan_without_a_job_is_pushed_by_the_sweep_and_runs_once(backend: Backend) {
-    let Some(app) = spawn(backend).await else {
+    let Some((app, admin, banner)) = set_up(backend, Kind::Banner).await else {
         return;
     };
-    let admin = app.admin().await;
-    let banner = listeners::start(
-        listeners::loopback(listeners::loopback_block(), 1),
-        Kind::Banner,
-    )
-    .await;
     let id = queued_without_job(&app, banner.addr).await;
     // As if its process died between storing it and pushing its job, a minute ago.
     let db = app.db().await;
@@ -112,15 +118,9 @@ async fn a_queued_scan_without_a_job_is_pushed_by_the_sweep_and_runs_once(backen
 both_backends!(a_queued_scan_without_a_job_is_pushed_by_the_sweep_and_runs_once);
 
 async fn a_scan_whose_lease_lapsed_is_taken_over_and_run_again(backend: Backend) {
-    let Some(app) = spawn(backend).await else {
+    let Some((app, admin, banner)) = set_up(backend, Kind::Banner).await else {
         return;
     };
-    let admin = app.admin().await;
-    let banner = listeners::start(
-        listeners::loopback(listeners::loopback_block(), 1),
-        Kind::Banner,
-    )
-    .await;
     let id = queued_without_job(&app, banner.addr).await;
     // RUNNING on a worker that died: run 1, its lease lapsed a second ago.
     let db = app.db().await;
@@ -167,15 +167,9 @@ async fn a_scan_whose_lease_lapsed_is_taken_over_and_run_again(backend: Backend)
 both_backends!(a_scan_whose_lease_lapsed_is_taken_over_and_run_again);
 
 async fn a_run_that_lost_its_lease_stops_and_writes_nothing(backend: Backend) {
-    let Some(app) = spawn(backend).await else {
+    let Some((app, admin, silent)) = set_up(backend, Kind::Silent).await else {
         return;
     };
-    let admin = app.admin().await;
-    let silent = listeners::start(
-        listeners::loopback(listeners::loopback_block(), 1),
-        Kind::Silent,
-    )
-    .await;
     let body = app
         .gql(
             &admin,
