@@ -194,6 +194,13 @@ pub async fn run_worker(
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("while creating data dir {}", settings.data_dir.display()))?;
     let db = open(&settings, Arc::new(DbMetrics::default())).await?;
+    if db.get_database_backend() != sea_orm::DbBackend::Postgres {
+        tracing::warn!(
+            "a separate worker on SQLite: its scans run, but their live progress reaches the \
+             server's subscribers only through the scan row (no NOTIFY on SQLite); use \
+             PostgreSQL for more than one process"
+        );
+    }
     let (runner, relay) = jobs_of(&db, &settings, &EventBus::default(), true).await?;
     tracing::info!(worker = %runner.name(), database = %db::redact(&settings.effective_database_url()), "SneakyScanner worker running");
     shutdown.await;
