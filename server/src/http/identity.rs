@@ -140,7 +140,7 @@ mod tests {
 
     #[test]
     fn client_ip_believes_forwarded_for_only_from_trusted_proxies() {
-        let trusted = trusted_proxies(&["127.0.0.1".into(), "10.0.0.0/8".into()]).expect("valid");
+        let trusted = trusted_proxies(&["127.0.0.1".into(), "127.0.1.0/24".into()]).expect("valid");
         let proxy: std::net::IpAddr = "127.0.0.1".parse().expect("ip");
         let stranger: std::net::IpAddr = "192.0.2.9".parse().expect("ip");
         // Not a proxy: its header is a claim, not a fact.
@@ -152,7 +152,7 @@ mod tests {
         assert_eq!(
             client_ip(
                 proxy,
-                &headers(&["203.0.113.5, 198.51.100.7", "10.1.2.3"]),
+                &headers(&["203.0.113.5, 198.51.100.7", "127.0.1.3"]),
                 &trusted
             ),
             "198.51.100.7"
