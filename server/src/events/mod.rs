@@ -83,7 +83,9 @@ impl EventBus {
 
     /// Publishes without waiting; having no subscribers is fine.
     pub fn publish(&self, event: ScanEvent) {
-        self.relay(relay::Message::Scan(event.clone()));
+        if let Some(outbox) = self.relay.get() {
+            outbox.send(relay::Message::Scan(event.clone()));
+        }
         self.deliver(relay::Message::Scan(event));
     }
 

@@ -157,6 +157,55 @@ enum Claim {
     Gone,
 }
 
+/// What a job can do with its scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decision {
+    /// QUEUED, and a slot is free.
+    Start,
+    /// RUNNING under a lapsed lease (its worker is gone), with runs left.
+    TakeOver,
+    /// No free slot, or the scan runs elsewhere under a live lease.
+    Wait,
+    /// Ended, deleted, or lost too often (the reaper ends it INTERRUPTED).
+    Gone,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    /// `maxConcurrentScans`, over every process.
+    max_running: u32,
+    /// `jobs.max_attempts`: runs of one scan.
+    max_runs: u32,
+}
+
+/// The claim rule, from the scan's row and the number of scans running now.
+fn decide(
+    row: Option<&scan::Model>,
+    running: u64,
+    limits: Limits,
+    now: chrono::DateTime<Utc>,
+) -> Decision {
+    let Some(row) = row else {
+        return Decision::Gone;
+    };
+    match ScanStatus::parse(&row.status) {
+        Some(ScanStatus::Queued) if running < u64::from(limits.max_running) => Decision::Start,
+        Some(ScanStatus::Queued) => Decision::Wait,
+        Some(ScanStatus::Running)
+            if row.phase != ScanPhase::Importing.as_str()
+                && row.lease_until.is_none_or(|until| until < now) =>
+        {
+            if u32::try_from(row.attempt).unwrap_or(0) >= limits.max_runs {
+                Decision::Gone
+            } else {
+                Decision::TakeOver
+            }
+        }
+        Some(ScanStatus::Running) => Decision::Wait,
+        _ => Decision::Gone,
+    }
+}
+
 impl Runner {
     pub fn new(
         db: DatabaseConnection,
@@ -190,6 +239,10 @@ impl Runner {
     /// How long a lease lasts (a worker not seen for this long is offline).
     pub fn lease_ttl(&self) -> Duration {
         self.inner.settings.jobs.lease_ttl()
+    }
+
+    fn lease(&self) -> chrono::TimeDelta {
+        chrono::TimeDelta::from_std(self.lease_ttl()).unwrap_or(chrono::TimeDelta::seconds(15))
     }
 
     pub fn queue(&self) -> &JobQueue {
@@ -374,21 +427,28 @@ impl Runner {
 
     /// Claims a QUEUED scan when the global limit allows, or takes over a RUNNING one whose
     /// lease lapsed — in one write transaction (on PostgreSQL under an advisory lock, so two
-    /// processes never both take the last slot).
+    /// processes never both take the last slot). A read comes first, so a job that waits for a
+    /// slot takes no write lock.
     async fn claim(&self, scan_id: i32) -> AppResult<Claim> {
         let db = &self.inner.db;
         let max = settings::load(db).await?.max_concurrent_scans;
+        match self.look(db, scan_id, max).await?.0 {
+            Decision::Wait => return Ok(Claim::Wait),
+            Decision::Gone => return Ok(Claim::Gone),
+            Decision::Start | Decision::TakeOver => {}
+        }
         let txn = crate::db::begin_write(db).await?;
         if txn.get_database_backend() == DbBackend::Postgres {
             txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({CLAIM_LOCK})"))
                 .await?;
         }
-        let Some(row) = scan::Entity::find_by_id(scan_id).one(&txn).await? else {
-            return Ok(Claim::Gone);
+        let (decision, row) = self.look(&txn, scan_id, max).await?;
+        let row = match (decision, row) {
+            (Decision::Start | Decision::TakeOver, Some(row)) => row,
+            (Decision::Wait, _) => return Ok(Claim::Wait),
+            _ => return Ok(Claim::Gone),
         };
         let now = Utc::now();
-        let ttl = chrono::TimeDelta::from_std(self.inner.settings.jobs.lease_ttl())
-            .unwrap_or(chrono::TimeDelta::seconds(15));
         let lease = uuid::Uuid::new_v4().to_string();
         let mut update = scan::Entity::update_many()
             .col_expr(
@@ -396,75 +456,51 @@ impl Runner {
                 Expr::value(self.inner.me.name.clone()),
             )
             .col_expr(scan::Column::Lease, Expr::value(lease))
-            .col_expr(scan::Column::LeaseUntil, Expr::value(now + ttl))
+            .col_expr(scan::Column::LeaseUntil, Expr::value(now + self.lease()))
             .col_expr(
                 scan::Column::Attempt,
                 Expr::col(scan::Column::Attempt).add(1),
             )
             .filter(scan::Column::Id.eq(scan_id));
-        match ScanStatus::parse(&row.status) {
-            Some(ScanStatus::Queued) => {
-                let running = scan::Entity::find()
-                    .filter(scan::Column::Status.eq(ScanStatus::Running.as_str()))
-                    .filter(scan::Column::Phase.ne(ScanPhase::Importing.as_str()))
-                    .count(&txn)
-                    .await?;
-                if running >= u64::from(max) {
-                    return Ok(Claim::Wait);
-                }
+        if decision == Decision::Start {
+            update = update
+                .col_expr(
+                    scan::Column::Status,
+                    Expr::value(ScanStatus::Running.as_str()),
+                )
+                .col_expr(
+                    scan::Column::Phase,
+                    Expr::value(ScanPhase::Starting.as_str()),
+                )
+                .col_expr(scan::Column::StartedAt, Expr::value(now))
+                .filter(scan::Column::Status.eq(ScanStatus::Queued.as_str()));
+        } else {
+            let lost = row.worker.as_deref().unwrap_or("its worker");
+            update = update
+                .col_expr(
+                    scan::Column::Message,
+                    Expr::value(format!(
+                        "run {} on {}: {lost} stopped answering",
+                        row.attempt + 1,
+                        self.inner.me.name
+                    )),
+                )
+                .filter(scan::Column::Status.eq(ScanStatus::Running.as_str()));
+            update = match &row.lease {
+                Some(old) => update.filter(scan::Column::Lease.eq(old.clone())),
+                None => update.filter(scan::Column::Lease.is_null()),
+            };
+            if row.phase != ScanPhase::Finishing.as_str() {
+                // Run again from the start: the lost run stored nothing.
                 update = update
-                    .col_expr(
-                        scan::Column::Status,
-                        Expr::value(ScanStatus::Running.as_str()),
-                    )
                     .col_expr(
                         scan::Column::Phase,
                         Expr::value(ScanPhase::Starting.as_str()),
                     )
-                    .col_expr(scan::Column::StartedAt, Expr::value(now))
-                    .filter(scan::Column::Status.eq(ScanStatus::Queued.as_str()));
+                    .col_expr(scan::Column::Percent, Expr::value(0.0))
+                    .col_expr(scan::Column::HostsUp, Expr::value(0))
+                    .col_expr(scan::Column::OpenPorts, Expr::value(0));
             }
-            Some(ScanStatus::Running)
-                if row.phase != ScanPhase::Importing.as_str()
-                    && row.lease_until.is_none_or(|until| until < now) =>
-            {
-                let lost = row
-                    .worker
-                    .clone()
-                    .unwrap_or_else(|| "its worker".to_owned());
-                let max_runs = i32::try_from(self.inner.settings.jobs.max_attempts).unwrap_or(1);
-                if row.attempt >= max_runs {
-                    // Lost too often: no more runs; the reaper ends it INTERRUPTED.
-                    return Ok(Claim::Gone);
-                }
-                update = update
-                    .col_expr(
-                        scan::Column::Message,
-                        Expr::value(format!(
-                            "run {} on {}: {lost} stopped answering",
-                            row.attempt + 1,
-                            self.inner.me.name
-                        )),
-                    )
-                    .filter(scan::Column::Status.eq(ScanStatus::Running.as_str()));
-                update = match &row.lease {
-                    Some(old) => update.filter(scan::Column::Lease.eq(old.clone())),
-                    None => update.filter(scan::Column::Lease.is_null()),
-                };
-                if row.phase != ScanPhase::Finishing.as_str() {
-                    // Run again from the start: the lost run stored nothing.
-                    update = update
-                        .col_expr(
-                            scan::Column::Phase,
-                            Expr::value(ScanPhase::Starting.as_str()),
-                        )
-                        .col_expr(scan::Column::Percent, Expr::value(0.0))
-                        .col_expr(scan::Column::HostsUp, Expr::value(0))
-                        .col_expr(scan::Column::OpenPorts, Expr::value(0));
-                }
-            }
-            Some(ScanStatus::Running) => return Ok(Claim::Wait),
-            _ => return Ok(Claim::Gone),
         }
         if update.exec(&txn).await?.rows_affected == 0 {
             return Ok(Claim::Wait);
@@ -477,6 +513,32 @@ impl Runner {
             })?;
         txn.commit().await?;
         Ok(Claim::Run(Box::new(row)))
+    }
+
+    /// The scan's row and what a job can do with it now (the running scans are counted only
+    /// for a QUEUED one).
+    async fn look<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        scan_id: i32,
+        max: u32,
+    ) -> AppResult<(Decision, Option<scan::Model>)> {
+        let row = scan::Entity::find_by_id(scan_id).one(conn).await?;
+        let running = match &row {
+            Some(r) if r.status == ScanStatus::Queued.as_str() => {
+                scan::Entity::find()
+                    .filter(scan::Column::Status.eq(ScanStatus::Running.as_str()))
+                    .filter(scan::Column::Phase.ne(ScanPhase::Importing.as_str()))
+                    .count(conn)
+                    .await?
+            }
+            _ => 0,
+        };
+        let limits = Limits {
+            max_running: max,
+            max_runs: self.inner.settings.jobs.max_attempts,
+        };
+        Ok((decide(row.as_ref(), running, limits, Utc::now()), row))
     }
 
     /// Runs a claimed scan on this process' tracker (the run outlives the job handler that
@@ -581,8 +643,7 @@ impl Runner {
     }
 
     async fn renew(&self, jobs: &[(i32, Arc<JobControl>)]) -> AppResult<()> {
-        let ttl = chrono::TimeDelta::from_std(self.inner.settings.jobs.lease_ttl())
-            .unwrap_or(chrono::TimeDelta::seconds(15));
+        let ttl = self.lease();
         scan::Entity::update_many()
             .col_expr(scan::Column::LeaseUntil, Expr::value(Utc::now() + ttl))
             .filter(scan::Column::Status.eq(ScanStatus::Running.as_str()))
@@ -623,12 +684,12 @@ impl Runner {
                 "deleted imports whose process stopped before they were stored"
             );
         }
-        let ttl = chrono::TimeDelta::from_std(self.inner.settings.jobs.lease_ttl())
-            .unwrap_or(chrono::TimeDelta::seconds(15));
-        let mut lapsed = Condition::any().add(scan::Column::LeaseUntil.is_null());
-        if !unleased_only {
-            lapsed = lapsed.add(scan::Column::LeaseUntil.lt(Utc::now() - ttl));
-        }
+        let ttl = self.lease();
+        let lapsed = if unleased_only {
+            Condition::all().add(scan::Column::LeaseUntil.is_null())
+        } else {
+            scans::lease_lapsed(Utc::now() - ttl)
+        };
         let lapsed = scan::Entity::find()
             .filter(scan::Column::Status.eq(ScanStatus::Running.as_str()))
             .filter(scan::Column::Phase.ne(ScanPhase::Importing.as_str()))
@@ -637,28 +698,22 @@ impl Runner {
             .await?;
         for row in lapsed {
             let who = row.worker.as_deref().unwrap_or("the process running it");
-            let ended = scan::Entity::update_many()
-                .col_expr(
-                    scan::Column::Status,
-                    Expr::value(ScanStatus::Interrupted.as_str()),
-                )
-                .col_expr(scan::Column::Phase, Expr::value(ScanPhase::Done.as_str()))
-                .col_expr(scan::Column::CompletedAt, Expr::value(Utc::now()))
-                .col_expr(
-                    scan::Column::ErrorMessage,
-                    Expr::value(format!(
-                        "{who} stopped while this scan was running, and no worker took it over"
-                    )),
-                )
-                .filter(scan::Column::Id.eq(row.id))
-                .filter(scan::Column::Status.eq(ScanStatus::Running.as_str()))
-                .filter(match &row.lease {
+            let ended = scans::end_where(
+                db,
+                Some(row.id),
+                ScanStatus::Running,
+                ScanStatus::Interrupted,
+                None,
+                Some(format!(
+                    "{who} stopped while this scan was running, and no worker took it over"
+                )),
+                Condition::all().add(match &row.lease {
                     Some(lease) => scan::Column::Lease.eq(lease.clone()),
                     None => scan::Column::Lease.is_null(),
-                })
-                .exec(db)
-                .await?;
-            if ended.rows_affected == 1 {
+                }),
+            )
+            .await?;
+            if ended == 1 {
                 tracing::warn!(
                     scan_id = row.id,
                     worker = who,
@@ -785,24 +840,17 @@ pub async fn cancel(runner: &Runner, actor: &Actor, id: i32) -> AppResult<scan::
         }
         if !wait_until_ended(db, id).await? {
             // Nobody honoured it: the process running it is gone (its lease lapsed).
-            let ended = scan::Entity::update_many()
-                .col_expr(
-                    scan::Column::Status,
-                    Expr::value(ScanStatus::Cancelled.as_str()),
-                )
-                .col_expr(scan::Column::Phase, Expr::value(ScanPhase::Done.as_str()))
-                .col_expr(scan::Column::CompletedAt, Expr::value(Utc::now()))
-                .col_expr(scan::Column::Message, Expr::value(message))
-                .filter(scan::Column::Id.eq(id))
-                .filter(scan::Column::Status.eq(ScanStatus::Running.as_str()))
-                .filter(
-                    Condition::any()
-                        .add(scan::Column::LeaseUntil.is_null())
-                        .add(scan::Column::LeaseUntil.lt(Utc::now())),
-                )
-                .exec(db)
-                .await?;
-            if ended.rows_affected == 0 {
+            let ended = scans::end_where(
+                db,
+                Some(id),
+                ScanStatus::Running,
+                ScanStatus::Cancelled,
+                Some(message),
+                None,
+                scans::lease_lapsed(Utc::now()),
+            )
+            .await?;
+            if ended == 0 {
                 tracing::warn!(scan_id = id, "scan did not stop within the cancel wait");
             }
         }
@@ -827,5 +875,85 @@ async fn wait_until_ended(db: &DatabaseConnection, id: i32) -> AppResult<bool> {
             return Ok(false);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(
+        status: ScanStatus,
+        phase: ScanPhase,
+        lease_until: Option<i64>,
+        attempt: i32,
+    ) -> scan::Model {
+        let now = Utc::now();
+        scan::Model {
+            id: 1,
+            title: "t".into(),
+            status: status.as_str().into(),
+            phase: phase.as_str().into(),
+            percent: 0.0,
+            message: None,
+            config_id: None,
+            triggered_by: "admin".into(),
+            triggered_by_user_id: None,
+            created_at: now,
+            started_at: None,
+            completed_at: None,
+            error_message: None,
+            command_lines: "[]".into(),
+            hosts_total: 0,
+            hosts_up: 0,
+            open_ports: 0,
+            services_count: 0,
+            certificates_count: 0,
+            unexpected_ports: 0,
+            missing_ports: 0,
+            config_yaml: None,
+            findings_at: None,
+            worker: Some("w".into()),
+            lease: Some("l".into()),
+            lease_until: lease_until.map(|s| now + chrono::TimeDelta::seconds(s)),
+            attempt,
+            cancel_requested_by: None,
+            job_pushed_at: Some(now),
+        }
+    }
+
+    const LIMITS: Limits = Limits {
+        max_running: 2,
+        max_runs: 3,
+    };
+
+    #[test]
+    fn decide_starts_queued_scans_within_the_global_limit_only() {
+        let queued = row(ScanStatus::Queued, ScanPhase::Queued, None, 0);
+        let now = Utc::now();
+        assert_eq!(decide(Some(&queued), 1, LIMITS, now), Decision::Start);
+        assert_eq!(decide(Some(&queued), 2, LIMITS, now), Decision::Wait);
+        assert_eq!(decide(None, 0, LIMITS, now), Decision::Gone);
+        let done = row(ScanStatus::Completed, ScanPhase::Done, None, 1);
+        assert_eq!(decide(Some(&done), 0, LIMITS, now), Decision::Gone);
+    }
+
+    #[test]
+    fn decide_takes_over_only_lapsed_leases_with_runs_left() {
+        let now = Utc::now();
+        let live = row(ScanStatus::Running, ScanPhase::Tcp, Some(10), 1);
+        assert_eq!(decide(Some(&live), 5, LIMITS, now), Decision::Wait);
+        let lapsed = row(ScanStatus::Running, ScanPhase::Tcp, Some(-1), 1);
+        // The global limit does not apply: the scan already holds its slot.
+        assert_eq!(decide(Some(&lapsed), 5, LIMITS, now), Decision::TakeOver);
+        let never_leased = row(ScanStatus::Running, ScanPhase::Tcp, None, 0);
+        assert_eq!(
+            decide(Some(&never_leased), 0, LIMITS, now),
+            Decision::TakeOver
+        );
+        let worn_out = row(ScanStatus::Running, ScanPhase::Tcp, Some(-1), 3);
+        assert_eq!(decide(Some(&worn_out), 0, LIMITS, now), Decision::Gone);
+        let import = row(ScanStatus::Running, ScanPhase::Importing, Some(-1), 0);
+        assert_eq!(decide(Some(&import), 0, LIMITS, now), Decision::Wait);
     }
 }

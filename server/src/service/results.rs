@@ -182,15 +182,11 @@ pub const IMPORT_LEASE: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
 /// Deletes staged scans a dead process left behind (imports cut short: their lease lapsed);
 /// returns how many. Another process' import in progress is left alone.
 pub async fn discard_abandoned_stages(db: &DatabaseConnection) -> AppResult<u64> {
-    use sea_orm::{ColumnTrait, Condition, QueryFilter};
+    use sea_orm::{ColumnTrait, QueryFilter};
     Ok(scan::Entity::delete_many()
         .filter(scan::Column::Status.eq(ScanStatus::Running.as_str()))
         .filter(scan::Column::Phase.eq(ScanPhase::Importing.as_str()))
-        .filter(
-            Condition::any()
-                .add(scan::Column::LeaseUntil.is_null())
-                .add(scan::Column::LeaseUntil.lt(Utc::now())),
-        )
+        .filter(super::scans::lease_lapsed(Utc::now()))
         .exec(db)
         .await?
         .rows_affected)

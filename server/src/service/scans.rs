@@ -141,11 +141,32 @@ pub async fn end_if(
     message: Option<String>,
     error_message: Option<String>,
 ) -> AppResult<u64> {
+    end_where(db, id, from, to, message, error_message, Condition::all()).await
+}
+
+/// Scans whose lease lapsed before `before`, or that never had one.
+pub fn lease_lapsed(before: chrono::DateTime<Utc>) -> Condition {
+    Condition::any()
+        .add(scan::Column::LeaseUntil.is_null())
+        .add(scan::Column::LeaseUntil.lt(before))
+}
+
+/// [`end_if`] with one more condition on the row (e.g. its lease).
+pub async fn end_where(
+    db: &DatabaseConnection,
+    id: Option<i32>,
+    from: ScanStatus,
+    to: ScanStatus,
+    message: Option<String>,
+    error_message: Option<String>,
+    and: Condition,
+) -> AppResult<u64> {
     let mut update = scan::Entity::update_many()
         .col_expr(scan::Column::Status, Expr::value(to.as_str()))
         .col_expr(scan::Column::Phase, Expr::value(ScanPhase::Done.as_str()))
         .col_expr(scan::Column::CompletedAt, Expr::value(Utc::now()))
-        .filter(scan::Column::Status.eq(from.as_str()));
+        .filter(scan::Column::Status.eq(from.as_str()))
+        .filter(and);
     if let Some(id) = id {
         update = update.filter(scan::Column::Id.eq(id));
     }
@@ -158,7 +179,6 @@ pub async fn end_if(
     Ok(update.exec(db).await?.rows_affected)
 }
 
-/// A scan title as given: trimmed, at most 200 characters; `None` when blank.
 pub fn clean_title(title: Option<&str>) -> AppResult<Option<String>> {
     match title.map(str::trim) {
         None | Some("") => Ok(None),
