@@ -237,12 +237,9 @@ impl Runner {
     }
 
     /// How long a lease lasts (a worker not seen for this long is offline).
-    pub fn lease_ttl(&self) -> Duration {
-        self.inner.settings.jobs.lease_ttl()
-    }
-
-    fn lease(&self) -> chrono::TimeDelta {
-        chrono::TimeDelta::from_std(self.lease_ttl()).unwrap_or(chrono::TimeDelta::seconds(15))
+    pub fn lease_ttl(&self) -> chrono::TimeDelta {
+        chrono::TimeDelta::from_std(self.inner.settings.jobs.lease_ttl())
+            .unwrap_or(chrono::TimeDelta::seconds(15))
     }
 
     pub fn queue(&self) -> &JobQueue {
@@ -456,7 +453,10 @@ impl Runner {
                 Expr::value(self.inner.me.name.clone()),
             )
             .col_expr(scan::Column::Lease, Expr::value(lease))
-            .col_expr(scan::Column::LeaseUntil, Expr::value(now + self.lease()))
+            .col_expr(
+                scan::Column::LeaseUntil,
+                Expr::value(now + self.lease_ttl()),
+            )
             .col_expr(
                 scan::Column::Attempt,
                 Expr::col(scan::Column::Attempt).add(1),
@@ -643,7 +643,7 @@ impl Runner {
     }
 
     async fn renew(&self, jobs: &[(i32, Arc<JobControl>)]) -> AppResult<()> {
-        let ttl = self.lease();
+        let ttl = self.lease_ttl();
         scan::Entity::update_many()
             .col_expr(scan::Column::LeaseUntil, Expr::value(Utc::now() + ttl))
             .filter(scan::Column::Status.eq(ScanStatus::Running.as_str()))
@@ -684,7 +684,7 @@ impl Runner {
                 "deleted imports whose process stopped before they were stored"
             );
         }
-        let ttl = self.lease();
+        let ttl = self.lease_ttl();
         let lapsed = if unleased_only {
             Condition::all().add(scan::Column::LeaseUntil.is_null())
         } else {

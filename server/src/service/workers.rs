@@ -78,7 +78,7 @@ pub async fn stopped(db: &DatabaseConnection, name: &str) -> AppResult<()> {
 pub async fn list(
     db: &DatabaseConnection,
     actor: &Actor,
-    lease: std::time::Duration,
+    lease: chrono::TimeDelta,
 ) -> AppResult<Vec<WorkerInfo>> {
     actor.require(Role::Viewer)?;
     let rows = worker::Entity::find()
@@ -95,7 +95,7 @@ pub async fn list(
         .into_tuple()
         .all(db)
         .await?;
-    let since = Utc::now() - chrono::TimeDelta::from_std(lease).unwrap_or(chrono::TimeDelta::MAX);
+    let since = Utc::now() - lease;
     let mut workers: Vec<WorkerInfo> = rows
         .into_iter()
         .map(|row| WorkerInfo {
