@@ -105,6 +105,15 @@ impl TestApp {
 
     /// `None` when the backend is PostgreSQL and no test server is configured.
     pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> Option<Self> {
+        Self::spawn_on(backend, LOOPBACK_ANY_PORT, tweak).await
+    }
+
+    /// [`Self::spawn_with`], listening on `bind` (port 0: any free port).
+    pub async fn spawn_on(
+        backend: Backend,
+        bind: SocketAddr,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> Option<Self> {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let database = TestDatabase::create(backend, data_dir.path())
             .await
@@ -122,7 +131,7 @@ impl TestApp {
         settings.log.level = "warn".into();
         tweak(&mut settings);
         server::telemetry::init(&settings.log);
-        let (addr, tx, handle) = launch(settings.clone()).await;
+        let (addr, tx, handle) = launch(settings.clone(), bind).await;
         let app = Self {
             addr,
             base: format!("http://{addr}"),
@@ -310,8 +319,18 @@ impl TestApp {
     /// Stops the server gracefully and starts it again on the same database and data dir (a
     /// new port: `base` changes).
     pub async fn restart(&mut self) {
+        self.relaunch(LOOPBACK_ANY_PORT).await;
+    }
+
+    /// Stops the server gracefully and starts it again on the same address (clients that
+    /// reconnect, such as agents, find it where it was).
+    pub async fn restart_in_place(&mut self) {
+        self.relaunch(self.addr).await;
+    }
+
+    async fn relaunch(&mut self, bind: SocketAddr) {
         self.shut_down().await;
-        let (addr, tx, handle) = launch(self.settings.clone()).await;
+        let (addr, tx, handle) = launch(self.settings.clone(), bind).await;
         self.addr = addr;
         self.base = format!("http://{addr}");
         self.shutdown = Some(tx);
@@ -335,17 +354,40 @@ impl TestApp {
 
 type ServerTask = JoinHandle<anyhow::Result<()>>;
 
-/// Binds port 0 on loopback and runs the server there until the sender fires.
-async fn launch(settings: Settings) -> (SocketAddr, oneshot::Sender<()>, ServerTask) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+const LOOPBACK_ANY_PORT: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 0);
+
+/// Binds `bind` (port 0: any free port) and runs the server there until the sender fires.
+async fn launch(
+    settings: Settings,
+    bind: SocketAddr,
+) -> (SocketAddr, oneshot::Sender<()>, ServerTask) {
+    let listener = tokio::net::TcpListener::bind(bind)
         .await
-        .expect("bind port 0");
+        .expect("bind the server's address");
     let addr = listener.local_addr().expect("local addr");
     let (tx, rx) = oneshot::channel::<()>();
     let handle = tokio::spawn(server::run(settings, listener, async {
         let _ = rx.await;
     }));
     (addr, tx, handle)
+}
+
+/// The `sneakyscan` binary the workspace build made, next to the running test's own
+/// (target/<profile>/deps/..): tests that run real processes start it.
+pub fn sneakyscan_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let bin = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("target dir")
+        .join("sneakyscan");
+    assert!(
+        bin.is_file(),
+        "{} is missing: build the workspace (`cargo nextest run --workspace`)",
+        bin.display()
+    );
+    bin
 }
 
 /// A counter or gauge of a server's `/metrics` (`base`: `http://host:port`) by name.

@@ -105,7 +105,7 @@ async fn a_queued_scan_without_a_job_is_pushed_by_the_sweep_and_runs_once(backen
     assert_eq!(done["summary"]["openPorts"], 1, "{done}");
 
     // Its job pushed twice more: a job whose scan has ended does nothing.
-    let queue = JobQueue::new(&db, &app.settings.jobs);
+    let queue = JobQueue::new(&db, &app.settings.jobs, server::jobs::queue::QUEUE);
     queue.push(id, 3).await.expect("push");
     queue.push(id, 3).await.expect("push");
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -146,7 +146,7 @@ async fn a_scan_whose_lease_lapsed_is_taken_over_and_run_again(backend: Backend)
         .await
         .expect("as if running elsewhere");
     // The job engine re-queues the dead worker's job: here, the job pushed again.
-    JobQueue::new(&db, &app.settings.jobs)
+    JobQueue::new(&db, &app.settings.jobs, server::jobs::queue::QUEUE)
         .push(id, 3)
         .await
         .expect("push");

@@ -10,29 +10,13 @@
 //! The processes run the `sneakyscan` binary the workspace build made (target/<profile>/).
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use e2e::listeners::{self, Kind};
 use e2e::{ADMIN_PASSWORD, Backend, TestDatabase, WAIT, ws};
 use serde_json::{Value, json};
-
-/// The `sneakyscan` binary next to this test's own (target/<profile>/deps/..).
-fn binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target dir")
-        .join("sneakyscan");
-    assert!(
-        bin.is_file(),
-        "{} is missing: build the workspace (`cargo nextest run --workspace`)",
-        bin.display()
-    );
-    bin
-}
 
 /// Child processes, killed when the test ends (also when it fails).
 struct Procs(Vec<(String, Child)>);
@@ -54,7 +38,7 @@ struct Cluster {
 
 impl Cluster {
     fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(binary());
+        let mut cmd = Command::new(e2e::sneakyscan_binary());
         cmd.args(["--data-dir", &self.data.display().to_string()])
             .args(["--database-url", &self.url])
             .args(args)

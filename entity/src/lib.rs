@@ -1,5 +1,7 @@
 //! sea-orm entities: plain data rows, one module per table (no GraphQL derives here).
 
+pub mod agent;
+pub mod agent_event;
 pub mod alert;
 pub mod alert_rule;
 pub mod api_key;

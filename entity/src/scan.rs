@@ -48,6 +48,8 @@ pub struct Model {
     pub cancel_requested_by: Option<String>,
     /// When the scan's job was pushed to the job queue; `None` while QUEUED: push again.
     pub job_pushed_at: Option<DateTimeUtc>,
+    /// The agent pool this scan runs in (from its config's sites); none: the workers.
+    pub pool: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

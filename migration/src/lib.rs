@@ -7,6 +7,7 @@ mod m20261122_000002_scan_engine;
 mod m20261123_000003_http_probe;
 mod m20261202_000004_core;
 mod m20261203_000005_jobs;
+mod m20261203_000006_agents;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_http_probe::Migration),
             Box::new(m20261202_000004_core::Migration),
             Box::new(m20261203_000005_jobs::Migration),
+            Box::new(m20261203_000006_agents::Migration),
         ]
     }
 }

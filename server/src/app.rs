@@ -88,6 +88,8 @@ pub async fn run(
         runner.clone(),
     );
     let csp: Arc<str> = http::spa::content_security_policy(&settings.frontend_dir).into();
+    let agents = jobs::agents::AgentHub::new(runner.clone());
+    agents.start();
     let state = AppState {
         db: db.clone(),
         settings: settings.clone(),
@@ -100,6 +102,7 @@ pub async fn run(
             settings.graphql.answer_cache_mib,
         )),
         csp,
+        agents,
         trusted_proxies: http::identity::trusted_proxies(&settings.http.trusted_proxies)?.into(),
     };
 
@@ -173,7 +176,7 @@ async fn jobs_of(
         db.clone(),
         events.clone(),
         settings.clone(),
-        JobQueue::new(db, &settings.jobs),
+        JobQueue::new(db, &settings.jobs, crate::jobs::queue::QUEUE),
     );
     if worker {
         runner

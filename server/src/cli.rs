@@ -56,6 +56,29 @@ pub enum Command {
     /// Run scan jobs only (no HTTP): a worker of a server on PostgreSQL, on this machine or
     /// another one with database access. Stops its scans (INTERRUPTED) on SIGINT/SIGTERM.
     Worker,
+    /// Run as a remote agent: dial the server, run the scans of this agent's pool with the
+    /// local nmap, send progress and results back. Needs no database access.
+    Agent {
+        /// The server, as the agent reaches it: `https://scans.example.org` (or `http://…`
+        /// on a trusted network).
+        #[arg(long, value_name = "URL")]
+        server: String,
+        /// The agent's token (from `createAgent`; shown once). Prefer the environment
+        /// variable or --token-file: a command line is visible to other local users.
+        #[arg(
+            long,
+            env = "SNEAKYSCAN_AGENT_TOKEN",
+            hide_env_values = true,
+            value_name = "TOKEN"
+        )]
+        token: Option<String>,
+        /// A file holding the token.
+        #[arg(long, value_name = "FILE", conflicts_with = "token")]
+        token_file: Option<PathBuf>,
+        /// Scans run at once.
+        #[arg(long, default_value_t = 4)]
+        slots: u32,
+    },
     /// Apply pending database migrations (`--down N` rolls back N).
     Migrate {
         #[arg(long, value_name = "N")]
@@ -182,6 +205,37 @@ impl Cli {
     }
 }
 
+impl Cli {
+    /// The options of `sneakyscan agent`, with its token read.
+    pub fn agent_options(&self) -> anyhow::Result<crate::agent::AgentOptions> {
+        let Command::Agent {
+            server,
+            token,
+            token_file,
+            slots,
+        } = &self.command
+        else {
+            anyhow::bail!("not the agent command");
+        };
+        let token = match (token, token_file) {
+            (Some(t), _) => t.trim().to_owned(),
+            (None, Some(file)) => std::fs::read_to_string(file)
+                .with_context(|| format!("while reading the token from {}", file.display()))?
+                .trim()
+                .to_owned(),
+            (None, None) => anyhow::bail!(
+                "give the agent's token: --token, --token-file or SNEAKYSCAN_AGENT_TOKEN"
+            ),
+        };
+        anyhow::ensure!(!token.is_empty(), "the agent's token is empty");
+        Ok(crate::agent::AgentOptions {
+            server: server.clone(),
+            token: crate::config::Secret::new(token),
+            slots: (*slots).clamp(1, 64),
+        })
+    }
+}
+
 fn read_password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
     if from_stdin {
         let mut input = String::new();
@@ -210,8 +264,8 @@ async fn open_db(settings: &Settings) -> anyhow::Result<sea_orm::DatabaseConnect
 pub async fn run_command(cli: &Cli, settings: &Settings) -> anyhow::Result<()> {
     let system = Actor::system();
     match &cli.command {
-        Command::Serve { .. } | Command::Worker => {
-            anyhow::bail!("`serve` and `worker` are started by main, not here")
+        Command::Serve { .. } | Command::Worker | Command::Agent { .. } => {
+            anyhow::bail!("`serve`, `worker` and `agent` are started by main, not here")
         }
         Command::Migrate { down } => {
             let db = db::connect(

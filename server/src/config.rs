@@ -324,7 +324,11 @@ impl Settings {
         // variables belong to the test suite, not to the server.
         figment = figment.merge(
             Env::prefixed("SNEAKYSCAN_")
-                .filter(|key| !key.as_str().to_ascii_lowercase().starts_with("test_"))
+                .filter(|key| {
+                    let key = key.as_str().to_ascii_lowercase();
+                    // SNEAKYSCAN_AGENT_TOKEN is `sneakyscan agent`'s own (a flag's value).
+                    !key.starts_with("test_") && key != "agent_token"
+                })
                 .split("__"),
         );
         let mut settings: Settings = figment.extract().context("invalid settings")?;

@@ -1,6 +1,7 @@
 //! SneakyScanner server: GraphQL API, auth, scan configs and scans over SQLite/PostgreSQL.
 //! Start it with [`app::run`].
 
+pub mod agent;
 pub mod app;
 pub mod auth;
 pub mod cli;

@@ -14,6 +14,10 @@ async fn main() -> anyhow::Result<()> {
             server::run(settings, listener, server::app::shutdown_signal()).await
         }
         Command::Worker => server::app::run_worker(settings, server::app::shutdown_signal()).await,
+        Command::Agent { .. } => {
+            let options = cli.agent_options()?;
+            server::agent::run_agent(settings, options, server::app::shutdown_signal()).await
+        }
         _ => server::cli::run_command(&cli, &settings).await,
     }
 }

@@ -71,7 +71,7 @@ pub async fn run(
         db.clone(),
         bus,
         settings.clone(),
-        crate::jobs::queue::JobQueue::new(&db, &settings.jobs),
+        crate::jobs::queue::JobQueue::new(&db, &settings.jobs, crate::jobs::queue::QUEUE),
     );
     runner.start_worker().await.map_err(AppError::into_cli)?;
     let scan = scans::start(

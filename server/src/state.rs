@@ -24,6 +24,8 @@ pub struct AppState {
     pub answers: Arc<crate::graphql::answers::AnswerCache>,
     /// The Content-Security-Policy header, with hashes of the SPA's inline scripts.
     pub csp: Arc<str>,
+    /// The remote agents connected to this process.
+    pub agents: crate::jobs::agents::AgentHub,
     /// `http.trusted_proxies`, parsed.
     pub trusted_proxies: Arc<[ipnet::IpNet]>,
 }

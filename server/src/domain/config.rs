@@ -102,6 +102,9 @@ pub struct SiteTarget {
 pub struct Site {
     pub name: String,
     pub targets: Vec<SiteTarget>,
+    /// The agent pool that scans this site (`sneakyscan agent` processes of that pool); none:
+    /// the workers.
+    pub agent_pool: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,6 +140,12 @@ pub struct ScanConfig {
 }
 
 impl ScanConfig {
+    /// The agent pool a scan of this config runs in (validation makes every site name the
+    /// same one, or none).
+    pub fn agent_pool(&self) -> Option<&str> {
+        self.sites.first().and_then(|s| s.agent_pool.as_deref())
+    }
+
     /// Total number of addresses the config targets.
     pub fn address_count(&self) -> u128 {
         self.sites
@@ -164,6 +173,8 @@ struct RawSite {
     ips: Vec<RawIp>,
     #[serde(default)]
     cidrs: Vec<RawCidr>,
+    #[serde(default)]
+    agent_pool: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -259,7 +270,7 @@ fn validate(raw: RawConfig) -> Result<ScanConfig, AppError> {
         return err_at(&raw.sites.referenced, "a config needs at least one site");
     }
     let mut site_names = HashSet::new();
-    let mut sites = Vec::with_capacity(raw.sites.value.len());
+    let mut sites: Vec<Site> = Vec::with_capacity(raw.sites.value.len());
     for raw_site in raw.sites.value {
         let name = raw_site.name.value.trim().to_owned();
         if name.is_empty() {
@@ -337,13 +348,60 @@ fn validate(raw: RawConfig) -> Result<ScanConfig, AppError> {
                 expected: cidr.expected.map(expected).transpose()?,
             });
         }
-        sites.push(Site { name, targets });
+        let agent_pool = raw_site.agent_pool.map(agent_pool).transpose()?;
+        if let Some(first) = sites.first()
+            && first.agent_pool != agent_pool.as_ref().map(|p| p.0.clone())
+        {
+            let at = agent_pool.as_ref().map(|p| p.1);
+            let message = format!(
+                "site {name:?} is scanned by {} but site {:?} by {}: the sites of one config are scanned in one place",
+                pool_label(agent_pool.as_ref().map(|p| p.0.as_str())),
+                first.name,
+                pool_label(first.agent_pool.as_deref()),
+            );
+            return match at {
+                Some(at) => err_at(&at, message),
+                None => err_at(&raw_site.name.referenced, message),
+            };
+        }
+        sites.push(Site {
+            name,
+            targets,
+            agent_pool: agent_pool.map(|p| p.0),
+        });
     }
     let scan = match raw.scan {
         None => ScanOptions::default(),
         Some(raw_scan) => scan_options(raw_scan)?,
     };
     Ok(ScanConfig { title, sites, scan })
+}
+
+/// An agent pool name: 1-64 letters, digits, `.`, `_` or `-`.
+pub fn check_pool_name(name: &str) -> Result<(), String> {
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        return Err(format!(
+            "agent_pool {name:?} must be 1-64 letters, digits, '.', '_' or '-'"
+        ));
+    }
+    Ok(())
+}
+
+fn agent_pool(raw: Spanned<String>) -> Result<(String, Location), AppError> {
+    let name = raw.value.trim().to_owned();
+    match check_pool_name(&name) {
+        Ok(()) => Ok((name, raw.referenced)),
+        Err(message) => err_at(&raw.referenced, message),
+    }
+}
+
+fn pool_label(pool: Option<&str>) -> String {
+    pool.map_or_else(|| "the workers".to_owned(), |p| format!("agent pool {p:?}"))
 }
 
 fn port_vec(raw: Vec<Spanned<i64>>, proto: &str) -> Result<Vec<u16>, AppError> {
@@ -516,5 +574,25 @@ scan:
         assert!(parse(&GOOD.replace("127.0.10.0/28", "127.0.0.0/8")).is_err());
         assert!(parse(&GOOD.replace("address: 127.0.0.1", "address: '-oN /tmp/x'")).is_err());
         assert!(parse("").is_err());
+    }
+
+    #[test]
+    fn sites_name_one_agent_pool_or_none() {
+        let two = |a: &str, b: &str| {
+            format!(
+                "title: t\nsites:\n  - name: a\n{a}    ips: [{{address: 127.0.0.1}}]\n  - name: b\n{b}    ips: [{{address: 127.0.0.2}}]\n"
+            )
+        };
+        let pool = |p: &str| format!("    agent_pool: {p}\n");
+        let c = parse(&two(&pool("lab-1"), &pool("lab-1"))).expect("same pool");
+        assert_eq!(c.agent_pool(), Some("lab-1"));
+        assert_eq!(parse(&two("", "")).expect("workers").agent_pool(), None);
+        let e = parse(&two(&pool("lab-1"), &pool("lab-2"))).expect_err("two pools");
+        assert!(e.to_string().contains("line 7"), "{e}");
+        assert!(e.to_string().contains("one place"), "{e}");
+        assert!(parse(&two("", &pool("lab-1"))).is_err());
+        assert!(parse(&two(&pool("lab-1"), "")).is_err());
+        let bad = parse(&two(&pool("'lab 1'"), &pool("'lab 1'"))).expect_err("bad name");
+        assert!(bad.to_string().contains("line 4"), "{bad}");
     }
 }

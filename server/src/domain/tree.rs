@@ -3,6 +3,7 @@
 //! from it.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use crate::domain::status::ScanStatus;
 
@@ -22,13 +23,13 @@ pub struct NewScan {
     pub sites: Vec<NewSite>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NewSite {
     pub name: String,
     pub ips: Vec<NewIp>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NewIp {
     pub address: String,
     pub hostname: Option<String>,
@@ -39,7 +40,7 @@ pub struct NewIp {
     pub ports: Vec<NewPort>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NewPort {
     pub port: u16,
     pub protocol: String,
@@ -52,7 +53,7 @@ pub struct NewPort {
     pub service: Option<NewService>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct NewService {
     pub name: Option<String>,
     pub product: Option<String>,
@@ -71,7 +72,7 @@ pub struct NewService {
     pub tls_versions: Vec<NewTlsVersion>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct NewCertificate {
     pub subject: String,
     pub issuer: String,
@@ -87,7 +88,7 @@ pub struct NewCertificate {
     pub pem: Option<String>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct NewTlsVersion {
     pub version: String,
     pub ciphers: Vec<String>,

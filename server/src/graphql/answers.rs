@@ -343,6 +343,7 @@ mod tests {
         "PageInfo.endCursor",
         "PageInfo.hasNextPage",
         "Scan.attempt",
+        "Scan.pool",
         "Scan.commandLines",
         "Scan.completedAt",
         "Scan.createdAt",

@@ -1,6 +1,7 @@
 //! The GraphQL schema: one Query/Mutation/Subscription merged from per-domain parts, with depth
 //! and complexity limits. `sdl()` is what `sneakyscan export-schema` writes to schema.graphql.
 
+pub mod agents;
 pub mod answers;
 pub mod auth;
 pub mod configs;
@@ -27,6 +28,7 @@ use crate::jobs::runner::Runner;
 
 #[derive(MergedObject, Default)]
 pub struct Query(
+    agents::AgentQuery,
     auth::AuthQuery,
     configs::ConfigQuery,
     scans::ScanQuery,
@@ -36,6 +38,7 @@ pub struct Query(
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(
+    agents::AgentMutation,
     auth::AuthMutation,
     configs::ConfigMutation,
     scans::ScanMutation,

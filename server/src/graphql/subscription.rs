@@ -144,7 +144,7 @@ mod tests {
                 db.clone(),
                 events,
                 settings.clone(),
-                crate::jobs::queue::JobQueue::new(&db, &settings.jobs),
+                crate::jobs::queue::JobQueue::new(&db, &settings.jobs, crate::jobs::queue::QUEUE),
             ),
         )
         .http

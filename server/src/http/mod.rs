@@ -1,6 +1,7 @@
 //! HTTP: one `router()` shows every route; layers add request ids, tracing, security headers,
 //! body limits, sessions and authentication.
 
+pub mod agent;
 pub mod failure;
 pub mod graphql;
 pub mod health;
@@ -56,6 +57,7 @@ pub fn router(state: AppState) -> Router {
             "/api/imports",
             post(imports::import).layer(DefaultBodyLimit::disable()),
         )
+        .route(crate::jobs::wire::PATH, get(agent::upgrade))
         .route("/api/{*rest}", get(reports::unknown))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -2,7 +2,9 @@
 //! the runner (claims under the global limit, leases, cancel requests, take-over of scans of
 //! lost workers, shutdown) and one scan's run through its phases to the completion pipeline.
 
+pub mod agents;
 pub mod queue;
 pub mod runner;
 pub mod scan;
+pub mod wire;
 pub mod worker;

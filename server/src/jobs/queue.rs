@@ -11,8 +11,16 @@ use serde::{Deserialize, Serialize};
 use crate::config::JobSettings;
 use crate::error::{AppError, AppResult};
 
-/// The queue every scan job goes to.
+/// The queue of the workers' scan jobs.
 pub const QUEUE: &str = "sneakyscan.scans";
+
+/// The queue of the scan jobs of an agent pool (the agents of the pool pull from it).
+pub fn queue_of(pool: Option<&str>) -> String {
+    match pool {
+        None => QUEUE.to_owned(),
+        Some(pool) => format!("sneakyscan.pool.{pool}"),
+    }
+}
 
 /// Run the scan `scan_id` (queued, or taken over from a lost worker).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,14 +36,15 @@ pub enum JobQueue {
 }
 
 impl JobQueue {
-    pub fn new(db: &DatabaseConnection, settings: &JobSettings) -> Self {
+    /// The queue named `queue` (see [`queue_of`]).
+    pub fn new(db: &DatabaseConnection, settings: &JobSettings, queue: &str) -> Self {
         let heartbeat = settings.heartbeat();
         let missed = settings.missed_heartbeats.max(1) as usize;
         match db.get_database_backend() {
             DbBackend::Postgres => Self::Postgres(
                 PostgresStorage::new(db.get_postgres_connection_pool()).with_config(
                     apalis_postgres::Config::default()
-                        .queue(QUEUE)
+                        .queue(queue)
                         .heartbeat_interval(heartbeat)
                         .missed_heartbeats(missed),
                 ),
@@ -43,7 +52,7 @@ impl JobQueue {
             _ => Self::Sqlite(
                 SqliteStorage::new(db.get_sqlite_connection_pool()).with_config(
                     apalis_sqlite::Config::default()
-                        .queue(QUEUE)
+                        .queue(queue)
                         .heartbeat_interval(heartbeat)
                         .missed_heartbeats(missed),
                 ),

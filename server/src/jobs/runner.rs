@@ -58,12 +58,16 @@ const SWEEP_AFTER: chrono::TimeDelta = chrono::TimeDelta::seconds(10);
 const CLAIM_LOCK: i64 = 0x5C4E_0001;
 
 /// Why a running scan is asked to stop.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum StopReason {
     Cancelled {
         by: String,
     },
     Shutdown,
+    /// The agent running the scan is stopping.
+    AgentShutdown {
+        agent: String,
+    },
     /// Another worker took the scan over (or it was deleted): this run writes nothing more.
     LeaseLost,
 }
@@ -72,15 +76,22 @@ pub enum StopReason {
 #[derive(Debug)]
 pub struct JobControl {
     lease: String,
+    /// The agent running it, when it runs on an agent (this process only relays it).
+    agent: Option<String>,
     stop: CancellationToken,
     reason: Mutex<Option<StopReason>>,
     done: CancellationToken,
 }
 
 impl JobControl {
-    fn new(lease: String) -> Self {
+    pub fn new(lease: String) -> Self {
+        Self::of(lease, None)
+    }
+
+    fn of(lease: String, agent: Option<String>) -> Self {
         Self {
             lease,
+            agent,
             stop: CancellationToken::new(),
             reason: Mutex::new(None),
             done: CancellationToken::new(),
@@ -90,6 +101,16 @@ impl JobControl {
     /// The fencing token of this run.
     pub fn lease(&self) -> &str {
         &self.lease
+    }
+
+    /// The agent running it, when it runs on an agent.
+    pub fn agent(&self) -> Option<&str> {
+        self.agent.as_deref()
+    }
+
+    /// Marks the run ended (its outcome is stored, or it was handed off).
+    fn end(&self) {
+        self.done.cancel();
     }
 
     pub fn stop(&self, reason: StopReason) {
@@ -141,6 +162,8 @@ struct Inner {
     slots: Notify,
     /// The job worker of this process, when it has one.
     worker: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Whether the keeper runs (it starts with the worker or the first agent's run).
+    keeping: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Clone)]
@@ -149,7 +172,7 @@ pub struct Runner {
 }
 
 /// What a job found when it tried to claim its scan.
-enum Claim {
+pub(crate) enum Claim {
     Run(Box<scan::Model>),
     /// No free slot, or the scan runs elsewhere under a live lease: look again later.
     Wait,
@@ -227,6 +250,7 @@ impl Runner {
                 stopped: CancellationToken::new(),
                 slots: Notify::new(),
                 worker: Mutex::new(None),
+                keeping: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }
@@ -258,16 +282,26 @@ impl Runner {
     /// returned: the scan is stored, and a worker's sweep pushes its job later.
     pub async fn enqueue(&self, row: &scan::Model) {
         self.publish(row);
-        if let Err(e) = self.push(row.id).await {
+        if let Err(e) = self.push(row.id, row.pool.as_deref()).await {
             tracing::warn!(scan_id = row.id, error = ?e, "could not push the scan's job; the sweep will");
         }
     }
 
-    async fn push(&self, scan_id: i32) -> AppResult<()> {
-        self.inner
-            .queue
-            .push(scan_id, self.inner.settings.jobs.max_attempts)
-            .await?;
+    /// Pushes the job of a scan to the workers' queue, or to its agent pool's.
+    pub(crate) async fn push(&self, scan_id: i32, pool: Option<&str>) -> AppResult<()> {
+        let attempts = self.inner.settings.jobs.max_attempts;
+        match pool {
+            None => self.inner.queue.push(scan_id, attempts).await?,
+            Some(pool) => {
+                JobQueue::new(
+                    &self.inner.db,
+                    &self.inner.settings.jobs,
+                    &super::queue::queue_of(Some(pool)),
+                )
+                .push(scan_id, attempts)
+                .await?
+            }
+        }
         scan::Entity::update_many()
             .col_expr(scan::Column::JobPushedAt, Expr::value(Utc::now()))
             .filter(scan::Column::Id.eq(scan_id))
@@ -310,8 +344,7 @@ impl Runner {
         // worker's first heartbeat; the periodic reaper starts after that.
         self.reap(true).await?;
         self.sweep().await?;
-        let runner = self.clone();
-        tokio::spawn(crate::db::uncounted(async move { runner.keep().await }));
+        self.ensure_keeper();
         let runner = self.clone();
         tokio::spawn(crate::db::uncounted(
             async move { runner.housekeeping().await },
@@ -322,13 +355,26 @@ impl Runner {
         Ok(())
     }
 
-    /// Stops taking work, stops every running scan (they end INTERRUPTED) and waits for them,
-    /// at most `scanner.shutdown_grace_secs`.
+    /// Starts the keeper once (renews this process' leases, honours cancel requests).
+    pub fn ensure_keeper(&self) {
+        if !self
+            .inner
+            .keeping
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            let runner = self.clone();
+            tokio::spawn(crate::db::uncounted(async move { runner.keep().await }));
+        }
+    }
+
+    /// Stops taking work, stops every scan running here (they end INTERRUPTED) and waits for
+    /// them, at most `scanner.shutdown_grace_secs`. Scans that agents run go on: their leases
+    /// lapse unless the agent reconnects (to another replica, or to this server restarted).
     pub async fn shutdown(&self) {
         self.inner.closing.cancel();
         self.inner.slots.notify_waiters();
         let jobs: Vec<_> = self.lock_jobs().values().cloned().collect();
-        for job in &jobs {
+        for job in jobs.iter().filter(|j| j.agent().is_none()) {
             job.stop(StopReason::Shutdown);
         }
         self.inner.tracker.close();
@@ -386,7 +432,7 @@ impl Runner {
                 self.give_back(scan_id).await;
                 return;
             }
-            match self.claim(scan_id).await {
+            match self.claim(scan_id, &self.inner.me.name).await {
                 Ok(Claim::Run(row)) => {
                     tracing::info!(scan_id, attempt, run = row.attempt, worker = %self.inner.me.name, "scan claimed");
                     let control = self.spawn_run(*row).await;
@@ -397,17 +443,13 @@ impl Runner {
                 Ok(Claim::Wait) => {}
                 Err(e) => tracing::error!(scan_id, error = ?e, "claiming a scan failed"),
             }
-            tokio::select! {
-                () = self.inner.slots.notified() => {}
-                () = tokio::time::sleep(SLOT_POLL) => {}
-                () = self.inner.closing.cancelled() => {}
-            }
+            self.slot_or_poll().await;
         }
     }
 
     /// A job given up at shutdown before its scan started: the scan stays QUEUED and the
     /// sweep of a live worker pushes it again.
-    async fn give_back(&self, scan_id: i32) {
+    pub(crate) async fn give_back(&self, scan_id: i32) {
         let given = scan::Entity::update_many()
             .col_expr(
                 scan::Column::JobPushedAt,
@@ -426,7 +468,7 @@ impl Runner {
     /// lease lapsed — in one write transaction (on PostgreSQL under an advisory lock, so two
     /// processes never both take the last slot). A read comes first, so a job that waits for a
     /// slot takes no write lock.
-    async fn claim(&self, scan_id: i32) -> AppResult<Claim> {
+    pub(crate) async fn claim(&self, scan_id: i32, worker: &str) -> AppResult<Claim> {
         let db = &self.inner.db;
         let max = settings::load(db).await?.max_concurrent_scans;
         match self.look(db, scan_id, max).await?.0 {
@@ -448,10 +490,7 @@ impl Runner {
         let now = Utc::now();
         let lease = uuid::Uuid::new_v4().to_string();
         let mut update = scan::Entity::update_many()
-            .col_expr(
-                scan::Column::Worker,
-                Expr::value(self.inner.me.name.clone()),
-            )
+            .col_expr(scan::Column::Worker, Expr::value(worker.to_owned()))
             .col_expr(scan::Column::Lease, Expr::value(lease))
             .col_expr(
                 scan::Column::LeaseUntil,
@@ -480,9 +519,8 @@ impl Runner {
                 .col_expr(
                     scan::Column::Message,
                     Expr::value(format!(
-                        "run {} on {}: {lost} stopped answering",
+                        "run {} on {worker}: {lost} stopped answering",
                         row.attempt + 1,
-                        self.inner.me.name
                     )),
                 )
                 .filter(scan::Column::Status.eq(ScanStatus::Running.as_str()));
@@ -572,10 +610,93 @@ impl Runner {
                 job::run(ctx, row).await;
             }
             runner.lock_jobs().remove(&id);
-            run.done.cancel();
+            run.end();
             runner.inner.slots.notify_waiters();
         });
         control
+    }
+
+    /// Runs a claimed scan whose results are stored (phase `finishing`) here: only the
+    /// completion pipeline is left, whoever claimed it.
+    pub(crate) async fn finish_here(&self, row: scan::Model) {
+        self.spawn_run(row).await.finished().await;
+    }
+
+    /// Tracks a run that an agent performs under `lease`: the keeper renews its lease and
+    /// stops it on a cancel request, like a run of this process.
+    pub(crate) fn track_remote(&self, scan_id: i32, lease: &str, agent: &str) -> Arc<JobControl> {
+        let control = Arc::new(JobControl::of(lease.to_owned(), Some(agent.to_owned())));
+        self.lock_jobs().insert(scan_id, control.clone());
+        control
+    }
+
+    /// Adopts a run an agent still holds after reconnecting: tracked again (and its lease
+    /// renewed) when the lease is still the scan's; `None` when it is not (taken over, ended,
+    /// deleted).
+    pub(crate) async fn adopt(
+        &self,
+        scan_id: i32,
+        lease: &str,
+        agent: &str,
+    ) -> AppResult<Option<Arc<JobControl>>> {
+        if let Some(job) = self.job(scan_id) {
+            return Ok((job.lease() == lease).then_some(job));
+        }
+        let renewed = scan::Entity::update_many()
+            .col_expr(
+                scan::Column::LeaseUntil,
+                Expr::value(Utc::now() + self.lease_ttl()),
+            )
+            .filter(scan::Column::Id.eq(scan_id))
+            .filter(scan::Column::Status.eq(ScanStatus::Running.as_str()))
+            .filter(scan::Column::Lease.eq(lease))
+            .exec(&self.inner.db)
+            .await?
+            .rows_affected;
+        Ok((renewed == 1).then(|| self.track_remote(scan_id, lease, agent)))
+    }
+
+    /// An agent's run ended (its outcome stored, or refused): no longer tracked.
+    pub(crate) fn untrack(&self, scan_id: i32, control: &Arc<JobControl>) {
+        let mut jobs = self.lock_jobs();
+        if jobs.get(&scan_id).is_some_and(|j| Arc::ptr_eq(j, control)) {
+            jobs.remove(&scan_id);
+        }
+        drop(jobs);
+        control.end();
+        self.inner.slots.notify_waiters();
+    }
+
+    /// The agent running it went away: stop renewing its lease (it lapses unless the agent
+    /// comes back and is adopted) and write nothing.
+    pub(crate) fn detach(&self, scan_id: i32, control: &Arc<JobControl>) {
+        let mut jobs = self.lock_jobs();
+        if jobs.get(&scan_id).is_some_and(|j| Arc::ptr_eq(j, control)) {
+            jobs.remove(&scan_id);
+        }
+    }
+
+    /// Whether this process is shutting down.
+    pub fn closing(&self) -> &CancellationToken {
+        &self.inner.closing
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.inner.db
+    }
+
+    /// Runs `work` on this process' tracker (shutdown waits for it).
+    pub(crate) fn spawn_tracked(&self, work: impl Future<Output = ()> + Send + 'static) {
+        self.inner.tracker.spawn(work);
+    }
+
+    /// Waits for a slot to be freed here, the poll interval, or shutdown.
+    pub(crate) async fn slot_or_poll(&self) {
+        tokio::select! {
+            () = self.inner.slots.notified() => {}
+            () = tokio::time::sleep(SLOT_POLL) => {}
+            () = self.inner.closing.cancelled() => {}
+        }
     }
 
     /// Every second: stops runs whose scan was cancelled (a request, from any process) or
@@ -599,7 +720,15 @@ impl Runner {
                 tracing::warn!(error = ?e, "checking this process' scans failed");
             }
             if renewed.elapsed() >= heartbeat {
-                let seen = workers::seen(&self.inner.db, &self.inner.me.name).await;
+                let seen = if self
+                    .inner
+                    .working
+                    .load(std::sync::atomic::Ordering::Relaxed)
+                {
+                    workers::seen(&self.inner.db, &self.inner.me.name).await
+                } else {
+                    Ok(())
+                };
                 let renewed_leases = if jobs.is_empty() {
                     Ok(())
                 } else {
@@ -728,21 +857,21 @@ impl Runner {
     }
 
     async fn sweep(&self) -> AppResult<()> {
-        let ids: Vec<i32> = scan::Entity::find()
+        let ids: Vec<(i32, Option<String>)> = scan::Entity::find()
             .select_only()
-            .column(scan::Column::Id)
+            .columns([scan::Column::Id, scan::Column::Pool])
             .filter(scan::Column::Status.eq(ScanStatus::Queued.as_str()))
             .filter(scan::Column::JobPushedAt.is_null())
             .filter(scan::Column::CreatedAt.lt(Utc::now() - SWEEP_AFTER))
             .into_tuple()
             .all(&self.inner.db)
             .await?;
-        for id in ids {
+        for (id, pool) in ids {
             tracing::info!(
                 scan_id = id,
                 "pushing the job of a queued scan that had none"
             );
-            self.push(id).await?;
+            self.push(id, pool.as_deref()).await?;
         }
         Ok(())
     }
@@ -919,6 +1048,7 @@ mod tests {
             attempt,
             cancel_requested_by: None,
             job_pushed_at: Some(now),
+            pool: None,
         }
     }
 

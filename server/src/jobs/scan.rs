@@ -12,6 +12,7 @@ use chrono::Utc;
 use nmap_parser::{Event, PortState, Protocol};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use entity::scan;
@@ -20,6 +21,7 @@ use super::runner::{JobControl, StopReason};
 use crate::config::Settings;
 use crate::domain::config::{self as scan_config, Phase, ScanConfig};
 use crate::domain::status::{ScanPhase, ScanStatus};
+use crate::domain::tree::{NewService, NewSite};
 use crate::error::{AppError, AppResult};
 use crate::events::{EventBus, ScanEvent};
 use crate::scanner::assemble::assemble;
@@ -29,7 +31,7 @@ use crate::scanner::process::NmapProcess;
 use crate::scanner::progress::Progress;
 use crate::scanner::{http_probe, screenshot};
 use crate::service::completion;
-use crate::service::results::{self, NewService, Outcome, command_lines_json};
+use crate::service::results::{self, Outcome, command_lines_json};
 use crate::service::scans;
 
 /// How often progress is written to the scan row and published.
@@ -50,12 +52,126 @@ pub fn scans_dir(data_dir: &Path) -> PathBuf {
     std::path::absolute(&dir).unwrap_or(dir)
 }
 
-/// Runs a claimed (RUNNING) scan to its end and stores the outcome.
+/// Progress of a run, as a worker stores it or an agent sends it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProgressReport {
+    pub phase: ScanPhase,
+    pub percent: f64,
+    pub message: Option<String>,
+    pub hosts_up: i32,
+    pub open_ports: i32,
+    /// The nmap command lines so far; sent when a phase starts (they change only then).
+    pub command_lines: Option<Vec<Vec<String>>>,
+}
+
+/// Where a run reports its progress: the scan row (a worker) or the server (an agent).
+pub trait Reporter: Sync {
+    /// Reports progress; `false` when the run no longer holds its scan (taken over, ended
+    /// elsewhere, deleted): it then stops and stores nothing.
+    fn progress(&self, report: ProgressReport) -> impl Future<Output = AppResult<bool>> + Send;
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Ended {
+    Completed,
+    Failed(String),
+    Stopped(StopReason),
+}
+
+/// What a run found and how it ended: what is stored for the scan, whoever ran it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunReport {
+    pub ended: Ended,
+    pub sites: Vec<NewSite>,
+    pub message: Option<String>,
+}
+
+/// What a run needs wherever it runs (a worker or an agent): the scanner settings, its
+/// control (stop requests) and where progress goes.
+pub struct RunEnv<'a, R> {
+    pub settings: &'a Settings,
+    pub control: &'a JobControl,
+    pub reporter: &'a R,
+}
+
+/// Progress of a worker's run: written to the scan row (conditional on the run's lease) and
+/// published.
+pub struct RowReporter<'a> {
+    pub db: &'a DatabaseConnection,
+    pub bus: &'a EventBus,
+    pub scan_id: i32,
+    pub lease: &'a str,
+}
+
+impl Reporter for RowReporter<'_> {
+    async fn progress(&self, report: ProgressReport) -> AppResult<bool> {
+        store_progress(self.db, self.bus, self.scan_id, self.lease, report).await
+    }
+}
+
+/// Writes a run's progress to its scan row, conditional on its lease, and publishes it;
+/// `false` (nothing written) when the lease is no longer the scan's.
+pub async fn store_progress(
+    db: &DatabaseConnection,
+    bus: &EventBus,
+    scan_id: i32,
+    lease: &str,
+    report: ProgressReport,
+) -> AppResult<bool> {
+    let mut update = scan::Entity::update_many()
+        .col_expr(scan::Column::Phase, Expr::value(report.phase.as_str()))
+        .col_expr(scan::Column::Percent, Expr::value(report.percent))
+        .col_expr(scan::Column::Message, Expr::value(report.message.clone()))
+        .col_expr(scan::Column::HostsUp, Expr::value(report.hosts_up))
+        .col_expr(scan::Column::OpenPorts, Expr::value(report.open_ports))
+        .filter(scan::Column::Id.eq(scan_id))
+        .filter(scan::Column::Status.eq(ScanStatus::Running.as_str()))
+        .filter(scan::Column::Lease.eq(lease));
+    if let Some(lines) = &report.command_lines {
+        update = update.col_expr(
+            scan::Column::CommandLines,
+            Expr::value(command_lines_json(lines)),
+        );
+    }
+    if update.exec(db).await?.rows_affected == 0 {
+        return Ok(false);
+    }
+    bus.publish(ScanEvent {
+        scan_id,
+        status: ScanStatus::Running,
+        phase: report.phase,
+        percent: report.percent,
+        message: report.message,
+        hosts_up: report.hosts_up,
+        open_ports: report.open_ports,
+        at: Utc::now(),
+    });
+    Ok(true)
+}
+
+/// Runs a claimed (RUNNING) scan to its end on this process and stores the outcome.
 pub async fn run(ctx: JobContext, row: scan::Model) {
-    let scan_id = row.id;
+    let reporter = RowReporter {
+        db: &ctx.db,
+        bus: &ctx.bus,
+        scan_id: row.id,
+        lease: ctx.control.lease(),
+    };
+    let env = RunEnv {
+        settings: &ctx.settings,
+        control: &ctx.control,
+        reporter: &reporter,
+    };
+    let report = execute(&env, row.id, row.config_yaml.as_deref().unwrap_or_default()).await;
+    store(&ctx, row.id, report).await;
+}
+
+/// Runs the phases of a scan (on a worker or an agent) and assembles what they found.
+pub async fn execute<R: Reporter>(env: &RunEnv<'_, R>, scan_id: i32, yaml: &str) -> RunReport {
     let mut job = Job {
-        ctx: &ctx,
-        row,
+        env,
+        scan_id,
         findings: Findings::default(),
         command_lines: Vec::new(),
         progress: Progress::new(&[]),
@@ -66,14 +182,26 @@ pub async fn run(ctx: JobContext, row: scan::Model) {
         last_task: None,
         dirty: false,
     };
-    let (config, ended) = match job.execute().await {
+    let (config, ended) = match job.execute(yaml).await {
         Ok(x) => x,
         Err(e) => {
             tracing::error!(scan_id, error = ?e, "scan failed");
             (None, Ended::Failed(format!("internal error: {e}")))
         }
     };
-    let (status, error_message, message) = match ended {
+    let sites = assemble(config.as_ref(), &job.findings, job.discovery_ran, "Ad-hoc");
+    RunReport {
+        ended,
+        sites,
+        message: job.message,
+    }
+}
+
+/// Stores the outcome of a run of scan `scan_id` (under the run's lease, in `ctx.control`):
+/// results and final status, then the completion pipeline; publishes the end. A run that lost
+/// its lease stores nothing.
+pub async fn store(ctx: &JobContext, scan_id: i32, report: RunReport) {
+    let (status, error_message, message) = match report.ended {
         Ended::Stopped(StopReason::LeaseLost) => {
             tracing::warn!(
                 scan_id,
@@ -81,8 +209,8 @@ pub async fn run(ctx: JobContext, row: scan::Model) {
             );
             return;
         }
-        Ended::Completed => (ScanStatus::Completed, None, job.message.clone()),
-        Ended::Failed(reason) => (ScanStatus::Failed, Some(reason), job.message.clone()),
+        Ended::Completed => (ScanStatus::Completed, None, report.message),
+        Ended::Failed(reason) => (ScanStatus::Failed, Some(reason), report.message),
         Ended::Stopped(StopReason::Cancelled { by }) => (
             ScanStatus::Cancelled,
             None,
@@ -93,18 +221,24 @@ pub async fn run(ctx: JobContext, row: scan::Model) {
             Some("the server shut down while this scan was running".to_owned()),
             None,
         ),
+        Ended::Stopped(StopReason::AgentShutdown { agent }) => (
+            ScanStatus::Interrupted,
+            Some(format!(
+                "agent {agent} shut down while this scan was running"
+            )),
+            None,
+        ),
     };
-    let sites = assemble(config.as_ref(), &job.findings, job.discovery_ran, "Ad-hoc");
     let outcome = Outcome {
         status,
-        sites,
+        sites: report.sites,
         message,
         error_message,
     };
     match results::finish(&ctx.db, scan_id, ctx.control.lease(), outcome).await {
         Ok(Some(row)) => {
             let row = if status == ScanStatus::Completed {
-                match complete(&ctx, scan_id).await {
+                match complete(ctx, scan_id).await {
                     Some(row) => row,
                     None => return,
                 }
@@ -167,15 +301,9 @@ async fn complete(ctx: &JobContext, scan_id: i32) -> Option<scan::Model> {
     }
 }
 
-enum Ended {
-    Completed,
-    Failed(String),
-    Stopped(StopReason),
-}
-
-struct Job<'a> {
-    ctx: &'a JobContext,
-    row: scan::Model,
+struct Job<'a, R> {
+    env: &'a RunEnv<'a, R>,
+    scan_id: i32,
     findings: Findings,
     command_lines: Vec<Vec<String>>,
     progress: Progress,
@@ -263,11 +391,10 @@ struct WorkFiles {
     address_count: usize,
 }
 
-impl Job<'_> {
+impl<R: Reporter> Job<'_, R> {
     /// Runs the planned phases in order until one ends the scan early.
-    async fn execute(&mut self) -> AppResult<(Option<ScanConfig>, Ended)> {
-        let yaml = self.row.config_yaml.clone().unwrap_or_default();
-        let config = match scan_config::parse(&yaml) {
+    async fn execute(&mut self, yaml: &str) -> AppResult<(Option<ScanConfig>, Ended)> {
+        let config = match scan_config::parse(yaml) {
             Ok(c) => c,
             Err(e) => {
                 return Ok((
@@ -276,7 +403,7 @@ impl Job<'_> {
                 ));
             }
         };
-        let settings = &self.ctx.settings.scanner;
+        let settings = &self.env.settings.scanner;
         let root = is_root();
         let profile = Profile {
             nmap: settings.nmap_path.display().to_string(),
@@ -288,7 +415,7 @@ impl Job<'_> {
         if !plan.notes.is_empty() {
             self.message = Some(plan.notes.join("; "));
         }
-        let dir = scans_dir(&self.ctx.settings.data_dir).join(self.row.id.to_string());
+        let dir = scans_dir(&self.env.settings.data_dir).join(self.scan_id.to_string());
         tokio::fs::create_dir_all(&dir)
             .await
             .map_err(AppError::internal)?;
@@ -334,7 +461,7 @@ impl Job<'_> {
         tls: bool,
         work: &WorkFiles,
     ) -> AppResult<Option<(Vec<String>, u64)>> {
-        let timeouts = &self.ctx.settings.scanner.timeouts;
+        let timeouts = &self.env.settings.scanner.timeouts;
         Ok(Some(match phase {
             Phase::Ping => (
                 profile.ping(&work.all_targets, work.address_count),
@@ -424,12 +551,12 @@ impl Job<'_> {
         timeout: Duration,
         dir: &Path,
     ) -> AppResult<Option<Ended>> {
-        if let Some(reason) = self.ctx.control.reason() {
+        if let Some(reason) = self.env.control.reason() {
             return Ok(Some(Ended::Stopped(reason)));
         }
         self.command_lines.push(argv.clone());
         self.start_phase(phase).await?;
-        tracing::info!(scan_id = self.row.id, phase = phase.as_str(), argv = ?argv, "phase starts");
+        tracing::info!(scan_id = self.scan_id, phase = phase.as_str(), argv = ?argv, "phase starts");
 
         let raw = dir.join(format!("{}.xml", phase.as_str()));
         let mut proc = match NmapProcess::spawn(&argv, &raw) {
@@ -467,10 +594,10 @@ impl Job<'_> {
                     )));
                     break;
                 }
-                () = self.ctx.control.stopped() => {
+                () = self.env.control.stopped() => {
                     proc.kill();
                     stop = Some(Ended::Stopped(
-                        self.ctx.control.reason().unwrap_or(StopReason::Shutdown),
+                        self.env.control.reason().unwrap_or(StopReason::Shutdown),
                     ));
                     break;
                 }
@@ -570,15 +697,15 @@ impl Job<'_> {
     async fn unless_stopped<T>(&self, work: impl Future<Output = T>) -> Result<T, Ended> {
         tokio::select! {
             out = work => Ok(out),
-            () = self.ctx.control.stopped() => Err(Ended::Stopped(
-                self.ctx.control.reason().unwrap_or(StopReason::Shutdown),
+            () = self.env.control.stopped() => Err(Ended::Stopped(
+                self.env.control.reason().unwrap_or(StopReason::Shutdown),
             )),
         }
     }
 
     /// `GET /` on every web service: status, title, `Server`, redirect, time, certificate.
     async fn http_phase(&mut self) -> AppResult<Option<Ended>> {
-        if let Some(reason) = self.ctx.control.reason() {
+        if let Some(reason) = self.env.control.reason() {
             return Ok(Some(Ended::Stopped(reason)));
         }
         let targets = self.web_targets(false);
@@ -587,7 +714,7 @@ impl Job<'_> {
             return Ok(None);
         }
         self.start_phase(Phase::Http).await?;
-        let web = &self.ctx.settings.scanner.web;
+        let web = &self.env.settings.scanner.web;
         let limits = http_probe::Limits {
             timeout: Duration::from_secs(web.http_timeout_secs.max(1)),
             concurrency: web.http_concurrency,
@@ -603,7 +730,7 @@ impl Job<'_> {
         let mut answered = 0;
         for (t, a) in targets.iter().zip(answers) {
             if let Some(e) = &a.error {
-                tracing::info!(scan_id = self.row.id, url = %t.url(), error = %e, "no HTTP answer");
+                tracing::info!(scan_id = self.scan_id, url = %t.url(), error = %e, "no HTTP answer");
             }
             let Some(s) = self.web_service_mut(t) else {
                 continue;
@@ -630,10 +757,10 @@ impl Job<'_> {
 
     /// Screenshots of the web pages (those that answered, when the HTTP probe ran).
     async fn screenshot_phase(&mut self) -> AppResult<Option<Ended>> {
-        if let Some(reason) = self.ctx.control.reason() {
+        if let Some(reason) = self.env.control.reason() {
             return Ok(Some(Ended::Stopped(reason)));
         }
-        let web = self.ctx.settings.scanner.web.clone();
+        let web = self.env.settings.scanner.web.clone();
         let Some(chromium) = screenshot::find_chromium(&web.chromium_path) else {
             self.note("screenshot phase skipped: Chromium is not installed".to_owned());
             return Ok(None);
@@ -649,8 +776,8 @@ impl Job<'_> {
             timeout: Duration::from_secs(web.screenshot_timeout_secs.max(1)),
             concurrency: web.screenshot_concurrency,
         };
-        let relative = screenshot::relative_dir(self.row.id);
-        let dir = self.ctx.settings.data_dir.join(&relative);
+        let relative = screenshot::relative_dir(self.scan_id);
+        let dir = self.env.settings.data_dir.join(&relative);
         let shots = match self
             .unless_stopped(shooter.capture_all(&targets, &dir))
             .await
@@ -669,7 +796,7 @@ impl Job<'_> {
                     }
                 }
                 Err(e) => {
-                    tracing::info!(scan_id = self.row.id, url = %t.url(), error = %e, "no screenshot");
+                    tracing::info!(scan_id = self.scan_id, url = %t.url(), error = %e, "no screenshot");
                 }
             }
         }
@@ -713,46 +840,24 @@ impl Job<'_> {
         }
     }
 
-    /// Writes progress to the scan row and publishes it (when anything changed, or `force`).
+    /// Reports progress (when anything changed, or `force`: a phase started or ended).
     async fn flush(&mut self, force: bool) -> AppResult<()> {
         if !force && !self.dirty {
             return Ok(());
         }
         self.dirty = false;
-        let hosts_up = i32::try_from(self.findings.hosts_up()).unwrap_or(i32::MAX);
-        let open_ports = i32::try_from(self.findings.open_ports()).unwrap_or(i32::MAX);
-        let percent = self.progress.percent();
-        let mut update = scan::Entity::update_many()
-            .col_expr(scan::Column::Phase, Expr::value(self.phase.as_str()))
-            .col_expr(scan::Column::Percent, Expr::value(percent))
-            .col_expr(scan::Column::Message, Expr::value(self.message.clone()))
-            .col_expr(scan::Column::HostsUp, Expr::value(hosts_up))
-            .col_expr(scan::Column::OpenPorts, Expr::value(open_ports))
-            .filter(scan::Column::Id.eq(self.row.id))
-            .filter(scan::Column::Status.eq(ScanStatus::Running.as_str()))
-            .filter(scan::Column::Lease.eq(self.ctx.control.lease()));
-        if force {
-            // Command lines change only when a phase starts (a forced flush).
-            update = update.col_expr(
-                scan::Column::CommandLines,
-                Expr::value(command_lines_json(&self.command_lines)),
-            );
-        }
-        if update.exec(&self.ctx.db).await?.rows_affected == 0 {
-            // Taken over by another worker, ended elsewhere or deleted: stop, write nothing.
-            self.ctx.control.stop(StopReason::LeaseLost);
-            return Ok(());
-        }
-        self.ctx.bus.publish(ScanEvent {
-            scan_id: self.row.id,
-            status: ScanStatus::Running,
+        let report = ProgressReport {
             phase: self.phase,
-            percent,
+            percent: self.progress.percent(),
             message: self.message.clone(),
-            hosts_up,
-            open_ports,
-            at: Utc::now(),
-        });
+            hosts_up: i32::try_from(self.findings.hosts_up()).unwrap_or(i32::MAX),
+            open_ports: i32::try_from(self.findings.open_ports()).unwrap_or(i32::MAX),
+            command_lines: force.then(|| self.command_lines.clone()),
+        };
+        if !self.env.reporter.progress(report).await? {
+            // Taken over by another worker, ended elsewhere or deleted: stop, write nothing.
+            self.env.control.stop(StopReason::LeaseLost);
+        }
         Ok(())
     }
 }

@@ -23,14 +23,49 @@ const RESTART_AFTER: Duration = Duration::from_secs(2);
 
 type Wakeups = Pin<Box<dyn Stream<Item = ()> + Send>>;
 
-/// Runs the worker until `closing` is cancelled.
+/// What a worker does with a job.
+pub trait JobHandler: Clone + Send + Sync + 'static {
+    fn run(&self, scan_id: i32, attempt: usize) -> impl Future<Output = ()> + Send;
+}
+
+impl JobHandler for Runner {
+    async fn run(&self, scan_id: i32, attempt: usize) {
+        self.run_job(scan_id, attempt).await;
+    }
+}
+
+/// A worker: which queue, under which name, how many jobs at once, and what to do with them.
+pub struct Spec<H> {
+    pub queue: JobQueue,
+    /// Unique per live worker; a generation number is added at each start.
+    pub name: String,
+    pub concurrency: usize,
+    pub handler: H,
+}
+
+/// Runs this process' worker of the workers' queue until `closing` is cancelled.
 pub fn spawn(runner: Runner, closing: CancellationToken) -> tokio::task::JoinHandle<()> {
+    let spec = Spec {
+        queue: runner.queue().clone(),
+        name: runner.name().to_owned(),
+        concurrency: runner.settings().jobs.worker_concurrency.max(1),
+        handler: runner.clone(),
+    };
+    supervise(runner, spec, closing)
+}
+
+/// Runs a worker until `closing` is cancelled, starting it again when it fails.
+pub fn supervise<H: JobHandler>(
+    runner: Runner,
+    spec: Spec<H>,
+    closing: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut generation = 0u32;
         loop {
             generation += 1;
-            let name = format!("{}.{generation}", runner.name());
-            let ended = run_once(&runner, &name, closing.clone()).await;
+            let name = format!("{}.{generation}", spec.name);
+            let ended = run_once(&runner, &spec, &name, closing.clone()).await;
             if closing.is_cancelled() {
                 return;
             }
@@ -63,17 +98,21 @@ fn wakeups(runner: &Runner) -> Wakeups {
     }))
 }
 
-async fn handle(job: ScanJob, attempt: Attempt, runner: Data<Runner>) -> Result<(), BoxDynError> {
-    runner.run_job(job.scan_id, attempt.current()).await;
+async fn handle<H: JobHandler>(
+    job: ScanJob,
+    attempt: Attempt,
+    handler: Data<H>,
+) -> Result<(), BoxDynError> {
+    handler.run(job.scan_id, attempt.current()).await;
     Ok(())
 }
 
-async fn run_once(
+async fn run_once<H: JobHandler>(
     runner: &Runner,
+    spec: &Spec<H>,
     name: &str,
     closing: CancellationToken,
 ) -> Result<(), WorkerError> {
-    let concurrency = runner.settings().jobs.worker_concurrency.max(1);
     let stop = async move {
         closing.cancelled().await;
         Ok::<(), WorkerError>(())
@@ -83,14 +122,14 @@ async fn run_once(
         ($storage:expr) => {
             WorkerBuilder::new(name)
                 .backend($storage.poll_with_stream(wakeups(runner)))
-                .data(runner.clone())
-                .concurrency(concurrency)
-                .build(handle)
+                .data(spec.handler.clone())
+                .concurrency(spec.concurrency.max(1))
+                .build(handle::<H>)
                 .run_until(stop)
                 .await
         };
     }
-    match runner.queue().clone() {
+    match spec.queue.clone() {
         JobQueue::Sqlite(storage) => run!(storage),
         JobQueue::Postgres(storage) => run!(storage),
     }

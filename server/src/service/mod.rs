@@ -1,6 +1,7 @@
 //! Business logic over `&DatabaseConnection`: role checks, validation, auditing. No GraphQL
 //! types here; resolvers and CLI commands are thin callers of these functions.
 
+pub mod agents;
 pub mod api_keys;
 pub mod audit;
 pub mod completion;

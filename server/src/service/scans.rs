@@ -79,6 +79,10 @@ pub async fn start(
         created_at: Set(Utc::now()),
         command_lines: Set("[]".to_owned()),
         config_yaml: Set(Some(yaml)),
+        pool: Set(config.agent_pool().map(str::to_owned)),
+        message: Set(config
+            .agent_pool()
+            .map(|p| format!("waiting for an agent of pool {p:?}"))),
         hosts_total: Set(0),
         hosts_up: Set(0),
         open_ports: Set(0),

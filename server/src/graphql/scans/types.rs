@@ -96,8 +96,8 @@ impl Scan {
     async fn triggered_by(&self) -> &str {
         &self.0.triggered_by
     }
-    /// The worker (process) running the scan, or that ran it last; null before it starts and
-    /// for imports.
+    /// The worker (process) running the scan, or that ran it last (`agent:<name>` for an
+    /// agent); null before it starts and for imports.
     async fn worker(&self) -> Option<&str> {
         self.0.worker.as_deref()
     }
@@ -105,6 +105,10 @@ impl Scan {
     /// scan over (and ran it again from the start).
     async fn attempt(&self) -> i32 {
         self.0.attempt
+    }
+    /// The agent pool that runs the scan (its config's sites name it); null: the workers.
+    async fn pool(&self) -> Option<&str> {
+        self.0.pool.as_deref()
     }
     async fn config(&self, ctx: &Context<'_>) -> GqlResult<Option<ScanConfig>> {
         // Configs are edited: an answer that shows one is not kept.

@@ -1,0 +1,538 @@
+//! Remote agents (issue 12), with the real `sneakyscan agent` binary and real nmap:
+//!
+//! - on SQLite and PostgreSQL: only an ADMIN creates agents and the token is shown once; a
+//!   scan of a config whose site names an `agent_pool` waits QUEUED until an agent of that
+//!   pool connects, then the agent runs it and the results appear through the API (the scan
+//!   names the agent as its worker); a cancel stops the agent's nmap; the agent survives a
+//!   server restart (it reconnects and runs the next scan); a revoked agent is disconnected
+//!   and exits, and its token is refused; going online and offline is recorded;
+//! - in network namespaces this test creates (198.18.0.0/15 only, removed at the end, also
+//!   when the test fails): an agent in its own namespace scans a lab host in a third one that
+//!   the server cannot reach.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use e2e::listeners::{self, Kind};
+use e2e::{Backend, TestApp, WAIT, both_backends, error_code};
+use serde_json::{Value, json};
+
+const CREATE: &str = "mutation($n:String!,$p:String!){ createAgent(input:{name:$n, pool:$p}){ \
+                      token agent { id name pool status } } }";
+const AGENTS: &str = "{ agents(first: 10) { totalCount edges { node { id name pool status \
+                      version runningJobs lastSeenAt worker events { kind detail } } } } }";
+const SCAN: &str = "query($id:ID!){ scan(id:$id){ status phase worker pool attempt message \
+                    errorMessage summary { hostsUp openPorts } hosts(first: 10) { totalCount } } }";
+
+/// Short leases and quick polls: what the tests wait for happens within seconds.
+fn quick(settings: &mut server::Settings) {
+    settings.jobs.heartbeat_secs = 1;
+    settings.jobs.missed_heartbeats = 2;
+    settings.jobs.poll_ms = 200;
+    settings.graphql.answer_cache_mib = 0;
+}
+
+/// An agent process, killed when the test ends (also when it fails).
+struct AgentProcess(Child);
+
+impl Drop for AgentProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl AgentProcess {
+    /// `sneakyscan agent` (inside the network namespace `netns`, when given).
+    fn start(server: &str, token: &str, data: &Path, netns: Option<&str>) -> Self {
+        let mut cmd = match netns {
+            Some(ns) => {
+                let mut cmd = Command::new("ip");
+                cmd.args(["netns", "exec", ns])
+                    .arg(e2e::sneakyscan_binary());
+                cmd
+            }
+            None => Command::new(e2e::sneakyscan_binary()),
+        };
+        cmd.args(["--data-dir", &data.display().to_string()])
+            .args(["agent", "--server", server, "--slots", "2"])
+            .env("SNEAKYSCAN_AGENT_TOKEN", token)
+            .env("SNEAKYSCAN_LOG__LEVEL", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        Self(cmd.spawn().expect("start the agent"))
+    }
+
+    /// Waits for the agent to exit; its exit status.
+    async fn exited(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(status) = self.0.try_wait().expect("agent status") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the agent did not exit");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+async fn create_agent(
+    app: &TestApp,
+    admin: &reqwest::Client,
+    name: &str,
+    pool: &str,
+) -> (String, String) {
+    let body = app
+        .gql(admin, CREATE, json!({ "n": name, "p": pool }))
+        .await;
+    let created = &body["data"]["createAgent"];
+    let token = created["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("createAgent failed: {body}"))
+        .to_owned();
+    assert_eq!(created["agent"]["status"], "OFFLINE", "{body}");
+    (
+        created["agent"]["id"].as_str().expect("id").to_owned(),
+        token,
+    )
+}
+
+async fn scan_until(
+    app: &TestApp,
+    client: &reqwest::Client,
+    id: &str,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let body = app.gql(client, SCAN, json!({ "id": id })).await;
+        let scan = body["data"]["scan"].clone();
+        if done(&scan) {
+            return scan;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn agent_named(app: &TestApp, client: &reqwest::Client, name: &str) -> Value {
+    let body = app.gql(client, AGENTS, json!({})).await;
+    body["data"]["agents"]["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("agents failed: {body}"))
+        .iter()
+        .map(|e| e["node"].clone())
+        .find(|a| a["name"] == name)
+        .unwrap_or_else(|| panic!("no agent {name}: {body}"))
+}
+
+async fn agent_until(
+    app: &TestApp,
+    client: &reqwest::Client,
+    name: &str,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let agent = agent_named(app, client, name).await;
+        if done(&agent) {
+            return agent;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}: {agent}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn pool_config(title: &str, pool: &str, target: SocketAddr, phases: &str) -> String {
+    format!(
+        "title: {title}\nsites:\n  - name: Segment\n    agent_pool: {pool}\n    ips:\n      - address: {}\n        expected:\n          tcp_ports: [{}]\nscan:\n  tcp_ports: \"{}\"\n  phases: [{phases}]\n",
+        target.ip(),
+        target.port(),
+        target.port()
+    )
+}
+
+async fn agent_scenario(backend: Backend) {
+    let Some(mut app) = TestApp::spawn_with(backend, quick).await else {
+        return;
+    };
+    let admin = app.admin().await;
+
+    // Only an ADMIN creates agents; names are checked; the token is shown once.
+    let operator = app.user_with_role("olga", "OPERATOR").await;
+    let body = app
+        .gql(&operator, CREATE, json!({ "n": "edge-1", "p": "lab" }))
+        .await;
+    assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
+    for (name, pool) in [("bad name", "lab"), ("edge-1", "no/slash"), ("", "lab")] {
+        let body = app
+            .gql(&admin, CREATE, json!({ "n": name, "p": pool }))
+            .await;
+        assert_eq!(error_code(&body), "VALIDATION", "{name:?} {pool:?}: {body}");
+    }
+    let (agent_id, token) = create_agent(&app, &admin, "edge-1", "lab").await;
+    assert!(token.starts_with("ssa_"), "{token}");
+    let body = app
+        .gql(&admin, CREATE, json!({ "n": "edge-1", "p": "lab" }))
+        .await;
+    assert_eq!(error_code(&body), "CONFLICT", "{body}");
+    let listed = app.gql(&admin, AGENTS, json!({})).await;
+    assert!(
+        !listed.to_string().contains(&token),
+        "the token is never shown again"
+    );
+
+    // A scan of the pool waits for an agent of the pool.
+    let block = listeners::loopback_block();
+    let web = listeners::start(listeners::loopback(block, 10), Kind::Http).await;
+    let config = app
+        .create_config(
+            &admin,
+            &pool_config("Lab web", "lab", web.addr, "ping, tcp, service, http"),
+        )
+        .await;
+    let first = app.start_config_scan(&admin, &config).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let waiting = scan_until(&app, &admin, &first, "queued", |s| s["status"] == "QUEUED").await;
+    assert_eq!(waiting["pool"], "lab", "{waiting}");
+    assert!(
+        waiting["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("waiting for an agent of pool"),
+        "{waiting}"
+    );
+
+    // The agent connects, runs it, and the results appear through the API.
+    let agent_data = tempfile::tempdir().expect("agent data dir");
+    let mut agent = AgentProcess::start(&app.base, &token, agent_data.path(), None);
+    let done = scan_until(&app, &admin, &first, "the agent's scan", |s| {
+        s["status"] == "COMPLETED"
+    })
+    .await;
+    assert_eq!(done["worker"], "agent:edge-1", "{done}");
+    assert_eq!(done["summary"]["hostsUp"], 1, "{done}");
+    assert_eq!(done["summary"]["openPorts"], 1, "{done}");
+    assert_eq!(done["hosts"]["totalCount"], 1, "{done}");
+    let online = agent_until(&app, &admin, "edge-1", "online", |a| {
+        a["status"] == "ONLINE"
+    })
+    .await;
+    assert_eq!(online["pool"], "lab");
+    assert_eq!(online["worker"], "agent:edge-1");
+    assert!(
+        online["version"].as_str().is_some_and(|v| !v.is_empty()),
+        "{online}"
+    );
+    assert_eq!(online["events"][0]["kind"], "AGENT_ONLINE", "{online}");
+
+    // A cancel stops the agent's nmap (a silent service keeps service detection busy).
+    let silent = listeners::start(listeners::loopback(block, 11), Kind::Silent).await;
+    let slow = app
+        .create_config(
+            &admin,
+            &pool_config("Lab silent", "lab", silent.addr, "tcp, service"),
+        )
+        .await;
+    let second = app.start_config_scan(&admin, &slow).await;
+    scan_until(&app, &admin, &second, "the service phase", |s| {
+        s["status"] == "RUNNING" && s["phase"] == "SERVICE"
+    })
+    .await;
+    let agent_dir = agent_data.path().canonicalize().expect("agent dir");
+    assert!(
+        listeners::nmap_running_under(&agent_dir),
+        "the agent runs nmap"
+    );
+    let body = app
+        .gql(
+            &admin,
+            "mutation($id:ID!){ cancelScan(id:$id){ status } }",
+            json!({ "id": second }),
+        )
+        .await;
+    assert_eq!(body["data"]["cancelScan"]["status"], "CANCELLED", "{body}");
+    let deadline = Instant::now() + WAIT;
+    while listeners::nmap_running_under(&agent_dir) {
+        assert!(
+            Instant::now() < deadline,
+            "the agent's nmap still runs after the cancel"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The agent survives a server restart: it reconnects and runs the next scan.
+    app.restart_in_place().await;
+    let admin = app.admin().await;
+    let third = app.start_config_scan(&admin, &config).await;
+    let done = scan_until(&app, &admin, &third, "a scan after the restart", |s| {
+        s["status"] == "COMPLETED"
+    })
+    .await;
+    assert_eq!(done["worker"], "agent:edge-1", "{done}");
+    assert_eq!(done["summary"]["openPorts"], 1, "{done}");
+
+    // Revoked: disconnected, the agent exits with an error, its token is refused.
+    let body = app
+        .gql(
+            &admin,
+            "mutation($id:ID!){ revokeAgent(id:$id){ status } }",
+            json!({ "id": agent_id }),
+        )
+        .await;
+    assert_eq!(body["data"]["revokeAgent"]["status"], "REVOKED", "{body}");
+    let status = agent.exited().await;
+    assert!(
+        !status.success(),
+        "a revoked agent exits with an error: {status}"
+    );
+    let refused = reqwest::Client::new()
+        .get(format!("{}/api/agent", app.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(refused.status(), 401);
+    let body: Value = refused.json().await.expect("json");
+    assert_eq!(error_code(&body), "UNAUTHENTICATED", "{body}");
+    let gone = agent_until(&app, &admin, "edge-1", "offline recorded", |a| {
+        a["events"][0]["kind"] == "AGENT_OFFLINE"
+    })
+    .await;
+    assert_eq!(gone["status"], "REVOKED", "{gone}");
+    app.stop().await;
+}
+
+both_backends!(agent_scenario);
+
+/// Two network namespaces of this test's own, linked to the host by veth pairs, with addresses
+/// from 198.18.0.0/15 only: the agent's (`198.18.n.2`, reaching the server at `198.18.n.1`)
+/// and a lab's (`198.19.n.2`, reachable from the agent's namespace only). The host gets an
+/// `unreachable` route for the lab's network, so nothing towards it ever leaves the machine.
+/// Everything is removed on drop, also when the test fails.
+struct NetLab {
+    agent_ns: String,
+    lab_ns: String,
+    host_if: String,
+    lab_net: String,
+    server_ip: Ipv4Addr,
+    lab_ip: Ipv4Addr,
+}
+
+fn ip(args: &[&str]) -> Result<(), String> {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| format!("ip {}: {e}", args.join(" ")))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+impl NetLab {
+    fn create() -> Result<Self, String> {
+        let pid = std::process::id();
+        let n = u8::try_from(20 + pid % 200).unwrap_or(20);
+        let lab = Self {
+            agent_ns: format!("ss-agent-{pid}"),
+            lab_ns: format!("ss-lab-{pid}"),
+            host_if: format!("ssh{pid}"),
+            lab_net: format!("198.19.{n}.0/30"),
+            server_ip: Ipv4Addr::new(198, 18, n, 1),
+            lab_ip: Ipv4Addr::new(198, 19, n, 2),
+        };
+        lab.remove();
+        let agent_if = format!("ssa{pid}");
+        let agent_lab_if = format!("ssb{pid}");
+        let lab_if = format!("ssc{pid}");
+        let (a, l) = (lab.agent_ns.as_str(), lab.lab_ns.as_str());
+        let server_cidr = format!("{}/30", lab.server_ip);
+        let agent_cidr = format!("198.18.{n}.2/30");
+        let agent_lab_cidr = format!("198.19.{n}.1/30");
+        let lab_cidr = format!("{}/30", lab.lab_ip);
+        let steps: Vec<Vec<&str>> = vec![
+            vec!["netns", "add", a],
+            vec!["netns", "add", l],
+            vec!["route", "add", "unreachable", &lab.lab_net],
+            vec![
+                "link",
+                "add",
+                &lab.host_if,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &agent_if,
+                "netns",
+                a,
+            ],
+            vec!["addr", "add", &server_cidr, "dev", &lab.host_if],
+            vec!["link", "set", &lab.host_if, "up"],
+            vec!["-n", a, "link", "set", "lo", "up"],
+            vec!["-n", a, "addr", "add", &agent_cidr, "dev", &agent_if],
+            vec!["-n", a, "link", "set", &agent_if, "up"],
+            vec![
+                "-n",
+                a,
+                "link",
+                "add",
+                &agent_lab_if,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &lab_if,
+                "netns",
+                l,
+            ],
+            vec![
+                "-n",
+                a,
+                "addr",
+                "add",
+                &agent_lab_cidr,
+                "dev",
+                &agent_lab_if,
+            ],
+            vec!["-n", a, "link", "set", &agent_lab_if, "up"],
+            vec!["-n", l, "link", "set", "lo", "up"],
+            vec!["-n", l, "addr", "add", &lab_cidr, "dev", &lab_if],
+            vec!["-n", l, "link", "set", &lab_if, "up"],
+        ];
+        for step in steps {
+            ip(&step)?;
+        }
+        Ok(lab)
+    }
+
+    fn remove(&self) {
+        let _ = ip(&["route", "del", "unreachable", &self.lab_net]);
+        let _ = ip(&["link", "del", &self.host_if]);
+        let _ = ip(&["netns", "del", &self.agent_ns]);
+        let _ = ip(&["netns", "del", &self.lab_ns]);
+    }
+
+    /// A TCP listener bound inside the lab namespace (the socket stays there whichever thread
+    /// uses it): a thread enters the namespace, binds, and hands the socket back.
+    fn listen_in_lab(&self, port: u16) -> std::net::TcpListener {
+        let ns = format!("/var/run/netns/{}", self.lab_ns);
+        let addr = SocketAddr::new(IpAddr::V4(self.lab_ip), port);
+        std::thread::spawn(move || {
+            let file = std::fs::File::open(&ns).expect("open the lab namespace");
+            nix::sched::setns(file, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+            std::net::TcpListener::bind(addr).expect("bind in the lab")
+        })
+        .join()
+        .expect("lab listener thread")
+    }
+}
+
+impl Drop for NetLab {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
+/// A minimal web server on a listener of the lab.
+fn serve_lab_web(listener: std::net::TcpListener) {
+    listener.set_nonblocking(true).expect("nonblocking");
+    let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1024];
+                let _ = tokio::time::timeout(Duration::from_secs(2), stream.read(&mut buf)).await;
+                let _ = stream
+                    .write_all(
+                        b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n<title>lab</title>",
+                    )
+                    .await;
+            });
+        }
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_in_its_own_namespace_scans_a_lab_host_the_server_cannot_reach() {
+    if !nix::unistd::geteuid().is_root() || Command::new("ip").arg("-V").output().is_err() {
+        eprintln!("network namespaces need root and iproute2: skipped");
+        return;
+    }
+    let lab = NetLab::create().unwrap_or_else(|e| panic!("setting up the namespaces: {e}"));
+    let port = 8080;
+    serve_lab_web(lab.listen_in_lab(port));
+    let lab_host = SocketAddr::new(IpAddr::V4(lab.lab_ip), port);
+    // The server's host has no way to the lab.
+    assert!(
+        tokio::time::timeout(
+            Duration::from_secs(2),
+            tokio::net::TcpStream::connect(lab_host)
+        )
+        .await
+        .map_or(true, |r| r.is_err()),
+        "the server must not reach the lab host"
+    );
+    let bind = SocketAddr::new(IpAddr::V4(lab.server_ip), 0);
+    let app = TestApp::spawn_on(Backend::Sqlite, bind, quick)
+        .await
+        .expect("SQLite is always available");
+    let admin = app.admin().await;
+    let body = app
+        .gql(
+            &admin,
+            "mutation($a:[String!]!){ updateSettings(input:{allowedCidrs:$a}){ allowedCidrs } }",
+            json!({ "a": ["127.0.0.0/8", lab.lab_net] }),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let (_, token) = create_agent(&app, &admin, "segment-b-1", "segment-b").await;
+    let agent_data = tempfile::tempdir().expect("agent data dir");
+    let _agent = AgentProcess::start(&app.base, &token, agent_data.path(), Some(&lab.agent_ns));
+    let config = app
+        .create_config(
+            &admin,
+            &pool_config("Segment B", "segment-b", lab_host, "ping, tcp"),
+        )
+        .await;
+    let scan = app.start_config_scan(&admin, &config).await;
+    let done = scan_until(&app, &admin, &scan, "the lab scan", |s| {
+        matches!(
+            s["status"].as_str(),
+            Some("COMPLETED" | "FAILED" | "INTERRUPTED")
+        )
+    })
+    .await;
+    assert_eq!(done["status"], "COMPLETED", "{done}");
+    assert_eq!(done["worker"], "agent:segment-b-1", "{done}");
+    assert_eq!(done["summary"]["hostsUp"], 1, "{done}");
+    assert_eq!(done["summary"]["openPorts"], 1, "{done}");
+    let body = app
+        .gql(
+            &admin,
+            "query($id:ID!){ scan(id:$id){ hosts(first: 5) { edges { node { address ports { port state } } } } } }",
+            json!({ "id": scan }),
+        )
+        .await;
+    let host = &body["data"]["scan"]["hosts"]["edges"][0]["node"];
+    assert_eq!(host["address"], lab.lab_ip.to_string(), "{body}");
+    assert_eq!(host["ports"][0]["port"], port, "{body}");
+    assert_eq!(host["ports"][0]["state"], "OPEN", "{body}");
+    app.stop().await;
+}
