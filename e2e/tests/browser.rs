@@ -706,6 +706,44 @@ scan:
     b.text_of("tr[data-worker] td:nth-child(2)", "online").await;
     b.shot("15-workers").await;
 
+    // Agents: an ADMIN creates one (token shown once, with the command that starts it), the
+    // list shows it offline (never connected), and revokes it.
+    b.nav("/agents").await;
+    b.text_of("h1", "Agents").await;
+    b.fill("#agent-name", "branch-1").await;
+    b.fill("#agent-pool", "branch").await;
+    b.button("Create agent")
+        .await
+        .click()
+        .await
+        .expect("create agent");
+    let agent_token = b
+        .find("#agent-token")
+        .await
+        .prop("value")
+        .await
+        .expect("token value")
+        .unwrap_or_default();
+    assert!(
+        agent_token.starts_with("ssa_"),
+        "token shown: {agent_token}"
+    );
+    b.text_of(".token-box pre", "sneakyscan agent --server http")
+        .await;
+    b.text_of("tr[data-agent='branch-1']", "offline").await;
+    b.shot("16-agents").await;
+    b.find("tr[data-agent='branch-1'] button")
+        .await
+        .click()
+        .await
+        .expect("revoke");
+    b.button("Yes, revoke")
+        .await
+        .click()
+        .await
+        .expect("confirm revoke");
+    b.text_of("tr[data-agent='branch-1']", "revoked").await;
+
     // The API playground runs from this server's own pinned files (the CSP allows no CDN).
     b.goto("/graphiql").await;
     b.find(".graphiql-container").await;

@@ -6,6 +6,7 @@ use leptos::task::spawn_local;
 use crate::api::{self, ApiError, User};
 use crate::components::error_box::ErrorBox;
 use crate::components::header::Header;
+use crate::pages::agents::AgentsPage;
 use crate::pages::api_keys::ApiKeysPage;
 use crate::pages::config_edit::ConfigEditPage;
 use crate::pages::configs::ConfigsPage;
@@ -124,6 +125,7 @@ fn page(route: Route) -> AnyView {
         Route::Import => view! { <ImportPage /> }.into_any(),
         Route::ApiKeys => view! { <ApiKeysPage /> }.into_any(),
         Route::Workers => view! { <WorkersPage /> }.into_any(),
+        Route::Agents => view! { <AgentsPage /> }.into_any(),
         Route::Settings => view! { <SettingsPage /> }.into_any(),
         Route::NotFound(path) => view! { <NotFoundPage path=path /> }.into_any(),
     }

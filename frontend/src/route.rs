@@ -16,6 +16,7 @@ pub enum Route {
     Import,
     ApiKeys,
     Workers,
+    Agents,
     Settings,
     NotFound(String),
 }
@@ -39,6 +40,7 @@ impl Route {
             ["import"] => Route::Import,
             ["keys"] => Route::ApiKeys,
             ["workers"] => Route::Workers,
+            ["agents"] => Route::Agents,
             ["settings"] => Route::Settings,
             _ => Route::NotFound(path.to_owned()),
         }
@@ -55,6 +57,7 @@ impl Route {
             Route::Import => "/import".to_owned(),
             Route::ApiKeys => "/keys".to_owned(),
             Route::Workers => "/workers".to_owned(),
+            Route::Agents => "/agents".to_owned(),
             Route::Settings => "/settings".to_owned(),
             Route::NotFound(path) => path.clone(),
         }
@@ -72,6 +75,7 @@ impl Route {
             Route::Import => "Import".to_owned(),
             Route::ApiKeys => "API keys".to_owned(),
             Route::Workers => "Workers".to_owned(),
+            Route::Agents => "Agents".to_owned(),
             Route::Settings => "Settings".to_owned(),
             Route::NotFound(_) => "Not found".to_owned(),
         };
@@ -180,6 +184,7 @@ mod tests {
             Route::Import,
             Route::ApiKeys,
             Route::Workers,
+            Route::Agents,
             Route::Settings,
         ] {
             assert_eq!(Route::parse(&route.href()), route);

@@ -27,7 +27,8 @@ use crate::error::AppResult;
 use crate::jobs::runner::{JobControl, StopReason};
 use crate::jobs::scan::{self as job, ProgressReport, Reporter, RunEnv, RunReport};
 use crate::jobs::wire::{
-    AgentMessage, CLOSE_REFUSED, HeldRun, MAX_MESSAGE_BYTES, PATH, Screenshot, ServerMessage,
+    AgentMessage, CLOSE_REFUSED, HeldRun, MAX_MESSAGE_BYTES, PATH, PING_EVERY, SILENCE_LIMIT,
+    Screenshot, ServerMessage,
 };
 
 /// The first pause before reconnecting, and the longest.
@@ -272,8 +273,7 @@ async fn session(
     for message in pending {
         let _ = tx.send(message);
     }
-    let heartbeat = Duration::from_secs(5);
-    let mut ping = tokio::time::interval(heartbeat);
+    let mut ping = tokio::time::interval(PING_EVERY);
     let mut last_heard = tokio::time::Instant::now();
     let mut welcomed = false;
     // Once stopping: how long the server gets to store the last results.
@@ -318,7 +318,7 @@ async fn session(
                 }
             }
             _ = ping.tick() => {
-                if last_heard.elapsed() > heartbeat * 3 {
+                if last_heard.elapsed() > SILENCE_LIMIT {
                     tracing::warn!("the server stopped answering");
                     break Session::Lost { welcomed };
                 }

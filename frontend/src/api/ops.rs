@@ -61,6 +61,9 @@ operation!(ApiKeys, "graphql/admin.graphql");
 operation!(CreateApiKey, "graphql/admin.graphql");
 operation!(RevokeApiKey, "graphql/admin.graphql");
 operation!(Workers, "graphql/admin.graphql");
+operation!(Agents, "graphql/admin.graphql");
+operation!(CreateAgent, "graphql/admin.graphql");
+operation!(RevokeAgent, "graphql/admin.graphql");
 
 operation!(ScanUpdates, "graphql/subscriptions.graphql");
 operation!(ScanProgress, "graphql/subscriptions.graphql");

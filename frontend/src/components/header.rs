@@ -45,6 +45,7 @@ pub fn Header(user: User, session: RwSignal<Session>) -> impl IntoView {
         links.push((Route::Import, "Import"));
     }
     links.push((Route::Workers, "Workers"));
+    links.push((Route::Agents, "Agents"));
     links.push((Route::ApiKeys, "API keys"));
     if user.role == Role::Admin {
         links.push((Route::Settings, "Settings"));

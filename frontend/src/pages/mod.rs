@@ -1,3 +1,4 @@
+pub mod agents;
 pub mod api_keys;
 pub mod config_edit;
 pub mod configs;

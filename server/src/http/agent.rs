@@ -18,7 +18,9 @@ use crate::error::AppError;
 use crate::http::graphql::error_response;
 use crate::http::identity;
 use crate::jobs::agents::LinkEnd;
-use crate::jobs::wire::{AgentMessage, CLOSE_REFUSED, MAX_MESSAGE_BYTES, ServerMessage};
+use crate::jobs::wire::{
+    AgentMessage, CLOSE_REFUSED, MAX_MESSAGE_BYTES, SILENCE_LIMIT, ServerMessage,
+};
 use crate::service::agents;
 use crate::state::AppState;
 
@@ -68,7 +70,17 @@ async fn serve(hub: crate::jobs::agents::AgentHub, agent: entity::agent::Model, 
     let (out_tx, mut out_rx) = mpsc::unbounded_channel::<ServerMessage>();
     // What the agent sends, parsed; the link ends when this ends (its sender drops).
     let reader = tokio::spawn(async move {
-        while let Some(frame) = stream.next().await {
+        // An agent pings every few seconds: silence means it (or the network) is gone, even
+        // when no TCP reset ever comes.
+        loop {
+            let frame = match tokio::time::timeout(SILENCE_LIMIT, stream.next()).await {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break,
+                Err(_) => {
+                    tracing::warn!(agent = %name, "agent silent; connection closed");
+                    break;
+                }
+            };
             let text = match frame {
                 Ok(Message::Text(text)) => text,
                 Ok(Message::Close(_)) | Err(_) => break,

@@ -49,9 +49,14 @@ pub enum LinkEnd {
 #[derive(Clone)]
 pub struct AgentHub {
     runner: Runner,
+    /// Which connection holds each agent run here (an agent that reconnects before its old
+    /// connection is noticed dead takes its runs along; the old one must then leave them).
+    holders: Arc<Mutex<HashMap<i32, u64>>>,
+    next_link: Arc<std::sync::atomic::AtomicU64>,
 }
 
 struct Link {
+    id: u64,
     agent: agent::Model,
     /// What `Scan.worker` names.
     worker: String,
@@ -111,7 +116,21 @@ impl JobHandler for LinkJobs {
 
 impl AgentHub {
     pub fn new(runner: Runner) -> Self {
-        Self { runner }
+        Self {
+            runner,
+            holders: Arc::new(Mutex::new(HashMap::new())),
+            next_link: Arc::new(std::sync::atomic::AtomicU64::new(1)),
+        }
+    }
+
+    fn lock_holders(&self) -> std::sync::MutexGuard<'_, HashMap<i32, u64>> {
+        self.holders.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `link` holds the run of `scan_id` from now on.
+    fn attach(&self, link: &Arc<Link>, scan_id: i32, control: Arc<JobControl>) {
+        self.lock_holders().insert(scan_id, link.id);
+        link.attach(scan_id, control);
     }
 
     /// Every heartbeat: records offline the agents not seen for a lease (whichever replica
@@ -158,6 +177,9 @@ impl AgentHub {
         }
         runner.ensure_keeper();
         let link = Arc::new(Link {
+            id: self
+                .next_link
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             worker: agents::worker_name(&agent.name),
             agent,
             out,
@@ -220,7 +242,7 @@ impl AgentHub {
             match self.runner.adopt(scan_id, &lease, &link.agent.name).await {
                 Ok(Some(control)) => {
                     tracing::info!(agent = %link.agent.name, scan_id, "run adopted after a reconnection");
-                    link.attach(scan_id, control);
+                    self.attach(link, scan_id, control);
                 }
                 Ok(None) => link.send(ServerMessage::Drop { scan_id }),
                 Err(e) => {
@@ -237,8 +259,18 @@ impl AgentHub {
         link.closed.cancel();
         let runs: Vec<(i32, Arc<JobControl>)> = link.lock_runs().drain().collect();
         for (scan_id, control) in runs {
-            self.runner.detach(scan_id, &control);
-            self.requeue(scan_id, &link.agent.pool).await;
+            let mine = {
+                let mut holders = self.lock_holders();
+                let mine = holders.get(&scan_id) == Some(&link.id);
+                if mine {
+                    holders.remove(&scan_id);
+                }
+                mine
+            };
+            if mine {
+                self.runner.detach(scan_id, &control);
+                self.requeue(scan_id, &link.agent.pool).await;
+            }
         }
     }
 
@@ -270,7 +302,7 @@ impl AgentHub {
                     tracing::info!(scan_id, run = row.attempt, agent = %link.agent.name, "scan claimed for an agent");
                     let control = runner.track_remote(scan_id, &lease, &link.agent.name);
                     runner.publish(&row);
-                    link.attach(scan_id, control.clone());
+                    self.attach(link, scan_id, control.clone());
                     link.send(ServerMessage::Run {
                         scan_id,
                         lease,
@@ -336,6 +368,7 @@ impl AgentHub {
                     return;
                 };
                 link.lock_runs().remove(&scan_id);
+                self.lock_holders().remove(&scan_id);
                 let hub = self.clone();
                 let link = link.clone();
                 self.runner.spawn_tracked(async move {

@@ -12,6 +12,10 @@ use super::scan::{ProgressReport, RunReport};
 pub const PATH: &str = "/api/agent";
 /// The largest message either side accepts (a result of a large scan, with its screenshots).
 pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
+/// How often an agent pings the server (a websocket ping; the server answers with a pong).
+pub const PING_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+/// A side that hears nothing for this long takes the connection for dead (six pings missed).
+pub const SILENCE_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
 /// Close code: the agent's token is not (or no longer) valid.
 pub const CLOSE_REFUSED: u16 = 4403;
 
