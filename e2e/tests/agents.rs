@@ -236,7 +236,9 @@ async fn agent_scenario(backend: Backend) {
     );
     assert_eq!(online["events"][0]["kind"], "AGENT_ONLINE", "{online}");
 
-    // A cancel stops the agent's nmap (a silent service keeps service detection busy).
+    // The agent survives a server restart in the middle of a scan (a silent service keeps
+    // service detection busy): it reconnects, the server adopts its run (no take-over, no
+    // second run), and a cancel still reaches it and stops its nmap.
     let silent = listeners::start(listeners::loopback(block, 11), Kind::Silent).await;
     let slow = app
         .create_config(
@@ -254,6 +256,21 @@ async fn agent_scenario(backend: Backend) {
         listeners::nmap_running_under(&agent_dir),
         "the agent runs nmap"
     );
+    app.restart_in_place().await;
+    let admin = app.admin().await;
+    agent_until(&app, &admin, "edge-1", "reconnected", |a| {
+        a["status"] == "ONLINE" && a["runningJobs"] == 1
+    })
+    .await;
+    // Longer than two leases: an orphaned run would have been taken over by now.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let adopted = scan_until(&app, &admin, &second, "the adopted run", |s| {
+        s["status"] == "RUNNING"
+    })
+    .await;
+    assert_eq!(adopted["attempt"], 1, "adopted, not run again: {adopted}");
+    assert_eq!(adopted["worker"], "agent:edge-1", "{adopted}");
+    assert!(listeners::nmap_running_under(&agent_dir), "the run went on");
     let body = app
         .gql(
             &admin,
@@ -271,9 +288,7 @@ async fn agent_scenario(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    // The agent survives a server restart: it reconnects and runs the next scan.
-    app.restart_in_place().await;
-    let admin = app.admin().await;
+    // And it runs the next scan.
     let third = app.start_config_scan(&admin, &config).await;
     let done = scan_until(&app, &admin, &third, "a scan after the restart", |s| {
         s["status"] == "COMPLETED"

@@ -19,6 +19,7 @@ const RANKS: &[(&str, u8)] = &[
     ("jobs", 5),
     ("graphql", 6),
     ("oneshot", 6),
+    ("agent", 6),
     ("state", 7),
     ("http", 8),
     ("cli", 9),
