@@ -44,6 +44,9 @@ command -v wrk >/dev/null || { [ "$(id -u)" = 0 ] && apt-get install -y -q wrk >
 echo "== scan: 256 loopback addresses x 2 ports"
 "$TARGET/release/examples/bench_scan" | tee "$OUT/scan.txt"
 
+echo "== agents: a scan on a remote agent vs on the server's worker, reconnection after a restart"
+"$TARGET/release/examples/bench_agents" "$TARGET/release/sneakyscan" "$OUT" | tee "$OUT/agents.txt"
+
 echo "== replicas: fan-out to idle subscriptions (relayed over PostgreSQL vs in process), start, cancel, take-over"
 if (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
   "$TARGET/release/examples/bench_replicas" "$TARGET/release/sneakyscan" "$OUT" | tee "$OUT/replicas.txt"

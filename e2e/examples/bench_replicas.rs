@@ -25,79 +25,23 @@
 //! `BENCH_PER_SOCKET` (default 100). Prints
 //! `key=value` lines.
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use e2e::processes::{Proc, cookie, gql, spawn};
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::Message;
 
-const PASSWORD: &str = "bench-admin-password";
 /// Subscriptions per websocket (`BENCH_PER_SOCKET`, default 100: the server's cap).
 fn per_socket() -> usize {
     std::env::var("BENCH_PER_SOCKET")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100)
-}
-
-struct Proc {
-    child: tokio::process::Child,
-    base: Option<String>,
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.start_kill();
-    }
-}
-
-impl Proc {
-    fn pid(&self) -> u32 {
-        self.child.id().expect("running")
-    }
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
-
-async fn spawn(bin: &Path, data: &Path, url: &str, args: &[&str], listen: bool) -> Proc {
-    let port = free_port();
-    let mut cmd = tokio::process::Command::new(bin);
-    cmd.arg("--data-dir").arg(data);
-    if !url.is_empty() {
-        cmd.args(["--database-url", url]);
-    }
-    cmd.args(args);
-    if listen {
-        cmd.args(["--listen", &format!("127.0.0.1:{port}")]);
-    }
-    let child = cmd
-        .env("SNEAKYSCAN_ADMIN_PASSWORD", PASSWORD)
-        .env("SNEAKYSCAN_LOG__LEVEL", "warn")
-        .env("SNEAKYSCAN_FRONTEND_DIR", data.join("no-frontend"))
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start sneakyscan");
-    let base = listen.then(|| format!("http://127.0.0.1:{port}"));
-    if let Some(base) = &base {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !reqwest::get(format!("{base}/readyz"))
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            assert!(Instant::now() < deadline, "server did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-    Proc { child, base }
 }
 
 fn rss_kb(pid: u32) -> u64 {
@@ -109,39 +53,6 @@ fn rss_kb(pid: u32) -> u64 {
                 .and_then(|v| v.split_whitespace().next()?.parse().ok())
         })
         .unwrap_or(0)
-}
-
-async fn cookie(base: &str) -> String {
-    let res = reqwest::Client::new()
-        .post(format!("{base}/graphql"))
-        .json(&json!({
-            "query": "mutation($u:String!,$p:String!){ login(username:$u, password:$p){ id } }",
-            "variables": { "u": "admin", "p": PASSWORD }
-        }))
-        .send()
-        .await
-        .expect("login");
-    res.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("sneakyscan_session="))
-        .and_then(|c| c.split(';').next())
-        .expect("session cookie")
-        .to_owned()
-}
-
-async fn gql(base: &str, cookie: &str, query: &str, variables: Value) -> Value {
-    reqwest::Client::new()
-        .post(format!("{base}/graphql"))
-        .header("Cookie", cookie)
-        .json(&json!({ "query": query, "variables": variables }))
-        .send()
-        .await
-        .expect("graphql")
-        .json()
-        .await
-        .expect("json")
 }
 
 async fn listeners(base: &str) -> u64 {

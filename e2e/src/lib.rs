@@ -3,6 +3,7 @@
 //! when `SNEAKYSCAN_TEST_POSTGRES_URL` is set), and gives real HTTP and websocket clients.
 
 pub mod listeners;
+pub mod processes;
 pub mod ws;
 
 use std::net::SocketAddr;

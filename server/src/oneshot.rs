@@ -84,6 +84,10 @@ pub async fn run(
     )
     .await
     .map_err(AppError::into_cli)?;
+    // This process scans it, whatever agent pool its sites name.
+    let scan = scans::run_here(&db, scan)
+        .await
+        .map_err(AppError::into_cli)?;
     runner.enqueue(&scan).await;
     println!("scan \"{}\" started", scan.title);
 

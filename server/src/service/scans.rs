@@ -105,6 +105,23 @@ pub async fn start(
     Ok(row)
 }
 
+/// A QUEUED scan of an agent pool made a scan of the workers (`sneakyscan scan` runs its
+/// config itself, on this machine).
+pub async fn run_here(db: &DatabaseConnection, mut row: scan::Model) -> AppResult<scan::Model> {
+    if row.pool.is_none() {
+        return Ok(row);
+    }
+    scan::Entity::update_many()
+        .col_expr(scan::Column::Pool, Expr::value(Option::<String>::None))
+        .col_expr(scan::Column::Message, Expr::value(Option::<String>::None))
+        .filter(scan::Column::Id.eq(row.id))
+        .exec(db)
+        .await?;
+    row.pool = None;
+    row.message = None;
+    Ok(row)
+}
+
 /// The config of an ad-hoc scan, written as a document of the config format so it is
 /// validated, stored and shown like any other. Targets are typed first: nothing else gets in.
 fn adhoc_yaml(targets: &[String], ports: Option<&str>, title: Option<&str>) -> AppResult<String> {

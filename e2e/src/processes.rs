@@ -1,0 +1,114 @@
+//! Real `sneakyscan` processes for the benchmarks (examples/): start one (waiting until it
+//! serves), sign in as its admin, send GraphQL.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// The admin password of every process started here.
+pub const PASSWORD: &str = "bench-admin-password";
+
+/// A process, killed when dropped; `base` is its URL when it serves HTTP.
+pub struct Proc {
+    pub child: tokio::process::Child,
+    pub base: Option<String>,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+impl Proc {
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("running")
+    }
+}
+
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// Starts `sneakyscan <args>` on `data` and `url` (empty: SQLite in `data`); with `listen`, on
+/// a free loopback port, returning once it answers `/readyz`.
+pub async fn spawn(bin: &Path, data: &Path, url: &str, args: &[&str], listen: bool) -> Proc {
+    spawn_on(bin, data, url, args, listen.then(free_port), &[]).await
+}
+
+/// [`spawn`] on a given port (a restart in place), with extra environment variables.
+pub async fn spawn_on(
+    bin: &Path,
+    data: &Path,
+    url: &str,
+    args: &[&str],
+    port: Option<u16>,
+    env: &[(&str, &str)],
+) -> Proc {
+    let mut cmd = tokio::process::Command::new(bin);
+    cmd.arg("--data-dir").arg(data);
+    if !url.is_empty() {
+        cmd.args(["--database-url", url]);
+    }
+    cmd.args(args);
+    if let Some(port) = port {
+        cmd.args(["--listen", &format!("127.0.0.1:{port}")]);
+    }
+    cmd.envs(env.iter().copied());
+    let child = cmd
+        .env("SNEAKYSCAN_ADMIN_PASSWORD", PASSWORD)
+        .env("SNEAKYSCAN_LOG__LEVEL", "warn")
+        .env("SNEAKYSCAN_FRONTEND_DIR", data.join("no-frontend"))
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start sneakyscan");
+    let base = port.map(|port| format!("http://127.0.0.1:{port}"));
+    if let Some(base) = &base {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !reqwest::get(format!("{base}/readyz"))
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            assert!(Instant::now() < deadline, "server did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    Proc { child, base }
+}
+
+pub async fn cookie(base: &str) -> String {
+    let res = reqwest::Client::new()
+        .post(format!("{base}/graphql"))
+        .json(&json!({
+            "query": "mutation($u:String!,$p:String!){ login(username:$u, password:$p){ id } }",
+            "variables": { "u": "admin", "p": PASSWORD }
+        }))
+        .send()
+        .await
+        .expect("login");
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("sneakyscan_session="))
+        .and_then(|c| c.split(';').next())
+        .expect("session cookie")
+        .to_owned()
+}
+
+pub async fn gql(base: &str, cookie: &str, query: &str, variables: Value) -> Value {
+    reqwest::Client::new()
+        .post(format!("{base}/graphql"))
+        .header("Cookie", cookie)
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .expect("graphql")
+        .json()
+        .await
+        .expect("json")
+}
