@@ -257,7 +257,8 @@ fn one_off_scan_writes_the_three_reports() {
     std::fs::write(
         &config,
         format!(
-            "title: CLI lab\nsites:\n  - name: Lab\n    ips:\n      - address: {ip}\n        expected: {{ ping: true, tcp_ports: [{port}] }}\nscan:\n  tcp_ports: \"{port}\"\n  phases: [ping, tcp]\n"
+            // An agent pool is no obstacle: `scan` runs the config itself.
+            "title: CLI lab\nsites:\n  - name: Lab\n    agent_pool: remote-lab\n    ips:\n      - address: {ip}\n        expected: {{ ping: true, tcp_ports: [{port}] }}\nscan:\n  tcp_ports: \"{port}\"\n  phases: [ping, tcp]\n"
         ),
     )
     .expect("config");
