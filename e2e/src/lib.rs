@@ -242,6 +242,30 @@ impl TestApp {
         client
     }
 
+    /// Sends `query` every 100 ms until `done` accepts its answer (the whole body), which it
+    /// returns; fails the test with `what` and the last answer after [`WAIT`].
+    pub async fn gql_until(
+        &self,
+        client: &reqwest::Client,
+        query: &str,
+        variables: Value,
+        what: &str,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let body = self.gql(client, query, variables.clone()).await;
+            if done(&body) {
+                return body;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}: {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Saves a scan config through the API; returns its id (panics with the errors if refused).
     pub async fn create_config(&self, client: &reqwest::Client, yaml: &str) -> String {
         let body = self

@@ -8,7 +8,7 @@
 //!   and exits, and its token is refused; going online and offline is recorded;
 //! - in network namespaces this test creates (198.18.0.0/15 only, removed at the end, also
 //!   when the test fails): an agent in its own namespace scans a lab host in a third one that
-//!   the server cannot reach.
+//!   the server cannot reach, again after a server restart, and is refused once revoked.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
@@ -106,23 +106,14 @@ async fn scan_until(
     what: &str,
     done: impl Fn(&Value) -> bool,
 ) -> Value {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let body = app.gql(client, SCAN, json!({ "id": id })).await;
-        let scan = body["data"]["scan"].clone();
-        if done(&scan) {
-            return scan;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    app.gql_until(client, SCAN, json!({ "id": id }), what, |b| {
+        done(&b["data"]["scan"])
+    })
+    .await["data"]["scan"]
+        .clone()
 }
 
-async fn agent_named(app: &TestApp, client: &reqwest::Client, name: &str) -> Value {
-    let body = app.gql(client, AGENTS, json!({})).await;
+fn agent_named(body: &Value, name: &str) -> Value {
     body["data"]["agents"]["edges"]
         .as_array()
         .unwrap_or_else(|| panic!("agents failed: {body}"))
@@ -139,18 +130,12 @@ async fn agent_until(
     what: &str,
     done: impl Fn(&Value) -> bool,
 ) -> Value {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let agent = agent_named(app, client, name).await;
-        if done(&agent) {
-            return agent;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}: {agent}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let body = app
+        .gql_until(client, AGENTS, json!({}), what, |b| {
+            done(&agent_named(b, name))
+        })
+        .await;
+    agent_named(&body, name)
 }
 
 fn pool_config(title: &str, pool: &str, target: SocketAddr, phases: &str) -> String {
@@ -505,7 +490,7 @@ async fn an_agent_in_its_own_namespace_scans_a_lab_host_the_server_cannot_reach(
         "the server must not reach the lab host"
     );
     let bind = SocketAddr::new(IpAddr::V4(lab.server_ip), 0);
-    let app = TestApp::spawn_on(Backend::Sqlite, bind, quick)
+    let mut app = TestApp::spawn_on(Backend::Sqlite, bind, quick)
         .await
         .expect("SQLite is always available");
     let admin = app.admin().await;
@@ -517,9 +502,9 @@ async fn an_agent_in_its_own_namespace_scans_a_lab_host_the_server_cannot_reach(
         )
         .await;
     assert!(body["errors"].is_null(), "{body}");
-    let (_, token) = create_agent(&app, &admin, "segment-b-1", "segment-b").await;
+    let (agent_id, token) = create_agent(&app, &admin, "segment-b-1", "segment-b").await;
     let agent_data = tempfile::tempdir().expect("agent data dir");
-    let _agent = AgentProcess::start(&app.base, &token, agent_data.path(), Some(&lab.agent_ns));
+    let mut agent = AgentProcess::start(&app.base, &token, agent_data.path(), Some(&lab.agent_ns));
     let config = app
         .create_config(
             &admin,
@@ -549,5 +534,33 @@ async fn an_agent_in_its_own_namespace_scans_a_lab_host_the_server_cannot_reach(
     assert_eq!(host["address"], lab.lab_ip.to_string(), "{body}");
     assert_eq!(host["ports"][0]["port"], port, "{body}");
     assert_eq!(host["ports"][0]["state"], "OPEN", "{body}");
+
+    // The agent survives a server restart: it dials back in and scans the lab again.
+    app.restart_in_place().await;
+    let admin = app.admin().await;
+    let again = app.start_config_scan(&admin, &config).await;
+    let done = scan_until(&app, &admin, &again, "the lab scan after a restart", |s| {
+        s["status"] == "COMPLETED"
+    })
+    .await;
+    assert_eq!(done["summary"]["openPorts"], 1, "{done}");
+
+    // Revoked: the agent is cut off and its token refused.
+    let body = app
+        .gql(
+            &admin,
+            "mutation($id:ID!){ revokeAgent(id:$id){ status } }",
+            json!({ "id": agent_id }),
+        )
+        .await;
+    assert_eq!(body["data"]["revokeAgent"]["status"], "REVOKED", "{body}");
+    assert!(!agent.exited().await.success());
+    let refused = reqwest::Client::new()
+        .get(format!("{}/api/agent", app.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(refused.status(), 401);
     app.stop().await;
 }

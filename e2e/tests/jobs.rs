@@ -49,19 +49,11 @@ async fn scan_until(
     what: &str,
     done: impl Fn(&Value) -> bool,
 ) -> Value {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let body = app.gql(client, SCAN, json!({ "id": id.to_string() })).await;
-        let scan = body["data"]["scan"].clone();
-        if done(&scan) {
-            return scan;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    app.gql_until(client, SCAN, json!({ "id": id.to_string() }), what, |b| {
+        done(&b["data"]["scan"])
+    })
+    .await["data"]["scan"]
+        .clone()
 }
 
 /// A scan of one listener stored QUEUED through the service, its job not pushed.

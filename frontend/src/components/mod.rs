@@ -4,3 +4,4 @@ pub mod header;
 pub mod pager;
 pub mod scan_table;
 pub mod status;
+pub mod token_box;

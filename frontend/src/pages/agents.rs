@@ -10,6 +10,7 @@ use crate::api::{self, ApiError, Role};
 use crate::app::use_user;
 use crate::components::confirm::ConfirmButton;
 use crate::components::error_box::{Empty, ErrorBox, show};
+use crate::components::token_box::TokenBox;
 use crate::format;
 
 /// How often the list is read again.
@@ -38,7 +39,6 @@ pub fn AgentsPage() -> impl IntoView {
     let name = RwSignal::new(String::new());
     let pool = RwSignal::new(String::new());
     let token = RwSignal::new(None::<String>);
-    let copied = RwSignal::new(false);
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<ApiError>);
     let origin = window()
@@ -57,19 +57,12 @@ pub fn AgentsPage() -> impl IntoView {
             error.set(Some(ApiError::local("Give the agent a name and a pool.")));
             return;
         }
-        copied.set(false);
         let create = api::call::<CreateAgent>(ops::create_agent::Variables { input });
         act(busy, error, create, move |d| {
             token.try_set(Some(d.create_agent.token));
             name.try_set(String::new());
             agents.refetch();
         });
-    };
-    let copy = move |_| {
-        if let Some(t) = token.get_untracked() {
-            let _ = window().navigator().clipboard().write_text(&t);
-            copied.set(true);
-        }
     };
 
     view! {
@@ -91,20 +84,14 @@ pub fn AgentsPage() -> impl IntoView {
                 {move || error.get().map(|e| view! { <ErrorBox error=e /> })}
                 {
                     let command = command.clone();
-                    move || token.get().map(|t| view! {
-                        <div class="token-box" role="status">
-                            <p><strong>"Copy this token now: it is shown only once."</strong></p>
-                            <div class="token-row">
-                                <label class="sr-only" for="agent-token">"Agent token"</label>
-                                <input id="agent-token" class="mono" type="text" readonly value=t
-                                    on:focus=|ev| { if let Some(el) = ev.target().and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlInputElement>(t).ok()) { el.select(); } } />
-                                <button type="button" class="button small" on:click=copy>
-                                    {move || if copied.get() { "Copied" } else { "Copy" }}
-                                </button>
-                            </div>
-                            <p class="hint">"Start it on the remote machine (nmap installed there):"</p>
-                            <pre class="mono">{command.clone()}</pre>
-                        </div>
+                    move || token.get().map(|t| {
+                        let command = command.clone();
+                        view! {
+                            <TokenBox token=t id="agent-token" label="Agent token">
+                                <p class="hint">"Start it on the remote machine (nmap installed there):"</p>
+                                <pre class="mono">{command}</pre>
+                            </TokenBox>
+                        }
                     })
                 }
             </section>

@@ -8,6 +8,7 @@ use crate::api::{self, ApiError, Role};
 use crate::app::use_user;
 use crate::components::confirm::ConfirmButton;
 use crate::components::error_box::{Empty, ErrorBox, show};
+use crate::components::token_box::TokenBox;
 use crate::format;
 
 #[component]
@@ -22,7 +23,6 @@ pub fn ApiKeysPage() -> impl IntoView {
     let role = RwSignal::new(my_role.as_str().to_owned());
     let expires = RwSignal::new(String::new());
     let token = RwSignal::new(None::<String>);
-    let copied = RwSignal::new(false);
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<ApiError>);
 
@@ -41,19 +41,12 @@ pub fn ApiKeysPage() -> impl IntoView {
             role: Role::parse(&role.get_untracked()),
             expires_at,
         };
-        copied.set(false);
         let create = api::call::<CreateApiKey>(ops::create_api_key::Variables { input });
         act(busy, error, create, move |d| {
             token.try_set(Some(d.create_api_key.token));
             name.try_set(String::new());
             keys.refetch();
         });
-    };
-    let copy = move |_| {
-        if let Some(t) = token.get_untracked() {
-            let _ = window().navigator().clipboard().write_text(&t);
-            copied.set(true);
-        }
     };
     let roles = Role::ALL
         .into_iter()
@@ -81,17 +74,7 @@ pub fn ApiKeysPage() -> impl IntoView {
             </form>
             {move || error.get().map(|e| view! { <ErrorBox error=e /> })}
             {move || token.get().map(|t| view! {
-                <div class="token-box" role="status">
-                    <p><strong>"Copy this token now: it is shown only once."</strong></p>
-                    <div class="token-row">
-                        <label class="sr-only" for="new-token">"New token"</label>
-                        <input id="new-token" class="mono" type="text" readonly value=t
-                            on:focus=|ev| { if let Some(el) = ev.target().and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlInputElement>(t).ok()) { el.select(); } } />
-                        <button type="button" class="button small" on:click=copy>
-                            {move || if copied.get() { "Copied" } else { "Copy" }}
-                        </button>
-                    </div>
-                </div>
+                <TokenBox token=t id="new-token" label="New token" />
             })}
         </section>
         <section class="card" aria-labelledby="keys-title">
