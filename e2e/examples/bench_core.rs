@@ -12,53 +12,12 @@
 //! Usage: `bench_core <path to sneakyscan> <out dir>`. Prints `key=value` lines.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use e2e::processes::{PASSWORD, spawn};
 use serde_json::{Value, json};
 
-const PASSWORD: &str = "bench-admin-password";
 const PAGE: &str = "query($id:ID!){ scan(id:$id){ hosts(first: 50){ totalCount edges { node { address ports { port state service { name } } } } } } }";
-
-struct Server {
-    child: tokio::process::Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.start_kill();
-    }
-}
-
-async fn free_port() -> u16 {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    l.local_addr().expect("addr").port()
-}
-
-async fn start(bin: &Path, data: &Path) -> Server {
-    let port = free_port().await;
-    let child = tokio::process::Command::new(bin)
-        .args(["--data-dir"])
-        .arg(data)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .env("SNEAKYSCAN_ADMIN_PASSWORD", PASSWORD)
-        .env("SNEAKYSCAN_LOG__LEVEL", "warn")
-        .env("SNEAKYSCAN_FRONTEND_DIR", data.join("no-frontend"))
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start sneakyscan");
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while reqwest::get(format!("{base}/readyz")).await.is_err() {
-        assert!(Instant::now() < deadline, "server did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Server { child, base }
-}
 
 async fn gql(client: &reqwest::Client, base: &str, query: &str, variables: Value) -> Value {
     client
@@ -206,9 +165,9 @@ async fn main() {
     let out = PathBuf::from(args.next().unwrap_or_else(|| "target/bench".into()));
     std::fs::create_dir_all(&out).expect("out dir");
     let data = tempfile::tempdir().expect("temp dir");
-    let server = start(&bin, data.path()).await;
-    let base = server.base.clone();
-    let pid = server.child.id().expect("pid");
+    let server = spawn(&bin, data.path(), "", &["serve"], true).await;
+    let base = server.base.clone().expect("serves HTTP");
+    let pid = server.pid();
 
     let session = reqwest::Client::builder()
         .cookie_store(true)

@@ -138,6 +138,39 @@ async fn agent_until(
     agent_named(&body, name)
 }
 
+/// Revokes the agent: REVOKED, the agent process exits with an error, and a new connection
+/// with its token is `401 UNAUTHENTICATED`.
+async fn revoke(
+    app: &TestApp,
+    admin: &reqwest::Client,
+    agent_id: &str,
+    token: &str,
+    agent: &mut AgentProcess,
+) {
+    let body = app
+        .gql(
+            admin,
+            "mutation($id:ID!){ revokeAgent(id:$id){ status } }",
+            json!({ "id": agent_id }),
+        )
+        .await;
+    assert_eq!(body["data"]["revokeAgent"]["status"], "REVOKED", "{body}");
+    let status = agent.exited().await;
+    assert!(
+        !status.success(),
+        "a revoked agent exits with an error: {status}"
+    );
+    let refused = reqwest::Client::new()
+        .get(format!("{}/api/agent", app.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(refused.status(), 401);
+    let body: Value = refused.json().await.expect("json");
+    assert_eq!(error_code(&body), "UNAUTHENTICATED", "{body}");
+}
+
 fn pool_config(title: &str, pool: &str, target: SocketAddr, phases: &str) -> String {
     format!(
         "title: {title}\nsites:\n  - name: Segment\n    agent_pool: {pool}\n    ips:\n      - address: {}\n        expected:\n          tcp_ports: [{}]\nscan:\n  tcp_ports: \"{}\"\n  phases: [{phases}]\n",
@@ -283,28 +316,7 @@ async fn agent_scenario(backend: Backend) {
     assert_eq!(done["summary"]["openPorts"], 1, "{done}");
 
     // Revoked: disconnected, the agent exits with an error, its token is refused.
-    let body = app
-        .gql(
-            &admin,
-            "mutation($id:ID!){ revokeAgent(id:$id){ status } }",
-            json!({ "id": agent_id }),
-        )
-        .await;
-    assert_eq!(body["data"]["revokeAgent"]["status"], "REVOKED", "{body}");
-    let status = agent.exited().await;
-    assert!(
-        !status.success(),
-        "a revoked agent exits with an error: {status}"
-    );
-    let refused = reqwest::Client::new()
-        .get(format!("{}/api/agent", app.base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(refused.status(), 401);
-    let body: Value = refused.json().await.expect("json");
-    assert_eq!(error_code(&body), "UNAUTHENTICATED", "{body}");
+    revoke(&app, &admin, &agent_id, &token, &mut agent).await;
     let gone = agent_until(&app, &admin, "edge-1", "offline recorded", |a| {
         a["events"][0]["kind"] == "AGENT_OFFLINE"
     })
@@ -546,21 +558,6 @@ async fn an_agent_in_its_own_namespace_scans_a_lab_host_the_server_cannot_reach(
     assert_eq!(done["summary"]["openPorts"], 1, "{done}");
 
     // Revoked: the agent is cut off and its token refused.
-    let body = app
-        .gql(
-            &admin,
-            "mutation($id:ID!){ revokeAgent(id:$id){ status } }",
-            json!({ "id": agent_id }),
-        )
-        .await;
-    assert_eq!(body["data"]["revokeAgent"]["status"], "REVOKED", "{body}");
-    assert!(!agent.exited().await.success());
-    let refused = reqwest::Client::new()
-        .get(format!("{}/api/agent", app.base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(refused.status(), 401);
+    revoke(&app, &admin, &agent_id, &token, &mut agent).await;
     app.stop().await;
 }

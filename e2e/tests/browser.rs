@@ -187,6 +187,21 @@ impl Browser {
             .unwrap_or_else(|e| panic!("no button {text}: {e}"))
     }
 
+    /// Presses the button `text` and returns the secret the page then shows once in `css`.
+    async fn press_for_token(&self, text: &str, css: &str) -> String {
+        self.button(text)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("press {text}: {e}"));
+        self.find(css)
+            .await
+            .prop("value")
+            .await
+            .expect("token value")
+            .unwrap_or_default()
+    }
+
     /// Waits until the element's text contains `needle`; returns the text.
     async fn text_of(&self, css: &str, needle: &str) -> String {
         let result = tokio::time::timeout(WAIT, async {
@@ -528,18 +543,7 @@ scan:
     // API keys: the token is shown once.
     b.nav("/keys").await;
     b.fill("#key-name", "ci script").await;
-    b.button("Create key")
-        .await
-        .click()
-        .await
-        .expect("create key");
-    let token = b
-        .find("#new-token")
-        .await
-        .prop("value")
-        .await
-        .expect("token value")
-        .unwrap_or_default();
+    let token = b.press_for_token("Create key", "#new-token").await;
     assert!(token.starts_with("ssk_"), "token shown: {token}");
     b.find("tr[data-key='ci script']").await;
     b.shot("06-api-keys").await;
@@ -712,18 +716,7 @@ scan:
     b.text_of("h1", "Agents").await;
     b.fill("#agent-name", "branch-1").await;
     b.fill("#agent-pool", "branch").await;
-    b.button("Create agent")
-        .await
-        .click()
-        .await
-        .expect("create agent");
-    let agent_token = b
-        .find("#agent-token")
-        .await
-        .prop("value")
-        .await
-        .expect("token value")
-        .unwrap_or_default();
+    let agent_token = b.press_for_token("Create agent", "#agent-token").await;
     assert!(
         agent_token.starts_with("ssa_"),
         "token shown: {agent_token}"
