@@ -4,7 +4,8 @@
 //!   scan of a config whose site names an `agent_pool` waits QUEUED until an agent of that
 //!   pool connects, then the agent runs it and the results appear through the API (the scan
 //!   names the agent as its worker); a cancel stops the agent's nmap; the agent survives a
-//!   server restart (it reconnects and runs the next scan); a revoked agent is disconnected
+//!   server restart (it reconnects and runs the next scan); stopped with SIGTERM mid-scan, it
+//!   ends its run INTERRUPTED with what was found and exits cleanly; a revoked agent is disconnected
 //!   and exits, and its token is refused; going online and offline is recorded;
 //! - in network namespaces this test creates (198.18.0.0/15 only, removed at the end, also
 //!   when the test fails): an agent in its own namespace scans a lab host in a third one that
@@ -63,6 +64,12 @@ impl AgentProcess {
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         Self(cmd.spawn().expect("start the agent"))
+    }
+
+    /// SIGTERM: the agent stops its runs and sends what they found before it exits.
+    fn terminate(&self) {
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.0.id()).expect("pid"));
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
     }
 
     /// Waits for the agent to exit; its exit status.
@@ -314,6 +321,36 @@ async fn agent_scenario(backend: Backend) {
     .await;
     assert_eq!(done["worker"], "agent:edge-1", "{done}");
     assert_eq!(done["summary"]["openPorts"], 1, "{done}");
+
+    // Stopping the agent (SIGTERM) mid-scan: its run ends INTERRUPTED, saying so, with what it
+    // found stored; the agent exits cleanly once the server has it. Started again, it is back.
+    let fourth = app.start_config_scan(&admin, &slow).await;
+    scan_until(&app, &admin, &fourth, "the service phase", |s| {
+        s["status"] == "RUNNING" && s["phase"] == "SERVICE"
+    })
+    .await;
+    agent.terminate();
+    let stopped = scan_until(&app, &admin, &fourth, "the stopped run", |s| {
+        s["status"] == "INTERRUPTED"
+    })
+    .await;
+    assert!(
+        stopped["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("agent edge-1 shut down")),
+        "{stopped}"
+    );
+    assert_eq!(
+        stopped["summary"]["openPorts"], 1,
+        "found so far: {stopped}"
+    );
+    assert!(
+        agent.exited().await.success(),
+        "a stopped agent exits cleanly"
+    );
+    assert!(!listeners::nmap_running_under(&agent_dir));
+    let mut agent = AgentProcess::start(&app.base, &token, agent_data.path(), None);
+    agent_until(&app, &admin, "edge-1", "back", |a| a["status"] == "ONLINE").await;
 
     // Revoked: disconnected, the agent exits with an error, its token is refused.
     revoke(&app, &admin, &agent_id, &token, &mut agent).await;
