@@ -79,15 +79,13 @@ pub async fn run(
         &system,
         StartRequest {
             config_id: Some(config.id),
+            // This process scans it, whatever agent pool its sites name.
+            run_here: true,
             ..Default::default()
         },
     )
     .await
     .map_err(AppError::into_cli)?;
-    // This process scans it, whatever agent pool its sites name.
-    let scan = scans::run_here(&db, scan)
-        .await
-        .map_err(AppError::into_cli)?;
     runner.enqueue(&scan).await;
     println!("scan \"{}\" started", scan.title);
 

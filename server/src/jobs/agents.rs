@@ -26,7 +26,7 @@ use entity::agent;
 
 use super::queue::{JobQueue, queue_of};
 use super::runner::{Claim, JobControl, Runner, StopReason};
-use super::scan::{self as job, Ended, JobContext, RunReport};
+use super::scan::{self as job, Ended, RunReport};
 use super::wire::{AgentMessage, HeldRun, Screenshot, ServerMessage};
 use super::worker::{JobHandler, Spec, supervise};
 use crate::domain::config as scan_config;
@@ -410,13 +410,7 @@ impl AgentHub {
         } else {
             save_screenshots(&runner.settings().data_dir, &screenshots).await;
         }
-        let ctx = JobContext {
-            db: runner.db().clone(),
-            bus: runner.bus().clone(),
-            settings: Arc::new(runner.settings().clone()),
-            control: control.clone(),
-        };
-        job::store(&ctx, scan_id, report).await;
+        job::store(&runner.job_context(control.clone()), scan_id, report).await;
         runner.untrack(scan_id, &control);
     }
 }

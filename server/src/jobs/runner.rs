@@ -598,12 +598,7 @@ impl Runner {
         let run = control.clone();
         self.inner.tracker.spawn(async move {
             let id = row.id;
-            let ctx = job::JobContext {
-                db: runner.inner.db.clone(),
-                bus: runner.inner.bus.clone(),
-                settings: runner.inner.settings.clone(),
-                control: run.clone(),
-            };
+            let ctx = runner.job_context(run.clone());
             if row.phase == ScanPhase::Finishing.as_str() {
                 job::complete_taken_over(ctx, row).await;
             } else {
@@ -614,6 +609,16 @@ impl Runner {
             runner.inner.slots.notify_waiters();
         });
         control
+    }
+
+    /// What a run of this process stores its outcome with (under `control`'s lease).
+    pub(crate) fn job_context(&self, control: Arc<JobControl>) -> job::JobContext {
+        job::JobContext {
+            db: self.inner.db.clone(),
+            bus: self.inner.bus.clone(),
+            settings: self.inner.settings.clone(),
+            control,
+        }
     }
 
     /// Runs a claimed scan whose results are stored (phase `finishing`) here: only the
@@ -658,11 +663,7 @@ impl Runner {
 
     /// An agent's run ended (its outcome stored, or refused): no longer tracked.
     pub(crate) fn untrack(&self, scan_id: i32, control: &Arc<JobControl>) {
-        let mut jobs = self.lock_jobs();
-        if jobs.get(&scan_id).is_some_and(|j| Arc::ptr_eq(j, control)) {
-            jobs.remove(&scan_id);
-        }
-        drop(jobs);
+        self.detach(scan_id, control);
         control.end();
         self.inner.slots.notify_waiters();
     }

@@ -28,6 +28,8 @@ pub struct StartRequest {
     pub targets: Option<Vec<String>>,
     pub ports: Option<String>,
     pub title: Option<String>,
+    /// Scanned by this process whatever agent pool the config names (`sneakyscan scan`).
+    pub run_here: bool,
 }
 
 /// Validates the request, checks the scope and stores the scan QUEUED (OPERATOR); the caller
@@ -67,6 +69,7 @@ pub async fn start(
         .map(|t| &t.target)
         .collect();
     settings::load(db).await?.scope.check(targets)?;
+    let pool = config.agent_pool().filter(|_| !req.run_here);
 
     let row = scan::ActiveModel {
         title: Set(title.unwrap_or_else(|| config.title.clone())),
@@ -79,10 +82,8 @@ pub async fn start(
         created_at: Set(Utc::now()),
         command_lines: Set("[]".to_owned()),
         config_yaml: Set(Some(yaml)),
-        pool: Set(config.agent_pool().map(str::to_owned)),
-        message: Set(config
-            .agent_pool()
-            .map(|p| format!("waiting for an agent of pool {p:?}"))),
+        pool: Set(pool.map(str::to_owned)),
+        message: Set(pool.map(|p| format!("waiting for an agent of pool {p:?}"))),
         hosts_total: Set(0),
         hosts_up: Set(0),
         open_ports: Set(0),
@@ -102,23 +103,6 @@ pub async fn start(
         Some(serde_json::json!({ "title": row.title, "config_id": config_id })),
     )
     .await?;
-    Ok(row)
-}
-
-/// A QUEUED scan of an agent pool made a scan of the workers (`sneakyscan scan` runs its
-/// config itself, on this machine).
-pub async fn run_here(db: &DatabaseConnection, mut row: scan::Model) -> AppResult<scan::Model> {
-    if row.pool.is_none() {
-        return Ok(row);
-    }
-    scan::Entity::update_many()
-        .col_expr(scan::Column::Pool, Expr::value(Option::<String>::None))
-        .col_expr(scan::Column::Message, Expr::value(Option::<String>::None))
-        .filter(scan::Column::Id.eq(row.id))
-        .exec(db)
-        .await?;
-    row.pool = None;
-    row.message = None;
     Ok(row)
 }
 

@@ -50,6 +50,7 @@ impl ScanMutation {
             targets: input.targets,
             ports: input.ports,
             title: input.title,
+            run_here: false,
         };
         let row = scans::start(ctx.db(), ctx.actor()?, req).await?;
         runner(ctx).enqueue(&row).await;
