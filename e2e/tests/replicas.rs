@@ -5,7 +5,8 @@
 //! running the scan; kill -9 of a worker mid-scan → its lease lapses → the other worker takes
 //! the scan over and completes it (one host, one port: nothing lost, nothing twice); a replica
 //! killed and restarted touches no scan of another process; sign-in failures on one replica
-//! count on the other.
+//! count on the other. Replicas have data dirs of their own: a scan's raw XML and reports are
+//! served by a replica that never saw its files.
 //!
 //! The processes run the `sneakyscan` binary the workspace build made (target/<profile>/).
 
@@ -37,19 +38,24 @@ struct Cluster {
 }
 
 impl Cluster {
-    fn command(&self, args: &[&str]) -> Command {
+    /// A process with its own data dir under the cluster's (the workers share one, as workers
+    /// on one machine may; replicas share nothing but the database).
+    fn command(&self, data_dir: &str, args: &[&str]) -> Command {
         let mut cmd = Command::new(e2e::sneakyscan_binary());
-        cmd.args(["--data-dir", &self.data.display().to_string()])
-            .args(["--database-url", &self.url])
-            .args(args)
-            .env("SNEAKYSCAN_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .env("SNEAKYSCAN_LOG__LEVEL", "warn")
-            // Leases of 2 s: a lost worker's scan is taken over within seconds.
-            .env("SNEAKYSCAN_JOBS__HEARTBEAT_SECS", "1")
-            .env("SNEAKYSCAN_JOBS__MISSED_HEARTBEATS", "2")
-            .env("SNEAKYSCAN_JOBS__POLL_MS", "200")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
+        cmd.args([
+            "--data-dir",
+            &self.data.join(data_dir).display().to_string(),
+        ])
+        .args(["--database-url", &self.url])
+        .args(args)
+        .env("SNEAKYSCAN_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("SNEAKYSCAN_LOG__LEVEL", "warn")
+        // Leases of 2 s: a lost worker's scan is taken over within seconds.
+        .env("SNEAKYSCAN_JOBS__HEARTBEAT_SECS", "1")
+        .env("SNEAKYSCAN_JOBS__MISSED_HEARTBEATS", "2")
+        .env("SNEAKYSCAN_JOBS__POLL_MS", "200")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
         cmd
     }
 
@@ -57,7 +63,10 @@ impl Cluster {
     async fn replica(&mut self, name: &str) -> SocketAddr {
         let addr = free_addr();
         let child = self
-            .command(&["serve", "--no-worker", "--listen", &addr.to_string()])
+            .command(
+                name,
+                &["serve", "--no-worker", "--listen", &addr.to_string()],
+            )
             .spawn()
             .expect("start a replica");
         self.procs.0.push((name.to_owned(), child));
@@ -74,7 +83,10 @@ impl Cluster {
     }
 
     fn worker(&mut self, name: &str) -> u32 {
-        let child = self.command(&["worker"]).spawn().expect("start a worker");
+        let child = self
+            .command("workers", &["worker"])
+            .spawn()
+            .expect("start a worker");
         let pid = child.id();
         self.procs.0.push((name.to_owned(), child));
         pid
@@ -154,6 +166,18 @@ impl Client {
             )
             .await;
         data["startScan"]["id"].as_str().expect("id").to_owned()
+    }
+
+    /// A file served to this admin (status 200).
+    async fn download(&self, path: &str) -> Vec<u8> {
+        let res = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status().as_u16(), 200, "{path}");
+        res.bytes().await.expect("body").to_vec()
     }
 
     async fn scan(&self, id: &str) -> Value {
@@ -281,6 +305,37 @@ async fn replicas_and_workers_share_one_postgres_database() {
     let scan = on_b.scan(&quick).await;
     assert!([w1, w2].contains(&worker_pid(&scan)), "{scan}");
     assert_eq!(scan["summary"]["openPorts"], 1, "{scan}");
+    // Its files are in the database: B, whose data dir the worker never wrote, serves its raw
+    // XML and a ZIP report with it.
+    let files = on_b
+        .gql(
+            "query($id:ID!){ scan(id:$id){ nmapXml { phase url } } }",
+            json!({ "id": quick }),
+        )
+        .await;
+    let phases: Vec<&str> = files["scan"]["nmapXml"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .filter_map(|f| f["phase"].as_str())
+        .collect();
+    assert_eq!(phases, ["ping", "tcp", "service"], "{files}");
+    let xml = on_b
+        .download(&format!("/api/scans/{quick}/nmap/tcp.xml"))
+        .await;
+    let xml = String::from_utf8(xml).expect("utf-8");
+    assert!(xml.contains("<nmaprun"), "{xml}");
+    assert!(
+        xml.contains(&format!("portid=\"{}\"", banner.addr.port())),
+        "{xml}"
+    );
+    let zip = on_b
+        .download(&format!("/api/scans/{quick}/report.zip"))
+        .await;
+    let zip = zip::ZipArchive::new(std::io::Cursor::new(zip)).expect("zip");
+    let names: Vec<&str> = zip.file_names().collect();
+    assert!(names.contains(&"nmap/tcp.xml"), "{names:?}");
+    assert!(!data.join("b").join("scans").exists(), "B ran nothing");
 
     // 2. The global limit holds across processes: one scan at a time.
     on_a.gql(
@@ -303,7 +358,7 @@ async fn replicas_and_workers_share_one_postgres_database() {
     }
 
     // 3. Cancelled on B (not where it was started, not where it runs): its nmap stops.
-    let first_dir = data.join("scans").join(&first);
+    let first_dir = data.join("workers/scans").join(&first);
     assert!(listeners::nmap_running_under(&first_dir), "nmap runs");
     let cancelled = on_b
         .gql(
@@ -346,7 +401,7 @@ async fn replicas_and_workers_share_one_postgres_database() {
     assert_eq!(done["summary"]["openPorts"], 1, "{done}");
     assert_eq!(done["hosts"]["totalCount"], 1, "stored once: {done}");
     assert!(
-        !listeners::nmap_running_under(&data.join("scans").join(&second)),
+        !listeners::nmap_running_under(&data.join("workers/scans").join(&second)),
         "the lost run's nmap was killed"
     );
     // The lost worker is offline (it never said it stopped); the survivor online.

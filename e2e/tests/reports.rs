@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 const TREE: &str = "query($id:ID!){ scan(id:$id){
-  id status message reports { json html zip }
+  id status message reports { json html zip } nmapXml { phase url storedBytes }
   findings(first: 100) { totalCount edges { node { code severity address port protocol message } } }
   sites { name ips { address ports { port state
     service { id name tunnel screenshotUrl http { status title server location responseMs }
@@ -166,7 +166,45 @@ scan:
         );
     }
 
-    // Reports: JSON against its schema, HTML with every host and port, ZIP entries.
+    // The run's files moved into the database: nothing is left on disk, the raw XML of each
+    // phase that ran is listed and served as nmap wrote it.
+    for dir in ["scans", "screenshots"] {
+        assert!(
+            !app.data_dir.path().join(dir).join(&id).exists(),
+            "{dir}/{id} is gone from disk"
+        );
+    }
+    let phases: Vec<&str> = scan["nmapXml"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .filter_map(|f| f["phase"].as_str())
+        .collect();
+    assert_eq!(phases, ["ping", "tcp", "service"], "{scan:#}");
+    let (status, xml) = get(
+        &admin,
+        &format!("{}/api/scans/{id}/nmap/service.xml", app.base),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let xml = String::from_utf8(xml).expect("utf-8");
+    assert!(
+        xml.contains("<nmaprun") && xml.contains(&format!("portid=\"{p_https}\"")),
+        "{xml}"
+    );
+    for phase in ["udp", "http", "..%2Fservice", "tcp.json"] {
+        let (status, _) = get(
+            &admin,
+            &format!("{}/api/scans/{id}/nmap/{phase}.xml", app.base),
+        )
+        .await;
+        assert_eq!(status, 404, "{phase}");
+    }
+
+    // Reports: JSON against its schema, HTML with every host and port, ZIP entries. The report
+    // cache of this process is dropped first: the reports are written from the database alone
+    // (as another replica would).
+    std::fs::remove_dir_all(app.data_dir.path().join("reports").join(&id)).expect("cache");
     let reports = &scan["reports"];
     let (status, json_bytes) = get(
         &admin,
@@ -226,6 +264,13 @@ scan:
                 .any(|n| n.starts_with("screenshots/") && n.ends_with(".png")),
             "{names:?}"
         );
+        assert!(
+            html.contains("data:image/png;base64,"),
+            "screenshot in the HTML report"
+        );
+    }
+    for phase in ["ping", "tcp", "service"] {
+        assert!(names.contains(&format!("nmap/{phase}.xml")), "{names:?}");
     }
     let mut inner = String::new();
     zip.by_name("report.json")

@@ -9,6 +9,7 @@ pub mod audit_log;
 pub mod login_failure;
 pub mod notification_channel;
 pub mod scan;
+pub mod scan_artifact;
 pub mod scan_certificate;
 pub mod scan_config;
 pub mod scan_finding;

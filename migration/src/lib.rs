@@ -8,6 +8,7 @@ mod m20261123_000003_http_probe;
 mod m20261202_000004_core;
 mod m20261203_000005_jobs;
 mod m20261203_000006_agents;
+mod m20261204_000007_artifacts;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000004_core::Migration),
             Box::new(m20261203_000005_jobs::Migration),
             Box::new(m20261203_000006_agents::Migration),
+            Box::new(m20261204_000007_artifacts::Migration),
         ]
     }
 }

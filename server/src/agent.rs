@@ -14,7 +14,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
-use base64::Engine;
 use futures::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -25,10 +24,10 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Secret, Settings};
 use crate::error::AppResult;
 use crate::jobs::runner::{JobControl, StopReason};
-use crate::jobs::scan::{self as job, ProgressReport, Reporter, RunEnv, RunReport};
+use crate::jobs::scan::{self as job, ProgressReport, Reporter, RunEnv};
 use crate::jobs::wire::{
     AgentMessage, CLOSE_REFUSED, HeldRun, MAX_MESSAGE_BYTES, PATH, PING_EVERY, SILENCE_LIMIT,
-    Screenshot, ServerMessage,
+    ServerMessage,
 };
 
 /// The first pause before reconnecting, and the longest.
@@ -372,7 +371,6 @@ fn on_message(state: &Arc<State>, message: ServerMessage) {
         ServerMessage::Stored { scan_id } => {
             let ended = state.lock_runs().remove(&scan_id);
             if ended.is_some() {
-                forget(&state.settings, scan_id);
                 state.changed.notify_waiters();
             }
         }
@@ -419,13 +417,11 @@ fn start_run(state: &Arc<State>, scan_id: i32, lease: String, yaml: String, atte
             reporter: &reporter,
         };
         let report = job::execute(&env, scan_id, &yaml).await;
-        let screenshots = screenshots_of(&state.settings, &report).await;
         tracing::info!(scan_id, ended = ?report.ended, "scan ended here; sending its result");
         let finished = AgentMessage::Finished {
             scan_id,
             lease: lease.clone(),
             report,
-            screenshots,
         };
         let keep = {
             let mut runs = state.lock_runs();
@@ -442,37 +438,6 @@ fn start_run(state: &Arc<State>, scan_id: i32, lease: String, yaml: String, atte
         }
         state.changed.notify_waiters();
     });
-}
-
-/// The screenshots a result names, read from this agent's data dir.
-async fn screenshots_of(settings: &Settings, report: &RunReport) -> Vec<Screenshot> {
-    let paths = report
-        .sites
-        .iter()
-        .flat_map(|s| &s.ips)
-        .flat_map(|ip| &ip.ports)
-        .filter_map(|p| p.service.as_ref()?.screenshot_path.clone());
-    let mut out = Vec::new();
-    for path in paths {
-        match tokio::fs::read(settings.data_dir.join(&path)).await {
-            Ok(bytes) => out.push(Screenshot {
-                path,
-                png: base64::engine::general_purpose::STANDARD.encode(bytes),
-            }),
-            Err(e) => tracing::warn!(%path, error = %e, "could not read a screenshot"),
-        }
-    }
-    out
-}
-
-/// A stored run's work files and screenshots are the server's now.
-fn forget(settings: &Settings, scan_id: i32) {
-    let _ = std::fs::remove_dir_all(job::scans_dir(&settings.data_dir).join(scan_id.to_string()));
-    let _ = std::fs::remove_dir_all(
-        settings
-            .data_dir
-            .join(crate::scanner::screenshot::relative_dir(scan_id)),
-    );
 }
 
 #[cfg(test)]

@@ -535,6 +535,15 @@ fn Commands(scan: Scan) -> impl IntoView {
                     </ol>
                 }.into_any()
             }}
+            {(!scan.nmap_xml.is_empty()).then(|| view! {
+                <p class="raw-xml">
+                    "Raw nmap XML: "
+                    {scan.nmap_xml.iter().map(|f| view! {
+                        <a class="button secondary small" href=f.url.clone() download>{f.phase.clone()}</a>
+                        " "
+                    }).collect_view()}
+                </p>
+            })}
         </section>
     }
 }

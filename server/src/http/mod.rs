@@ -53,6 +53,7 @@ pub fn router(state: AppState) -> Router {
             "/api/scans/{id}/services/{service}/{file}",
             get(reports::screenshot),
         )
+        .route("/api/scans/{id}/nmap/{file}", get(reports::nmap_xml))
         .route(
             "/api/imports",
             post(imports::import).layer(DefaultBodyLimit::disable()),

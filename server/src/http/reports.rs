@@ -1,4 +1,4 @@
-//! Report and screenshot downloads, for a signed-in user or an API key. Files are found by the
+//! Report, screenshot and raw nmap XML downloads, for a signed-in user or an API key. Files are found by the
 //! numeric scan (and service) id only: anything else in the path is a 404, and no path a client
 //! sends is ever joined onto the file system.
 
@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::http::{failure, identity};
+use crate::service::artifacts;
 use crate::service::reports::{self, Format};
 use crate::session::backend::AuthSession;
 use crate::state::AppState;
@@ -84,15 +85,37 @@ pub async fn screenshot(
         Ok(a) => a,
         Err(r) => return r,
     };
-    let path =
-        match reports::screenshot(&state.db, &actor, &state.settings.data_dir, id, service).await {
-            Ok(p) => p,
-            Err(e) => return failure::response(&e),
-        };
-    match tokio::fs::read(&path).await {
+    match reports::screenshot(&state.db, &actor, &state.settings.data_dir, id, service).await {
         Ok(bytes) => ([(header::CONTENT_TYPE, "image/png")], bytes).into_response(),
-        Err(_) => failure::not_found(),
+        Err(e) => failure::response(&e),
     }
+}
+
+/// `GET /api/scans/{id}/nmap/{phase}.xml`: the raw nmap output of one phase of a scan.
+pub async fn nmap_xml(
+    State(state): State<AppState>,
+    mut session: AuthSession,
+    headers: HeaderMap,
+    Path((id, file)): Path<(String, String)>,
+) -> Response {
+    let (Ok(id), Some(phase)) = (id.parse::<i32>(), file.strip_suffix(".xml")) else {
+        return failure::not_found();
+    };
+    let actor = match identity::required(&state, &headers, &mut session).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let xml = match artifacts::xml(&state.db, &actor, id, phase).await {
+        Ok(x) => x,
+        Err(e) => return failure::response(&e),
+    };
+    let mut res = ([(header::CONTENT_TYPE, "application/xml")], xml).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "attachment; filename=\"sneakyscan-{id}-{phase}.xml\""
+    )) {
+        res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    res
 }
 
 /// Any other `/api/…` path: 404 (never the web app's page).

@@ -15,10 +15,8 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::path::{Component, Path};
 use std::sync::{Arc, Mutex};
 
-use base64::Engine;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -27,14 +25,12 @@ use entity::agent;
 use super::queue::{JobQueue, queue_of};
 use super::runner::{Claim, JobControl, Runner, StopReason};
 use super::scan::{self as job, Ended, RunReport};
-use super::wire::{AgentMessage, HeldRun, Screenshot, ServerMessage};
+use super::wire::{AgentMessage, HeldRun, ServerMessage};
 use super::worker::{JobHandler, Spec, supervise};
+use crate::domain::artifact;
 use crate::domain::config as scan_config;
 use crate::domain::status::ScanPhase;
 use crate::service::agents;
-
-/// The largest screenshot an agent may send (decoded).
-const MAX_SCREENSHOT_BYTES: usize = 10 << 20;
 
 /// How a connection ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -359,7 +355,6 @@ impl AgentHub {
                 scan_id,
                 lease,
                 report,
-                screenshots,
             } => {
                 let Some(control) = link.run(scan_id, &lease) else {
                     // Not (or no longer) this run's scan: nothing is stored.
@@ -372,8 +367,7 @@ impl AgentHub {
                 let hub = self.clone();
                 let link = link.clone();
                 self.runner.spawn_tracked(async move {
-                    hub.store(&link, scan_id, control, report, screenshots)
-                        .await;
+                    hub.store(&link, scan_id, control, report).await;
                     link.send(ServerMessage::Stored { scan_id });
                 });
             }
@@ -387,7 +381,6 @@ impl AgentHub {
         scan_id: i32,
         control: Arc<JobControl>,
         mut report: RunReport,
-        screenshots: Vec<Screenshot>,
     ) {
         let runner = &self.runner;
         if let Ended::Stopped(_) = report.ended
@@ -397,7 +390,7 @@ impl AgentHub {
             report.ended = Ended::Stopped(reason);
         }
         let config = scan_config_of(runner, scan_id).await;
-        if let Err(reason) = check_report(config.as_ref(), scan_id, &mut report, &screenshots) {
+        if let Err(reason) = check_report(config.as_ref(), scan_id, &mut report) {
             tracing::warn!(scan_id, agent = %link.agent.name, %reason, "an agent's result was refused");
             report = RunReport {
                 ended: Ended::Failed(format!(
@@ -406,9 +399,8 @@ impl AgentHub {
                 )),
                 sites: Vec::new(),
                 message: None,
+                artifacts: Vec::new(),
             };
-        } else {
-            save_screenshots(&runner.settings().data_dir, &screenshots).await;
         }
         job::store(&runner.job_context(control.clone()), scan_id, report).await;
         runner.untrack(scan_id, &control);
@@ -426,13 +418,13 @@ async fn scan_config_of(runner: &Runner, scan_id: i32) -> Option<scan_config::Sc
 }
 
 /// What an agent sends is checked like any input: every address must be one of the scan's
-/// targets, every screenshot a PNG of this scan under `screenshots/<scan id>/`; a service
-/// naming a screenshot that was not sent loses the name.
+/// targets, every file one of this scan's (raw XML of a phase, gzip; a PNG screenshot under
+/// `screenshots/<scan id>/`), size-capped; a service naming a screenshot that was not sent
+/// loses the name.
 fn check_report(
     config: Option<&scan_config::ScanConfig>,
     scan_id: i32,
     report: &mut RunReport,
-    screenshots: &[Screenshot],
 ) -> Result<(), String> {
     let targets: Vec<&scan_config::Target> = config
         .map(|c| {
@@ -443,14 +435,8 @@ fn check_report(
                 .collect()
         })
         .unwrap_or_default();
-    for shot in screenshots {
-        if !screenshot_path_ok(scan_id, &shot.path) {
-            return Err(format!(
-                "screenshot path {:?} is not this scan's",
-                shot.path
-            ));
-        }
-    }
+    artifact::check_all(scan_id, &report.artifacts)?;
+    let artifacts = &report.artifacts;
     for site in &mut report.sites {
         for ip in &mut site.ips {
             let Ok(address) = ip.address.parse::<IpAddr>() else {
@@ -462,7 +448,7 @@ fn check_report(
             for port in &mut ip.ports {
                 if let Some(service) = &mut port.service
                     && let Some(path) = &service.screenshot_path
-                    && !screenshots.iter().any(|s| &s.path == path)
+                    && !artifacts.iter().any(|a| &a.name == path)
                 {
                     service.screenshot_path = None;
                 }
@@ -470,42 +456,6 @@ fn check_report(
         }
     }
     Ok(())
-}
-
-fn screenshot_path_ok(scan_id: i32, path: &str) -> bool {
-    let path = Path::new(path);
-    let mut parts = path.components();
-    let dir = crate::scanner::screenshot::relative_dir(scan_id);
-    let expected: Vec<Component> = dir.components().collect();
-    expected.iter().all(|c| parts.next() == Some(*c))
-        && matches!(parts.next(), Some(Component::Normal(name))
-            if name.to_str().is_some_and(|n| n.ends_with(".png")
-                && n.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))))
-        && parts.next().is_none()
-}
-
-/// Writes an agent's screenshots where a worker's would be (PNG files only, size-capped).
-async fn save_screenshots(data_dir: &Path, screenshots: &[Screenshot]) {
-    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n";
-    for shot in screenshots {
-        let bytes = match base64::engine::general_purpose::STANDARD.decode(&shot.png) {
-            Ok(b) if b.len() <= MAX_SCREENSHOT_BYTES && b.starts_with(PNG) => b,
-            _ => {
-                tracing::warn!(path = %shot.path, "an agent's screenshot is not a PNG of at most 10 MiB; dropped");
-                continue;
-            }
-        };
-        let path = data_dir.join(&shot.path);
-        if let Some(dir) = path.parent()
-            && let Err(e) = tokio::fs::create_dir_all(dir).await
-        {
-            tracing::warn!(error = %e, "could not create the screenshots directory");
-            continue;
-        }
-        if let Err(e) = tokio::fs::write(&path, bytes).await {
-            tracing::warn!(path = %path.display(), error = %e, "could not write an agent's screenshot");
-        }
-    }
 }
 
 #[cfg(test)]
@@ -539,6 +489,7 @@ mod tests {
                 }],
             }],
             message: None,
+            artifacts: Vec::new(),
         }
     }
 
@@ -549,7 +500,7 @@ mod tests {
         )
         .expect("config");
         let mut ok = report("198.18.1.2", Some("screenshots/5/198.18.1.2_80.png"));
-        assert_eq!(check_report(Some(&config), 5, &mut ok, &[]), Ok(()));
+        assert_eq!(check_report(Some(&config), 5, &mut ok), Ok(()));
         // A screenshot that was not sent is not named.
         assert_eq!(
             ok.sites[0].ips[0].ports[0]
@@ -560,22 +511,22 @@ mod tests {
         );
 
         let mut outside = report("127.0.0.1", None);
-        assert!(check_report(Some(&config), 5, &mut outside, &[]).is_err());
+        assert!(check_report(Some(&config), 5, &mut outside).is_err());
         let mut garbage = report("not-an-ip", None);
-        assert!(check_report(Some(&config), 5, &mut garbage, &[]).is_err());
-        let shot = |path: &str| Screenshot {
-            path: path.into(),
-            png: String::new(),
+        assert!(check_report(Some(&config), 5, &mut garbage).is_err());
+        let shot = |name: &str| artifact::Artifact {
+            name: name.into(),
+            content: b"\x89PNG\r\n\x1a\n".to_vec(),
         };
-        let mut fine = report("198.18.1.2", None);
+        let mut fine = report("198.18.1.2", Some("screenshots/5/198.18.1.2_80.png"));
+        fine.artifacts = vec![shot("screenshots/5/198.18.1.2_80.png")];
+        assert!(check_report(Some(&config), 5, &mut fine).is_ok());
         assert!(
-            check_report(
-                Some(&config),
-                5,
-                &mut fine,
-                &[shot("screenshots/5/198.18.1.2_80.png")]
-            )
-            .is_ok()
+            fine.sites[0].ips[0].ports[0]
+                .service
+                .as_ref()
+                .is_some_and(|s| s.screenshot_path.is_some()),
+            "a screenshot sent keeps its name"
         );
         for bad in [
             "screenshots/6/a.png",
@@ -583,11 +534,10 @@ mod tests {
             "/etc/screenshots/5/a.png",
             "screenshots/5/a.exe",
             "screenshots/5/sub/a.png",
+            "nmap/ping.xml",
         ] {
-            assert!(
-                check_report(Some(&config), 5, &mut fine, &[shot(bad)]).is_err(),
-                "{bad}"
-            );
+            fine.artifacts = vec![shot(bad)];
+            assert!(check_report(Some(&config), 5, &mut fine).is_err(), "{bad}");
         }
     }
 }

@@ -201,10 +201,12 @@ struct Limits {
     max_runs: u32,
 }
 
-/// The claim rule, from the scan's row and the number of scans running now.
+/// The claim rule, from the scan's row and, for a QUEUED scan, the slots taken: the scans
+/// running now plus the older QUEUED scans of its pool (first in, first out: a newer scan never
+/// takes the slot an older one is waiting for).
 fn decide(
     row: Option<&scan::Model>,
-    running: u64,
+    taken: u64,
     limits: Limits,
     now: chrono::DateTime<Utc>,
 ) -> Decision {
@@ -212,7 +214,7 @@ fn decide(
         return Decision::Gone;
     };
     match ScanStatus::parse(&row.status) {
-        Some(ScanStatus::Queued) if running < u64::from(limits.max_running) => Decision::Start,
+        Some(ScanStatus::Queued) if taken < u64::from(limits.max_running) => Decision::Start,
         Some(ScanStatus::Queued) => Decision::Wait,
         Some(ScanStatus::Running)
             if row.phase != ScanPhase::Importing.as_str()
@@ -553,8 +555,8 @@ impl Runner {
         Ok(Claim::Run(Box::new(row)))
     }
 
-    /// The scan's row and what a job can do with it now (the running scans are counted only
-    /// for a QUEUED one).
+    /// The scan's row and what a job can do with it now (the slots taken are counted only for
+    /// a QUEUED one).
     async fn look<C: ConnectionTrait>(
         &self,
         conn: &C,
@@ -562,13 +564,23 @@ impl Runner {
         max: u32,
     ) -> AppResult<(Decision, Option<scan::Model>)> {
         let row = scan::Entity::find_by_id(scan_id).one(conn).await?;
-        let running = match &row {
+        let taken = match &row {
             Some(r) if r.status == ScanStatus::Queued.as_str() => {
-                scan::Entity::find()
+                let running = scan::Entity::find()
                     .filter(scan::Column::Status.eq(ScanStatus::Running.as_str()))
                     .filter(scan::Column::Phase.ne(ScanPhase::Importing.as_str()))
                     .count(conn)
-                    .await?
+                    .await?;
+                let older = scan::Entity::find()
+                    .filter(scan::Column::Status.eq(ScanStatus::Queued.as_str()))
+                    .filter(scan::Column::Id.lt(r.id))
+                    .filter(match &r.pool {
+                        Some(pool) => scan::Column::Pool.eq(pool.clone()),
+                        None => scan::Column::Pool.is_null(),
+                    })
+                    .count(conn)
+                    .await?;
+                running + older
             }
             _ => 0,
         };
@@ -576,7 +588,7 @@ impl Runner {
             max_running: max,
             max_runs: self.inner.settings.jobs.max_attempts,
         };
-        Ok((decide(row.as_ref(), running, limits, Utc::now()), row))
+        Ok((decide(row.as_ref(), taken, limits, Utc::now()), row))
     }
 
     /// Runs a claimed scan on this process' tracker (the run outlives the job handler that

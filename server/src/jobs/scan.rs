@@ -19,6 +19,7 @@ use entity::scan;
 
 use super::runner::{JobControl, StopReason};
 use crate::config::Settings;
+use crate::domain::artifact::Artifact;
 use crate::domain::config::{self as scan_config, Phase, ScanConfig};
 use crate::domain::status::{ScanPhase, ScanStatus};
 use crate::domain::tree::{NewService, NewSite};
@@ -85,6 +86,9 @@ pub struct RunReport {
     pub ended: Ended,
     pub sites: Vec<NewSite>,
     pub message: Option<String>,
+    /// The files it left (raw XML, screenshots), stored with the results.
+    #[serde(default)]
+    pub artifacts: Vec<Artifact>,
 }
 
 /// What a run needs wherever it runs (a worker or an agent): the scanner settings, its
@@ -189,11 +193,41 @@ pub async fn execute<R: Reporter>(env: &RunEnv<'_, R>, scan_id: i32, yaml: &str)
             (None, Ended::Failed(format!("internal error: {e}")))
         }
     };
-    let sites = assemble(config.as_ref(), &job.findings, job.discovery_ran, "Ad-hoc");
+    let mut sites = assemble(config.as_ref(), &job.findings, job.discovery_ran, "Ad-hoc");
+    let mut message = job.message;
+    let mut artifacts = Vec::new();
+    if ended != Ended::Stopped(StopReason::LeaseLost) {
+        // The run's files go with its results (a run that lost its scan leaves them: another
+        // run of the scan may be using them).
+        let data_dir = env.settings.data_dir.clone();
+        let run_dir = scans_dir(&data_dir).join(scan_id.to_string());
+        let taken = tokio::task::spawn_blocking(move || {
+            let taken = crate::scanner::artifacts::take(&data_dir, &run_dir, scan_id, &mut sites);
+            (sites, taken)
+        })
+        .await;
+        match taken {
+            Ok((back, (files, notes))) => {
+                sites = back;
+                artifacts = files;
+                for note in notes {
+                    message = Some(match message.take() {
+                        Some(m) => format!("{m}; {note}"),
+                        None => note,
+                    });
+                }
+            }
+            Err(e) => {
+                tracing::error!(scan_id, error = ?e, "gathering the run's files failed");
+                sites = Vec::new();
+            }
+        }
+    }
     RunReport {
         ended,
         sites,
-        message: job.message,
+        message,
+        artifacts,
     }
 }
 
@@ -234,6 +268,7 @@ pub async fn store(ctx: &JobContext, scan_id: i32, report: RunReport) {
         sites: report.sites,
         message,
         error_message,
+        artifacts: report.artifacts,
     };
     match results::finish(&ctx.db, scan_id, ctx.control.lease(), outcome).await {
         Ok(Some(row)) => {

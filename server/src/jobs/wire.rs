@@ -10,7 +10,7 @@ use super::scan::{ProgressReport, RunReport};
 
 /// The path of the agents' websocket.
 pub const PATH: &str = "/api/agent";
-/// The largest message either side accepts (a result of a large scan, with its screenshots).
+/// The largest message either side accepts (a result of a large scan, with its files).
 pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
 /// How often an agent pings the server (a websocket ping; the server answers with a pong).
 pub const PING_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
@@ -24,15 +24,6 @@ pub const CLOSE_REFUSED: u16 = 4403;
 pub struct HeldRun {
     pub scan_id: i32,
     pub lease: String,
-}
-
-/// A screenshot taken by an agent, sent with its result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Screenshot {
-    /// Relative to the data dir: `screenshots/<scan id>/<file>.png`, as the result names it.
-    pub path: String,
-    /// The PNG, base64.
-    pub png: String,
 }
 
 /// Agent → server.
@@ -53,12 +44,12 @@ pub enum AgentMessage {
         lease: String,
         report: ProgressReport,
     },
-    /// A run ended; sent again after a reconnection until the server says `Stored`.
+    /// A run ended (its report carries the files it left: raw XML, screenshots); sent again
+    /// after a reconnection until the server says `Stored`.
     Finished {
         scan_id: i32,
         lease: String,
         report: RunReport,
-        screenshots: Vec<Screenshot>,
     },
 }
 
@@ -130,8 +121,8 @@ mod tests {
                 ended: Ended::Stopped(StopReason::Cancelled { by: "ann".into() }),
                 sites: Vec::new(),
                 message: None,
+                artifacts: Vec::new(),
             },
-            screenshots: Vec::new(),
         };
         let back: AgentMessage =
             serde_json::from_str(&serde_json::to_string(&finished).expect("json")).expect("parse");

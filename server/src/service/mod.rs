@@ -3,6 +3,7 @@
 
 pub mod agents;
 pub mod api_keys;
+pub mod artifacts;
 pub mod audit;
 pub mod completion;
 pub mod configs;

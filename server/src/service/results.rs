@@ -213,10 +213,12 @@ pub struct Outcome {
     pub sites: Vec<NewSite>,
     pub message: Option<String>,
     pub error_message: Option<String>,
+    /// The files the run left (raw XML, screenshots).
+    pub artifacts: Vec<crate::domain::artifact::Artifact>,
 }
 
 /// Ends a running scan: stores what it found (also when it failed or was cancelled, so nothing
-/// already learned is lost) and sets the final status, in one transaction — except COMPLETED,
+/// already learned is lost), with the files the run left, and sets the final status, in one transaction — except COMPLETED,
 /// which only the completion pipeline sets (the scan stays RUNNING in phase `finishing`).
 /// Refuses (returns `None`) when the scan is no longer RUNNING under `lease` (deleted
 /// meanwhile, or taken over after this run lost its lease): a run that lost its lease writes
@@ -236,6 +238,7 @@ pub async fn finish(
         return Ok(None);
     }
     insert_tree(&txn, scan_id, &outcome.sites).await?;
+    super::artifacts::insert(&txn, scan_id, &outcome.artifacts).await?;
     let mut active: scan::ActiveModel = row.into();
     if outcome.status == ScanStatus::Completed {
         // COMPLETED is set by the completion pipeline, after findings and reports.

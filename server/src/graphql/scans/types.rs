@@ -8,6 +8,7 @@ use entity::{
     scan, scan_certificate, scan_ip, scan_port, scan_service, scan_site, scan_tls_version,
 };
 
+use crate::domain::artifact::Kind;
 use crate::domain::status::ScanStatus as DomainStatus;
 use crate::domain::{self, facts, findings};
 use crate::error::{AppError, GqlResult};
@@ -18,6 +19,7 @@ use crate::graphql::enums::{
     FindingCode, HostStatus, PortState, Protocol, ScanPhase, Severity, TlsGrade, typed,
 };
 use crate::graphql::loaders::Loaders;
+use crate::service::artifacts;
 use crate::service::pagination::PageRequest;
 use crate::service::reports::{self, Format};
 use crate::service::results::list_from_json;
@@ -150,6 +152,25 @@ impl Scan {
             html: Format::Html.url(self.0.id),
             zip: Format::Zip.url(self.0.id),
         }
+    }
+    /// The raw nmap output of each phase that ran (ping, tcp, udp, service), in phase order:
+    /// stored with the results, downloadable from any replica. Empty while the scan runs, for
+    /// imports, and for scans from before stored files.
+    async fn nmap_xml(&self, ctx: &Context<'_>) -> GqlResult<Vec<NmapXmlFile>> {
+        let files = artifacts::xml_files(ctx.db(), ctx.actor()?, self.0.id).await?;
+        Ok(files
+            .into_iter()
+            .filter_map(|f| {
+                let Kind::NmapXml(phase) = f.kind else {
+                    return None;
+                };
+                Some(NmapXmlFile {
+                    phase: phase.as_str().to_owned(),
+                    url: format!("/api/scans/{}/nmap/{}.xml", self.0.id, phase.as_str()),
+                    stored_bytes: f.size,
+                })
+            })
+            .collect())
     }
     /// What needs attention: unexpected or missing ports and ping, expired, expiring,
     /// self-signed or weak certificates, old TLS versions and weak ciphers — in pages, in the
@@ -352,6 +373,17 @@ pub struct HttpInfo {
     /// `Location` of a redirect answer.
     pub location: Option<String>,
     pub response_ms: Option<i32>,
+}
+
+/// The raw nmap XML of one phase of a scan.
+#[derive(SimpleObject)]
+pub struct NmapXmlFile {
+    /// `ping`, `tcp`, `udp` or `service`.
+    pub phase: String,
+    /// Its download route (authenticated; the XML as nmap wrote it).
+    pub url: String,
+    /// Bytes stored (gzip-compressed).
+    pub stored_bytes: i64,
 }
 
 #[derive(SimpleObject)]

@@ -1,5 +1,6 @@
 //! Reports of a scan: JSON (versioned schema, `docs/report.schema.json`), a self-contained HTML
-//! page, and a ZIP of both plus the screenshots. Written under `<data_dir>/reports/<scan id>/`
+//! page, and a ZIP of both plus the screenshots and the raw nmap XML of each phase (read from
+//! the database, where a run stores its files). Written under `<data_dir>/reports/<scan id>/`
 //! when a scan completes or is imported, re-generable on demand, and served by id only.
 
 pub mod analysis;
@@ -22,9 +23,9 @@ use entity::{scan, scan_finding, scan_service};
 use crate::domain::auth::{Actor, Role};
 use crate::domain::status::ScanStatus;
 use crate::error::{AppError, AppResult};
-use crate::service::completion;
 use crate::service::pagination::{Page, PageRequest};
 use crate::service::scans;
+use crate::service::{artifacts, completion};
 use analysis::Finding;
 
 /// One of the three report files.
@@ -160,7 +161,9 @@ pub async fn write_reports(
         .map_err(io)?;
     json.write_all(b",\"sites\":[").map_err(io)?;
 
-    let read = |rel: &str| inside(data_dir, rel).and_then(|p| std::fs::read(p).ok());
+    // A screenshot by its stored name: from the batch read from the database, or (a scan
+    // from before stored files) from this process' data dir.
+    let from_disk = |rel: &str| inside(data_dir, rel).and_then(|p| std::fs::read(p).ok());
     let mut findings = Vec::new();
     let mut screenshots: Vec<(String, String)> = Vec::new();
     // Site by site, each site's addresses a batch at a time.
@@ -173,6 +176,13 @@ pub async fn write_reports(
         html::write_site(&mut sites_html, &site.name, batch.is_empty()).map_err(io)?;
         let mut first = true;
         while let Some(&(last, _)) = batch.last() {
+            let names: Vec<String> = batch
+                .iter()
+                .flat_map(|(_, ip)| &ip.ports)
+                .filter_map(|p| p.service.as_ref()?.screenshot_path.clone())
+                .collect();
+            let stored = artifacts::by_names(db, row.id, &names).await?;
+            let read = |rel: &str| stored.get(rel).cloned().or_else(|| from_disk(rel));
             for (_, ip) in &batch {
                 if !first {
                     json.write_all(b",").map_err(io)?;
@@ -235,10 +245,25 @@ pub async fn write_reports(
         .map_err(io)?;
     }
     for (name, rel) in &screenshots {
-        let Some(bytes) = read(rel) else { continue };
+        let bytes = match artifacts::content(db, row.id, rel).await? {
+            Some(bytes) => bytes,
+            None => match from_disk(rel) {
+                Some(bytes) => bytes,
+                None => continue,
+            },
+        };
         zip.start_file(name.as_str(), stored)
             .map_err(AppError::internal)?;
         zip.write_all(&bytes).map_err(io)?;
+    }
+    // The raw nmap XML, one phase at a time.
+    for file in artifacts::xml_files_of(db, row.id).await? {
+        let Some(gz) = artifacts::content(db, row.id, &file.name).await? else {
+            continue;
+        };
+        zip.start_file(file.name.as_str(), deflated)
+            .map_err(AppError::internal)?;
+        std::io::copy(&mut flate2::read::GzDecoder::new(gz.as_slice()), &mut zip).map_err(io)?;
     }
     zip.finish()
         .map_err(AppError::internal)?
@@ -298,14 +323,15 @@ pub async fn file(
     Ok(path)
 }
 
-/// The screenshot of one service of a scan (VIEWER).
+/// The screenshot of one service of a scan (VIEWER): stored with the results; a scan from
+/// before stored files has it in this process' data dir, if anywhere.
 pub async fn screenshot(
     db: &DatabaseConnection,
     actor: &Actor,
     data_dir: &Path,
     scan_id: i32,
     service_id: i32,
-) -> AppResult<PathBuf> {
+) -> AppResult<Vec<u8>> {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     scans::get(db, actor, scan_id).await?;
     let service = scan_service::Entity::find_by_id(service_id)
@@ -313,12 +339,18 @@ pub async fn screenshot(
         .one(db)
         .await?
         .ok_or(AppError::NotFound("screenshot"))?;
-    service
-        .screenshot_path
-        .as_deref()
-        .and_then(|p| inside(data_dir, p))
-        .filter(|p| p.is_file())
-        .ok_or(AppError::NotFound("screenshot"))
+    let Some(name) = service.screenshot_path else {
+        return Err(AppError::NotFound("screenshot"));
+    };
+    if let Some(bytes) = artifacts::content(db, scan_id, &name).await? {
+        return Ok(bytes);
+    }
+    match inside(data_dir, &name) {
+        Some(path) => tokio::fs::read(path)
+            .await
+            .map_err(|_| AppError::NotFound("screenshot")),
+        None => Err(AppError::NotFound("screenshot")),
+    }
 }
 
 #[cfg(test)]
