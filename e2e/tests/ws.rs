@@ -1,8 +1,10 @@
 //! Subscriptions over real websockets: graphql-transport-ws and legacy graphql-ws, cookie and
-//! API-key authentication, Origin checks, init timeout.
+//! API-key authentication, Origin checks, init timeout, identical `scanUpdates` subscriptions
+//! sharing one execution.
 
+use e2e::listeners::{self, Kind};
 use e2e::{TestApp, sample_scan, ws};
-use serde_json::json;
+use serde_json::{Value, json};
 
 const PROGRESS: &str = "subscription($id:ID!){ scanProgress(scanId:$id){ scanId status phase percent hostsUp openPorts } }";
 
@@ -130,5 +132,107 @@ async fn subscription_to_an_unknown_scan_answers_not_found() {
         err["payload"]["errors"][0]["extensions"]["code"],
         "NOT_FOUND"
     );
+    app.stop().await;
+}
+
+/// What a socket saw of a scan, as (status, phase, percent).
+fn seen(events: &[Value]) -> Vec<(String, String, String)> {
+    events
+        .iter()
+        .map(|e| {
+            (
+                e["status"].to_string(),
+                e["phase"].to_string(),
+                e["percent"].to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn identical_scan_updates_share_one_execution_per_role_and_every_socket_sees_every_event() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let executions = "sneakyscan_shared_subscription_executions";
+    let listeners_metric = "sneakyscan_scan_event_listeners";
+    assert_eq!(app.metric(executions).await, 0);
+
+    // Two admin sockets, a VIEWER's, and a legacy-protocol admin socket: one document.
+    let mut first = ws::signed_in(&app).await;
+    let mut second = ws::signed_in(&app).await;
+    app.subscribe_updates(&mut first, "u").await;
+    app.subscribe_updates(&mut second, "u").await;
+    let viewer = app.user_with_role("vic", "VIEWER").await;
+    let viewer_key = app.create_api_key(&viewer, "ws").await;
+    let mut as_viewer = ws::with_key(&app, &viewer_key).await;
+    app.subscribe_updates(&mut as_viewer, "v").await;
+    let admin_key = app.create_api_key(&admin, "legacy").await;
+    let mut legacy = ws::connect(&app.base, "graphql-ws", None, None)
+        .await
+        .expect("connect");
+    let ack = ws::init(&mut legacy, json!({ "apiKey": admin_key }))
+        .await
+        .expect("ack");
+    assert_eq!(ack["type"], "connection_ack");
+    let before = app.metric(listeners_metric).await;
+    ws::send(
+        &mut legacy,
+        json!({ "id": "l", "type": "start", "payload": {
+            "query": "subscription { scanUpdates { scanId status phase percent message hostsUp openPorts } }"
+        }}),
+    )
+    .await;
+    while app.metric(listeners_metric).await <= before {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(app.metric(listeners_metric).await, 4);
+    // One execution per role: the admins' and the viewer's.
+    assert_eq!(app.metric(executions).await, 2);
+
+    // A scan: every socket sees the same events, in the same order, to the end.
+    let block = listeners::loopback_block();
+    let banner = listeners::start(listeners::loopback(block, 1), Kind::Banner).await;
+    let started = app
+        .gql(
+            &admin,
+            "mutation($t:[String!]!,$p:String){ startScan(input:{targets:$t, ports:$p}){ id } }",
+            json!({ "t": [banner.addr.ip().to_string()], "p": banner.addr.port().to_string() }),
+        )
+        .await;
+    let id = started["data"]["startScan"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{started}"))
+        .to_owned();
+    let a = ws::events_until(&mut first, &id, ws::is_terminal).await;
+    let b = ws::events_until(&mut second, &id, ws::is_terminal).await;
+    let v = ws::events_until(&mut as_viewer, &id, ws::is_terminal).await;
+    assert_eq!(a.last().expect("events")["status"], "COMPLETED", "{a:?}");
+    assert!(a.iter().any(|e| e["status"] == "RUNNING"), "{a:?}");
+    assert_eq!(seen(&a), seen(&b));
+    assert_eq!(seen(&a), seen(&v));
+    let mut old = Vec::new();
+    loop {
+        let msg = ws::next(&mut legacy).await.expect("data");
+        assert_eq!(msg["type"], "data", "{msg}");
+        assert_eq!(msg["id"], "l", "{msg}");
+        let event = msg["payload"]["data"]["scanUpdates"].clone();
+        if event["scanId"] == id.as_str() {
+            let end = ws::is_terminal(&event);
+            old.push(event);
+            if end {
+                break;
+            }
+        }
+    }
+    assert_eq!(seen(&a), seen(&old));
+
+    // Completing one subscription answers `complete` and leaves the others running.
+    ws::send(&mut second, json!({ "id": "u", "type": "complete" })).await;
+    let done = ws::next(&mut second).await.expect("complete");
+    assert_eq!(done, json!({ "type": "complete", "id": "u" }));
+    assert_eq!(app.metric(listeners_metric).await, 3);
+    // The same id may be used again on that socket.
+    app.subscribe_updates(&mut second, "u").await;
+    assert_eq!(app.metric(executions).await, 2);
     app.stop().await;
 }

@@ -97,6 +97,7 @@ pub async fn run(
         limiter,
         metrics,
         schema: schemas.http,
+        fanout: Arc::new(crate::graphql::fanout::Fanout::new(schemas.socket.clone())),
         socket_schema: schemas.socket,
         answers: Arc::new(crate::graphql::answers::AnswerCache::new(
             settings.graphql.answer_cache_mib,

@@ -20,6 +20,8 @@ pub struct AppState {
     pub schema: crate::graphql::AppSchema,
     /// The schema of websockets (with the guard and re-authentication as extensions).
     pub socket_schema: crate::graphql::AppSchema,
+    /// Shared executions of identical `scanUpdates` subscriptions (websockets).
+    pub fanout: Arc<crate::graphql::fanout::Fanout>,
     /// Answers to queries about COMPLETED scans, kept in memory.
     pub answers: Arc<crate::graphql::answers::AnswerCache>,
     /// The Content-Security-Policy header, with hashes of the SPA's inline scripts.

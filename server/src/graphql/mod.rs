@@ -8,6 +8,7 @@ pub mod configs;
 pub mod connection;
 pub mod context;
 pub mod enums;
+pub mod fanout;
 pub mod guard;
 pub mod loaders;
 pub mod reauth;

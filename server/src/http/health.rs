@@ -61,11 +61,15 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
          sneakyscan_answer_cache_misses_total {}\n\
          # HELP sneakyscan_scan_event_listeners Live scanUpdates and scanProgress subscriptions in this process.\n\
          # TYPE sneakyscan_scan_event_listeners gauge\n\
-         sneakyscan_scan_event_listeners {}\n",
+         sneakyscan_scan_event_listeners {}\n\
+         # HELP sneakyscan_shared_subscription_executions Executions shared by identical scanUpdates subscriptions.\n\
+         # TYPE sneakyscan_shared_subscription_executions gauge\n\
+         sneakyscan_shared_subscription_executions {}\n",
         state.metrics.statements(),
         hits,
         misses,
-        state.events.listeners(),
+        state.events.listeners() + state.fanout.extra_subscribers(),
+        state.fanout.executions(),
     );
     (
         [(

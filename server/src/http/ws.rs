@@ -4,9 +4,12 @@
 //! within the configured timeout closes the socket (4408). Every operation runs with the
 //! caller's rights as of now (`graphql::reauth`), and the socket closes (4403) as soon as they
 //! change. Subscription ids are unique per socket (4409) and their number is capped.
+//! `scanUpdates` subscriptions are served from one shared execution per document, variables
+//! and role (`graphql::fanout`); every other operation runs in the socket's own conversation.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -18,12 +21,15 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
-use futures::{SinkExt, StreamExt};
+use futures::{SinkExt, Stream, StreamExt};
 use tokio::sync::{broadcast, mpsc};
+use tokio_stream::StreamMap;
+use tokio_stream::wrappers::BroadcastStream;
 
-use crate::domain::auth::{Actor, Role};
+use crate::domain::auth::Actor;
 use crate::error::{AppError, GqlError};
 use crate::graphql::context::{RequestAuth, SocketPrincipal};
+use crate::graphql::fanout::Fanout;
 use crate::graphql::loaders::Loaders;
 use crate::http::graphql::error_response;
 use crate::http::identity;
@@ -132,16 +138,18 @@ async fn serve(
     client_ip: String,
 ) {
     let (mut sink, stream) = socket.split();
-    let principal: Arc<OnceLock<(SocketPrincipal, Role)>> = Arc::new(OnceLock::new());
+    let principal: Arc<OnceLock<(SocketPrincipal, Actor)>> = Arc::new(OnceLock::new());
     let active: Arc<Mutex<HashSet<String>>> = Arc::default();
     let (notices, notices_rx) = mpsc::unbounded_channel::<Notice>();
     let cap = state.settings.graphql.max_subscriptions_per_socket;
 
     // Incoming: parsed once, ids tracked; a duplicate id closes the socket (4409), one over
-    // the cap is answered with an error for that id and not started.
+    // the cap is answered with an error for that id and not started; a shareable
+    // subscription (after `connection_init`) goes to the shared executions instead.
     let input = {
         let active = active.clone();
         let notices = notices.clone();
+        let initialised = principal.clone();
         stream
             .take_while(|m| futures::future::ready(m.is_ok()))
             .filter_map(|m| {
@@ -152,27 +160,39 @@ async fn serve(
             })
             .map(ClientMessage::from_bytes)
             .filter_map(move |msg| {
-                let pass = match &msg {
-                    Ok(ClientMessage::Start { id, .. }) => {
+                let route = match &msg {
+                    Ok(ClientMessage::Start { id, payload }) => {
                         let mut active = active.lock().unwrap_or_else(|p| p.into_inner());
                         if active.contains(id) {
                             let _ = notices.send(Notice::Close(Closing::DuplicateId(id.clone())));
-                            false
+                            Route::Drop
                         } else if active.len() >= cap {
                             let _ = notices.send(Notice::TooMany(id.clone()));
-                            false
+                            Route::Drop
                         } else {
                             active.insert(id.clone());
-                            true
+                            if initialised.get().is_some() && Fanout::shareable(payload) {
+                                Route::Share
+                            } else {
+                                Route::Pass
+                            }
                         }
                     }
                     Ok(ClientMessage::Stop { id }) => {
                         active.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
-                        true
+                        let _ = notices.send(Notice::Stop(id.clone()));
+                        Route::Pass
                     }
-                    _ => true,
+                    _ => Route::Pass,
                 };
-                futures::future::ready(pass.then_some(msg))
+                futures::future::ready(match (route, msg) {
+                    (Route::Pass, msg) => Some(msg),
+                    (Route::Share, Ok(ClientMessage::Start { id, payload })) => {
+                        let _ = notices.send(Notice::Shared(id, Box::new(payload)));
+                        None
+                    }
+                    _ => None,
+                })
             })
     };
 
@@ -196,7 +216,7 @@ async fn serve(
         };
         let who = SocketPrincipal::of(&actor, session_id)
             .ok_or_else(|| async_graphql::Error::from(GqlError::from(AppError::Unauthenticated)))?;
-        let _ = init_principal.set((who.clone(), actor.role));
+        let _ = init_principal.set((who.clone(), actor.clone()));
         let mut data = Data::default();
         data.insert(who);
         data.insert(RequestAuth {
@@ -219,6 +239,7 @@ async fn serve(
     tokio::pin!(init_deadline);
     let watch = watch_rights(&state, principal.clone());
     tokio::pin!(watch);
+    let mut shared: StreamMap<String, SharedStream> = StreamMap::new();
 
     let closing = loop {
         tokio::select! {
@@ -231,6 +252,41 @@ async fn serve(
                     if sink.send(Message::Text(text.into())).await.is_err() {
                         break Closing::Done;
                     }
+                }
+                Notice::Shared(id, request) => {
+                    let Some((who, actor)) = principal.get() else {
+                        continue;
+                    };
+                    // As for the socket's own operations: its rights as of now.
+                    let absolute = state.settings.auth.session_absolute_hours * 3600;
+                    match who.current(&state.db, absolute).await {
+                        Ok(now) if now.role == actor.role => {}
+                        _ => break Closing::RightsChanged,
+                    }
+                    let data = || socket_data(&state, who, actor, &client_ip);
+                    let rx = state.fanout.subscribe(actor.role, *request, data);
+                    shared.insert(id, shared_stream(rx));
+                }
+                Notice::Stop(id) => {
+                    if shared.remove(&id).is_some() {
+                        let text = complete_message(&id);
+                        if sink.send(Message::Text(text.into())).await.is_err() {
+                            break Closing::Done;
+                        }
+                    }
+                }
+            },
+            Some((id, item)) = shared.next(), if !shared.is_empty() => {
+                let text = match item {
+                    Some(payload) => next_message(protocol, &id, &payload),
+                    None => {
+                        shared.remove(&id);
+                        active.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+                        complete_message(&id)
+                    }
+                };
+                if sink.send(Message::Text(text.into())).await.is_err() {
+                    break Closing::Done;
                 }
             },
             out = conversation.next() => match out {
@@ -269,10 +325,63 @@ async fn serve(
     let _ = sink.close().await;
 }
 
+/// Where an incoming message goes.
+enum Route {
+    /// To the socket's own conversation.
+    Pass,
+    /// To a shared execution (a shareable subscription).
+    Share,
+    /// Nowhere (refused; the loop was told).
+    Drop,
+}
+
 /// What the input side tells the loop.
 enum Notice {
     Close(Closing),
     TooMany(String),
+    /// A subscription served from a shared execution.
+    Shared(String, Box<async_graphql::Request>),
+    /// A client's `complete`/`stop` (of a shared subscription or not).
+    Stop(String),
+}
+
+/// A shared subscription as this socket sees it: each response's text, then `None` when the
+/// execution ended (a subscriber that fell behind skips what it missed).
+type SharedStream = Pin<Box<dyn Stream<Item = Option<Arc<str>>> + Send>>;
+
+fn shared_stream(rx: broadcast::Receiver<Arc<str>>) -> SharedStream {
+    BroadcastStream::new(rx)
+        .filter_map(|item| futures::future::ready(item.ok().map(Some)))
+        .chain(futures::stream::once(futures::future::ready(None)))
+        .boxed()
+}
+
+/// The data a socket's operations run with (as `connection_init` sets it up).
+fn socket_data(state: &AppState, who: &SocketPrincipal, actor: &Actor, client_ip: &str) -> Data {
+    let mut data = Data::default();
+    data.insert(who.clone());
+    data.insert(RequestAuth {
+        actor: Some(actor.clone()),
+        session: None,
+        client_ip: client_ip.to_owned(),
+    });
+    data.insert(Loaders::new(&state.db));
+    data
+}
+
+/// A response of subscription `id`, framed as async-graphql frames its own: `next`
+/// (graphql-transport-ws) or `data` (legacy graphql-ws), the payload already serialised.
+fn next_message(protocol: Protocols, id: &str, payload: &str) -> String {
+    let kind = match protocol {
+        Protocols::GraphQLWS => "next",
+        Protocols::SubscriptionsTransportWS => "data",
+    };
+    let id = serde_json::to_string(id).unwrap_or_default();
+    format!("{{\"type\":\"{kind}\",\"id\":{id},\"payload\":{payload}}}")
+}
+
+fn complete_message(id: &str) -> String {
+    serde_json::json!({ "type": "complete", "id": id }).to_string()
 }
 
 fn close(code: u16, reason: &str) -> Message {
@@ -310,7 +419,7 @@ fn too_many(protocol: Protocols, id: &str, cap: usize) -> String {
 /// checked at once when its user's rights may have changed on this server (sign-out, disable,
 /// role, password, key revoked), and every [`RECHECK_EVERY`] for changes made elsewhere
 /// (another replica, expiry).
-async fn watch_rights(state: &AppState, principal: Arc<OnceLock<(SocketPrincipal, Role)>>) {
+async fn watch_rights(state: &AppState, principal: Arc<OnceLock<(SocketPrincipal, Actor)>>) {
     let mut changes = state.events.auth_changes();
     let mut every = tokio::time::interval(RECHECK_EVERY);
     every.tick().await;
@@ -324,14 +433,14 @@ async fn watch_rights(state: &AppState, principal: Arc<OnceLock<(SocketPrincipal
             },
             _ = every.tick() => None,
         };
-        let Some((who, role)) = principal.get() else {
+        let Some((who, was)) = principal.get() else {
             continue;
         };
         if changed_user.is_some_and(|u| u != who.user_id()) {
             continue;
         }
         match who.current(&state.db, absolute).await {
-            Ok(actor) if actor.role == *role => {}
+            Ok(actor) if actor.role == was.role => {}
             Ok(_) => return,
             Err(AppError::Internal(e)) => {
                 tracing::warn!(error = ?e, "re-checking a websocket's rights failed");
