@@ -47,7 +47,7 @@ echo "== scan: 256 loopback addresses x 2 ports"
 echo "== agents: a scan on a remote agent vs on the server's worker, reconnection after a restart"
 "$TARGET/release/examples/bench_agents" "$TARGET/release/sneakyscan" "$OUT" | tee "$OUT/agents.txt"
 
-echo "== replicas: fan-out to idle subscriptions (relayed over PostgreSQL vs in process), start, cancel, take-over"
+echo "== replicas: fan-out to idle subscriptions (relayed over PostgreSQL vs in process vs unshared), start, cancel, take-over"
 if (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
   "$TARGET/release/examples/bench_replicas" "$TARGET/release/sneakyscan" "$OUT" | tee "$OUT/replicas.txt"
 else

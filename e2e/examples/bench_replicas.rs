@@ -7,7 +7,9 @@
 //!   PostgreSQL database, half of the subscriptions on each replica: every event is published
 //!   by the worker and reaches the replicas through LISTEN/NOTIFY;
 //! * in process (the peer): one `sneakyscan serve` on SQLite, every subscription on it, the
-//!   event published in the same process.
+//!   event published in the same process;
+//! * unshared: the same with `graphql.share_subscriptions = false` (every subscription
+//!   executed on its own, as before shared executions).
 //!
 //! For each: the replicas' memory per subscription (RSS after the subscriptions are attached
 //! minus before, over their number) and the delivery latency of every event to every
@@ -29,7 +31,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use e2e::processes::{Proc, cookie, gql, spawn};
+use e2e::processes::{Proc, cookie, gql, spawn, spawn_on};
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -434,4 +436,19 @@ async fn main() {
     let _ = std::fs::remove_dir_all(&data);
     let single = spawn(&bin, &data, "", &["serve"], true).await;
     measure("in_process", &[&single], subs, secs).await;
+    drop(single);
+
+    // The same, each subscription executed on its own (as before shared executions).
+    let data = out.join("fanout-sqlite-unshared");
+    let _ = std::fs::remove_dir_all(&data);
+    let unshared = spawn_on(
+        &bin,
+        &data,
+        "",
+        &["serve"],
+        Some(e2e::processes::free_port()),
+        &[("SNEAKYSCAN_GRAPHQL__SHARE_SUBSCRIPTIONS", "false")],
+    )
+    .await;
+    measure("unshared", &[&unshared], subs, secs).await;
 }

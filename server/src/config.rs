@@ -117,6 +117,9 @@ pub struct GraphqlSettings {
     pub max_query_bytes: usize,
     /// Subscriptions one websocket may hold at once.
     pub max_subscriptions_per_socket: usize,
+    /// Identical `scanUpdates` subscriptions share one execution (`graphql::fanout`): each
+    /// event is resolved and serialised once for all of them.
+    pub share_subscriptions: bool,
     /// Introspection (and the schema in the playground). Turn off in production if you like.
     pub introspection: bool,
     /// MiB of memory for answers to queries that read only COMPLETED scans (they never
@@ -295,6 +298,7 @@ impl Default for GraphqlSettings {
             max_aliases: 30,
             max_query_bytes: 64 * 1024,
             max_subscriptions_per_socket: 100,
+            share_subscriptions: true,
             introspection: true,
             answer_cache_mib: 64,
         }

@@ -21,7 +21,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
-use futures::{SinkExt, Stream, StreamExt};
+use futures::{FutureExt, SinkExt, Stream, StreamExt};
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::StreamMap;
 use tokio_stream::wrappers::BroadcastStream;
@@ -36,6 +36,10 @@ use crate::http::identity;
 use crate::service::api_keys;
 use crate::session::backend::AuthSession;
 use crate::state::AppState;
+
+/// Shared-subscription frames written before a flush (an event reaches every subscription of
+/// a socket at once; one flush carries them all).
+const FLUSH_AFTER: usize = 256;
 
 /// Largest websocket message accepted from a client.
 const MAX_MESSAGE_BYTES: usize = 64 * 1024;
@@ -150,6 +154,7 @@ async fn serve(
         let active = active.clone();
         let notices = notices.clone();
         let initialised = principal.clone();
+        let share = state.settings.graphql.share_subscriptions;
         stream
             .take_while(|m| futures::future::ready(m.is_ok()))
             .filter_map(|m| {
@@ -171,7 +176,7 @@ async fn serve(
                             Route::Drop
                         } else {
                             active.insert(id.clone());
-                            if initialised.get().is_some() && Fanout::shareable(payload) {
+                            if share && initialised.get().is_some() && Fanout::shareable(payload) {
                                 Route::Share
                             } else {
                                 Route::Pass
@@ -277,15 +282,30 @@ async fn serve(
                 }
             },
             Some((id, item)) = shared.next(), if !shared.is_empty() => {
-                let text = match item {
-                    Some(payload) => next_message(protocol, &id, &payload),
-                    None => {
-                        shared.remove(&id);
-                        active.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
-                        complete_message(&id)
+                // An event reaches all of this socket's shared subscriptions at once: frame
+                // every one that is ready and flush once.
+                let mut ready = Some((id, item));
+                let mut sent = 0;
+                let mut failed = false;
+                while let Some((id, item)) = ready.take() {
+                    let text = match item {
+                        Some(payload) => next_message(protocol, &id, &payload),
+                        None => {
+                            shared.remove(&id);
+                            active.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+                            complete_message(&id)
+                        }
+                    };
+                    if sink.feed(Message::Text(text.into())).await.is_err() {
+                        failed = true;
+                        break;
                     }
-                };
-                if sink.send(Message::Text(text.into())).await.is_err() {
+                    sent += 1;
+                    if sent < FLUSH_AFTER {
+                        ready = shared.next().now_or_never().flatten();
+                    }
+                }
+                if failed || sink.flush().await.is_err() {
                     break Closing::Done;
                 }
             },
