@@ -101,6 +101,40 @@ async fn import_completes_through_the_pipeline_and_a_bad_file_leaves_nothing() {
         .expect("read")
         .expect("row");
     assert!(row.findings_at.is_some(), "findings stored at completion");
+    // The document is kept as the scan's raw XML, byte for byte.
+    let files = app
+        .gql(
+            &admin,
+            "query($id:ID!){ scan(id:$id){ nmapXml { phase url storedBytes } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    let file = &files["data"]["scan"]["nmapXml"][0];
+    assert_eq!(file["phase"], "import", "{files}");
+    let stored = file["storedBytes"].as_i64().expect("size");
+    assert!(
+        stored > 0 && stored < xml.len() as i64 / 4,
+        "compressed: {files}"
+    );
+    let kept = admin
+        .get(format!(
+            "{}{}",
+            app.base,
+            file["url"].as_str().expect("url")
+        ))
+        .send()
+        .await
+        .expect("download")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        kept == xml,
+        "the imported document comes back as uploaded: {} of {} bytes, ends {:?}",
+        kept.len(),
+        xml.len(),
+        &kept[kept.len().saturating_sub(40)..]
+    );
 
     // Cut after the third batch of 500 hosts was committed: nothing of it may stay.
     let cut = xml

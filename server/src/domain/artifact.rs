@@ -1,7 +1,7 @@
 //! The files a run leaves behind — the raw nmap XML of each phase and the page screenshots —
 //! stored with its results so that every replica serves them (no shared filesystem). What a
-//! file is comes from its name, never from what the sender says: `nmap/<phase>.xml` (gzip) or
-//! `screenshots/<scan id>/<file>.png` (PNG).
+//! file is comes from its name, never from what the sender says: `nmap/<phase>.xml` (gzip; an
+//! imported document is `nmap/import.xml`) or `screenshots/<scan id>/<file>.png` (PNG).
 
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +19,10 @@ const GZIP_MAGIC: &[u8] = b"\x1f\x8b";
 
 /// The nmap phases whose output is kept.
 pub const XML_PHASES: [Phase; 4] = [Phase::Ping, Phase::Tcp, Phase::Udp, Phase::Service];
+/// The name of an imported document's XML.
+pub const IMPORT: &str = "import";
+/// Every raw XML file a scan may have, in the order they are listed.
+pub const XML_FILES: [&str; 5] = ["ping", "tcp", "udp", "service", IMPORT];
 
 /// One file of a run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,7 +36,8 @@ pub struct Artifact {
 /// What a file is, from its name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
-    NmapXml(Phase),
+    /// Raw nmap XML: a phase's output (`ping`, `tcp`, `udp`, `service`) or an import.
+    NmapXml(&'static str),
     Screenshot,
 }
 
@@ -53,9 +58,9 @@ impl Kind {
     }
 }
 
-/// The name of a phase's raw XML.
-pub fn xml_name(phase: Phase) -> String {
-    format!("nmap/{}.xml", phase.as_str())
+/// The name of a raw XML file (`ping`, …, `import`).
+pub fn xml_name(file: &str) -> String {
+    format!("nmap/{file}.xml")
 }
 
 /// The kind of a file of scan `scan_id` named `name`; `None` for any other name.
@@ -64,9 +69,9 @@ pub fn kind_of(scan_id: i32, name: &str) -> Option<Kind> {
         .strip_prefix("nmap/")
         .and_then(|rest| rest.strip_suffix(".xml"))
     {
-        return XML_PHASES
+        return XML_FILES
             .into_iter()
-            .find(|p| p.as_str() == phase)
+            .find(|f| *f == phase)
             .map(Kind::NmapXml);
     }
     let file = name.strip_prefix(&format!("screenshots/{scan_id}/"))?;
@@ -149,7 +154,8 @@ mod tests {
 
     #[test]
     fn kinds_come_from_names_of_this_scan_only() {
-        assert_eq!(kind_of(7, "nmap/tcp.xml"), Some(Kind::NmapXml(Phase::Tcp)));
+        assert_eq!(kind_of(7, "nmap/tcp.xml"), Some(Kind::NmapXml("tcp")));
+        assert_eq!(kind_of(7, "nmap/import.xml"), Some(Kind::NmapXml(IMPORT)));
         assert_eq!(kind_of(7, "nmap/http.xml"), None);
         assert_eq!(kind_of(7, "nmap/../tcp.xml"), None);
         assert_eq!(

@@ -70,7 +70,7 @@ pub fn take(
             Ok(content) => {
                 keep(
                     Artifact {
-                        name: artifact::xml_name(phase),
+                        name: artifact::xml_name(phase.as_str()),
                         content,
                     },
                     &mut notes,
@@ -89,10 +89,70 @@ pub fn take(
 
 /// A file, gzip-compressed in memory (streamed from disk).
 fn gzip(file: File) -> std::io::Result<Vec<u8>> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut encoder = gzip_encoder();
     std::io::copy(&mut BufReader::new(file), &mut encoder)?;
     encoder.flush()?;
     encoder.finish()
+}
+
+/// How raw XML is compressed (the fastest level: nmap's XML shrinks 5–40× at it).
+pub fn gzip_encoder() -> flate2::write::GzEncoder<Vec<u8>> {
+    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast())
+}
+
+/// A reader that keeps a gzip-compressed copy of what is read through it (an import's
+/// document), up to the cap of a stored XML file; past it the copy is dropped.
+pub struct Keep<R> {
+    inner: R,
+    copy: Option<flate2::write::GzEncoder<Vec<u8>>>,
+}
+
+impl<R> Keep<R> {
+    pub fn new(inner: R) -> Self {
+        Self {
+            inner,
+            copy: Some(gzip_encoder()),
+        }
+    }
+
+    /// The compressed copy; `None` when it grew past the cap.
+    pub fn finish(self) -> Option<Vec<u8>> {
+        self.copy?.finish().ok()
+    }
+
+    fn keep(&mut self, bytes: &[u8]) {
+        if let Some(copy) = &mut self.copy
+            && (copy.write_all(bytes).is_err()
+                || copy.get_ref().len() > artifact::MAX_XML_GZIP_BYTES)
+        {
+            self.copy = None;
+        }
+    }
+}
+
+impl<R: std::io::BufRead> std::io::Read for Keep<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.keep(&buf[..n]);
+        Ok(n)
+    }
+}
+
+impl<R: std::io::BufRead> std::io::BufRead for Keep<R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, amount: usize) {
+        if self.copy.is_some() {
+            let bytes = match self.inner.fill_buf() {
+                Ok(b) => b[..amount.min(b.len())].to_vec(),
+                Err(_) => Vec::new(),
+            };
+            self.keep(&bytes);
+        }
+        self.inner.consume(amount);
+    }
 }
 
 #[cfg(test)]
@@ -166,6 +226,24 @@ mod tests {
             !run.exists() && !shots.exists(),
             "the files are gone from disk"
         );
+    }
+
+    #[test]
+    fn keep_copies_what_is_read_through_it_compressed() {
+        use std::io::BufRead;
+        let text = "<nmaprun>\n<host/>\n</nmaprun>\n".repeat(50);
+        let mut keep = Keep::new(std::io::BufReader::with_capacity(7, text.as_bytes()));
+        let mut lines = 0;
+        let mut line = String::new();
+        while keep.read_line(&mut line).expect("read") > 0 {
+            lines += 1;
+        }
+        assert_eq!(lines, 150);
+        let gz = keep.finish().expect("kept");
+        let mut back = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(gz.as_slice()), &mut back)
+            .expect("gunzip");
+        assert_eq!(back, text);
     }
 
     #[test]

@@ -54,7 +54,7 @@ pub async fn insert<C: ConnectionTrait>(
     Ok(())
 }
 
-/// The raw nmap XML files of a scan, in phase order (VIEWER).
+/// The raw nmap XML files of a scan, in phase order, an import's last (VIEWER).
 pub async fn xml_files(
     db: &DatabaseConnection,
     actor: &Actor,
@@ -83,7 +83,7 @@ pub async fn xml_files_of<C: ConnectionTrait>(conn: &C, scan_id: i32) -> AppResu
         })
         .collect();
     let order = |k: Kind| match k {
-        Kind::NmapXml(p) => artifact::XML_PHASES.iter().position(|q| *q == p),
+        Kind::NmapXml(f) => artifact::XML_FILES.iter().position(|g| *g == f),
         Kind::Screenshot => None,
     };
     listed.sort_by_key(|l| order(l.kind));

@@ -1,6 +1,7 @@
 //! Imports of nmap (or masscan) XML files as COMPLETED scans in the same model as scans run
 //! here, optionally judged against a saved config. The file is parsed as a stream on a
-//! blocking thread; a malformed file is `VALIDATION` and stores nothing.
+//! blocking thread; a malformed file is `VALIDATION` and stores nothing. The document itself is
+//! kept, compressed, as the scan's raw XML (`nmap/import.xml`).
 
 use std::io::BufRead;
 use std::path::Path;
@@ -11,15 +12,17 @@ use tokio::sync::mpsc;
 
 use entity::scan;
 
+use crate::domain::artifact::{self, Artifact};
 use crate::domain::auth::{Actor, Role};
 use crate::domain::config::{self as scan_config, ScanConfig};
 use crate::domain::status::ScanStatus;
 use crate::error::{AppError, AppResult};
+use crate::scanner::artifacts::Keep;
 use crate::scanner::assemble::assemble;
 use crate::scanner::findings::{Findings, HostStatusUse, ServiceUse};
-use crate::service::completion;
 use crate::service::results::{NewIp, NewScan, StagedScan};
 use crate::service::scans::clean_title;
+use crate::service::{artifacts, completion};
 use crate::service::{audit, configs};
 
 /// Site name of imported hosts when no config is given.
@@ -137,10 +140,16 @@ pub async fn import_xml<R: BufRead + Send + 'static>(
 
     let (tx, mut rx) = mpsc::channel(2);
     let parse_config = config.clone();
+    // The document is kept too (compressed), as a scan's raw XML.
     let parser = tokio::task::spawn_blocking(move || {
-        if let Err(e) = read(input, parse_config.as_ref(), &tx) {
+        let mut input = Keep::new(input);
+        if let Err(e) = read(&mut input, parse_config.as_ref(), &tx) {
             let _ = tx.blocking_send(Err(e));
+            return None;
         }
+        // What follows the document (a final newline) belongs to the file kept.
+        std::io::copy(&mut input, &mut std::io::sink()).ok()?;
+        input.finish()
     });
     let mut next = async || match rx.recv().await {
         Some(Ok(piece)) => Ok(piece),
@@ -196,7 +205,14 @@ pub async fn import_xml<R: BufRead + Send + 'static>(
                 Piece::Start(_) => {}
             }
         };
-        parser.await.map_err(AppError::internal)?;
+        let kept = parser.await.map_err(AppError::internal)?;
+        if let Some(content) = kept {
+            let file = Artifact {
+                name: artifact::xml_name(artifact::IMPORT),
+                content,
+            };
+            artifacts::insert(db, staged.scan_id(), &[file]).await?;
+        }
         Ok::<_, AppError>(end)
     }
     .await;

@@ -153,9 +153,9 @@ impl Scan {
             zip: Format::Zip.url(self.0.id),
         }
     }
-    /// The raw nmap output of each phase that ran (ping, tcp, udp, service), in phase order:
-    /// stored with the results, downloadable from any replica. Empty while the scan runs, for
-    /// imports, and for scans from before stored files.
+    /// The raw nmap output of each phase that ran (ping, tcp, udp, service), in phase order,
+    /// or the imported document (import): stored with the results, downloadable from any
+    /// replica. Empty while the scan runs and for scans from before stored files.
     async fn nmap_xml(&self, ctx: &Context<'_>) -> GqlResult<Vec<NmapXmlFile>> {
         let files = artifacts::xml_files(ctx.db(), ctx.actor()?, self.0.id).await?;
         Ok(files
@@ -165,8 +165,8 @@ impl Scan {
                     return None;
                 };
                 Some(NmapXmlFile {
-                    phase: phase.as_str().to_owned(),
-                    url: format!("/api/scans/{}/nmap/{}.xml", self.0.id, phase.as_str()),
+                    phase: phase.to_owned(),
+                    url: format!("/api/scans/{}/nmap/{phase}.xml", self.0.id),
                     stored_bytes: f.size,
                 })
             })
@@ -378,7 +378,7 @@ pub struct HttpInfo {
 /// The raw nmap XML of one phase of a scan.
 #[derive(SimpleObject)]
 pub struct NmapXmlFile {
-    /// `ping`, `tcp`, `udp` or `service`.
+    /// `ping`, `tcp`, `udp`, `service`, or `import` (the document an import read).
     pub phase: String,
     /// Its download route (authenticated; the XML as nmap wrote it).
     pub url: String,
