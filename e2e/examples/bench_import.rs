@@ -183,11 +183,7 @@ async fn main() {
     let gzip = best(|| {
         let t = Instant::now();
         let mut encoder = server::scanner::artifacts::gzip_encoder();
-        std::io::copy(
-            &mut std::fs::File::open(&file).expect("open"),
-            &mut encoder,
-        )
-        .expect("gzip");
+        std::io::copy(&mut std::fs::File::open(&file).expect("open"), &mut encoder).expect("gzip");
         kept = encoder.finish().expect("gzip").len();
         t.elapsed()
     });
