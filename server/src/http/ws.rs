@@ -221,15 +221,8 @@ async fn serve(
         };
         let who = SocketPrincipal::of(&actor, session_id)
             .ok_or_else(|| async_graphql::Error::from(GqlError::from(AppError::Unauthenticated)))?;
-        let _ = init_principal.set((who.clone(), actor.clone()));
-        let mut data = Data::default();
-        data.insert(who);
-        data.insert(RequestAuth {
-            actor: Some(actor),
-            session: None,
-            client_ip: init_ip,
-        });
-        data.insert(Loaders::new(&db));
+        let data = socket_data(&db, &who, &actor, &init_ip);
+        let _ = init_principal.set((who, actor));
         Ok(data)
     })
     .keepalive_timeout(Some(Duration::from_secs(
@@ -268,7 +261,7 @@ async fn serve(
                         Ok(now) if now.role == actor.role => {}
                         _ => break Closing::RightsChanged,
                     }
-                    let data = || socket_data(&state, who, actor, &client_ip);
+                    let data = || socket_data(&state.db, who, actor, &client_ip);
                     let rx = state.fanout.subscribe(actor.role, *request, data);
                     shared.insert(id, shared_stream(rx));
                 }
@@ -376,8 +369,14 @@ fn shared_stream(rx: broadcast::Receiver<Arc<str>>) -> SharedStream {
         .boxed()
 }
 
-/// The data a socket's operations run with (as `connection_init` sets it up).
-fn socket_data(state: &AppState, who: &SocketPrincipal, actor: &Actor, client_ip: &str) -> Data {
+/// The data a socket's operations run with (set up at `connection_init`; the same for its
+/// shared subscriptions).
+fn socket_data(
+    db: &sea_orm::DatabaseConnection,
+    who: &SocketPrincipal,
+    actor: &Actor,
+    client_ip: &str,
+) -> Data {
     let mut data = Data::default();
     data.insert(who.clone());
     data.insert(RequestAuth {
@@ -385,7 +384,7 @@ fn socket_data(state: &AppState, who: &SocketPrincipal, actor: &Actor, client_ip
         session: None,
         client_ip: client_ip.to_owned(),
     });
-    data.insert(Loaders::new(&state.db));
+    data.insert(Loaders::new(db));
     data
 }
 

@@ -566,21 +566,21 @@ impl Runner {
         let row = scan::Entity::find_by_id(scan_id).one(conn).await?;
         let taken = match &row {
             Some(r) if r.status == ScanStatus::Queued.as_str() => {
-                let running = scan::Entity::find()
-                    .filter(scan::Column::Status.eq(ScanStatus::Running.as_str()))
-                    .filter(scan::Column::Phase.ne(ScanPhase::Importing.as_str()))
-                    .count(conn)
-                    .await?;
-                let older = scan::Entity::find()
-                    .filter(scan::Column::Status.eq(ScanStatus::Queued.as_str()))
-                    .filter(scan::Column::Id.lt(r.id))
-                    .filter(match &r.pool {
+                // Running scans, and the older QUEUED scans of its pool: one count.
+                let running = Condition::all()
+                    .add(scan::Column::Status.eq(ScanStatus::Running.as_str()))
+                    .add(scan::Column::Phase.ne(ScanPhase::Importing.as_str()));
+                let older = Condition::all()
+                    .add(scan::Column::Status.eq(ScanStatus::Queued.as_str()))
+                    .add(scan::Column::Id.lt(r.id))
+                    .add(match &r.pool {
                         Some(pool) => scan::Column::Pool.eq(pool.clone()),
                         None => scan::Column::Pool.is_null(),
-                    })
+                    });
+                scan::Entity::find()
+                    .filter(Condition::any().add(running).add(older))
                     .count(conn)
-                    .await?;
-                running + older
+                    .await?
             }
             _ => 0,
         };

@@ -194,7 +194,6 @@ pub async fn execute<R: Reporter>(env: &RunEnv<'_, R>, scan_id: i32, yaml: &str)
         }
     };
     let mut sites = assemble(config.as_ref(), &job.findings, job.discovery_ran, "Ad-hoc");
-    let mut message = job.message;
     let mut artifacts = Vec::new();
     if ended != Ended::Stopped(StopReason::LeaseLost) {
         // The run's files go with its results (a run that lost its scan leaves them: another
@@ -210,12 +209,7 @@ pub async fn execute<R: Reporter>(env: &RunEnv<'_, R>, scan_id: i32, yaml: &str)
             Ok((back, (files, notes))) => {
                 sites = back;
                 artifacts = files;
-                for note in notes {
-                    message = Some(match message.take() {
-                        Some(m) => format!("{m}; {note}"),
-                        None => note,
-                    });
-                }
+                notes.into_iter().for_each(|n| job.note(n));
             }
             Err(e) => {
                 tracing::error!(scan_id, error = ?e, "gathering the run's files failed");
@@ -226,7 +220,7 @@ pub async fn execute<R: Reporter>(env: &RunEnv<'_, R>, scan_id: i32, yaml: &str)
     RunReport {
         ended,
         sites,
-        message,
+        message: job.message,
         artifacts,
     }
 }

@@ -91,7 +91,6 @@ pub fn take(
 fn gzip(file: File) -> std::io::Result<Vec<u8>> {
     let mut encoder = gzip_encoder();
     std::io::copy(&mut BufReader::new(file), &mut encoder)?;
-    encoder.flush()?;
     encoder.finish()
 }
 
@@ -119,21 +118,22 @@ impl<R> Keep<R> {
     pub fn finish(self) -> Option<Vec<u8>> {
         self.copy?.finish().ok()
     }
+}
 
-    fn keep(&mut self, bytes: &[u8]) {
-        if let Some(copy) = &mut self.copy
-            && (copy.write_all(bytes).is_err()
-                || copy.get_ref().len() > artifact::MAX_XML_GZIP_BYTES)
-        {
-            self.copy = None;
-        }
+/// Adds `bytes` to the copy; drops the copy past the cap (or on an error).
+fn keep(copy: &mut Option<flate2::write::GzEncoder<Vec<u8>>>, bytes: &[u8]) {
+    if let Some(encoder) = copy
+        && (encoder.write_all(bytes).is_err()
+            || encoder.get_ref().len() > artifact::MAX_XML_GZIP_BYTES)
+    {
+        *copy = None;
     }
 }
 
 impl<R: std::io::BufRead> std::io::Read for Keep<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.keep(&buf[..n]);
+        keep(&mut self.copy, &buf[..n]);
         Ok(n)
     }
 }
@@ -144,12 +144,11 @@ impl<R: std::io::BufRead> std::io::BufRead for Keep<R> {
     }
 
     fn consume(&mut self, amount: usize) {
-        if self.copy.is_some() {
-            let bytes = match self.inner.fill_buf() {
-                Ok(b) => b[..amount.min(b.len())].to_vec(),
-                Err(_) => Vec::new(),
-            };
-            self.keep(&bytes);
+        // What is consumed is the front of the buffer the last `fill_buf` returned.
+        if self.copy.is_some()
+            && let Ok(buffered) = self.inner.fill_buf()
+        {
+            keep(&mut self.copy, &buffered[..amount.min(buffered.len())]);
         }
         self.inner.consume(amount);
     }

@@ -165,7 +165,15 @@ pub async fn write_reports(
     // from before stored files) from this process' data dir.
     let from_disk = |rel: &str| inside(data_dir, rel).and_then(|p| std::fs::read(p).ok());
     let mut findings = Vec::new();
-    let mut screenshots: Vec<(String, String)> = Vec::new();
+    // The ZIP gets each screenshot as its batch is read, the two reports and the raw XML at
+    // the end.
+    let mut zip = zip::ZipWriter::new(BufWriter::new(
+        File::create(aside("report.zip")).map_err(io)?,
+    ));
+    let deflated = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    let stored_as_is =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
     // Site by site, each site's addresses a batch at a time.
     for (n, site) in model::sites(db, row.id).await?.iter().enumerate() {
         if n > 0 {
@@ -192,11 +200,21 @@ pub async fn write_reports(
                 html::write_ip(&mut sites_html, ip, &read).map_err(io)?;
                 analysis::ip_findings(&site.name, ip, now, expiry_days, &mut findings);
                 for service in ip.ports.iter().filter_map(|p| p.service.as_ref()) {
-                    if let (Some(zip_name), Some(stored)) =
-                        (service.screenshot.clone(), service.screenshot_path.clone())
-                    {
-                        screenshots.push((zip_name, stored));
-                    }
+                    let (Some(zip_name), Some(path)) =
+                        (&service.screenshot, &service.screenshot_path)
+                    else {
+                        continue;
+                    };
+                    let bytes = match stored.get(path) {
+                        Some(bytes) => std::borrow::Cow::Borrowed(bytes.as_slice()),
+                        None => match from_disk(path) {
+                            Some(bytes) => std::borrow::Cow::Owned(bytes),
+                            None => continue,
+                        },
+                    };
+                    zip.start_file(zip_name.as_str(), stored_as_is)
+                        .map_err(AppError::internal)?;
+                    zip.write_all(&bytes).map_err(io)?;
                 }
             }
             batch = model::ip_batch(db, site.id, Some(last), REPORT_BATCH).await?;
@@ -227,14 +245,7 @@ pub async fn write_reports(
         .map_err(io)?;
     let _ = std::fs::remove_file(aside("sites.html"));
 
-    // The ZIP: both files and the screenshots, streamed from disk.
-    let mut zip = zip::ZipWriter::new(BufWriter::new(
-        File::create(aside("report.zip")).map_err(io)?,
-    ));
-    let deflated = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated);
-    let stored =
-        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    // The ZIP: both files, streamed from disk.
     for format in [Format::Json, Format::Html] {
         zip.start_file(format.file_name(), deflated)
             .map_err(AppError::internal)?;
@@ -243,18 +254,6 @@ pub async fn write_reports(
             &mut zip,
         )
         .map_err(io)?;
-    }
-    for (name, rel) in &screenshots {
-        let bytes = match artifacts::content(db, row.id, rel).await? {
-            Some(bytes) => bytes,
-            None => match from_disk(rel) {
-                Some(bytes) => bytes,
-                None => continue,
-            },
-        };
-        zip.start_file(name.as_str(), stored)
-            .map_err(AppError::internal)?;
-        zip.write_all(&bytes).map_err(io)?;
     }
     // The raw nmap XML, one phase at a time.
     for file in artifacts::xml_files_of(db, row.id).await? {
