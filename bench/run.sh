@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make bench`: parser (criterion), import (ours vs the floor vs python-libnmap + sqlite3, and
 # peak memory), a 256-address loopback scan (through the API vs the best nmap command), and the
-# fan-out of progress events to idle subscriptions (relayed over PostgreSQL vs in process).
+# fan-out of progress events to idle subscriptions (relayed over PostgreSQL vs in process), and a
+# /20 scan whole vs in chunks over one and two workers.
 # Figures go to docs/BENCHMARKS.md by hand, with the machine and versions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,6 +51,14 @@ echo "== agents: a scan on a remote agent vs on the server's worker, reconnectio
 echo "== replicas: fan-out to idle subscriptions (relayed over PostgreSQL vs in process vs unshared), start, cancel, take-over"
 if (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
   "$TARGET/release/examples/bench_replicas" "$TARGET/release/sneakyscan" "$OUT" | tee "$OUT/replicas.txt"
+else
+  echo "skipped: no PostgreSQL at 127.0.0.1:5432"
+fi
+
+echo "== chunks: a /20 run whole by one worker vs in chunks by one and by two workers"
+if (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
+  SNEAKYSCAN_TEST_POSTGRES_URL="${SNEAKYSCAN_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}" \
+    "$TARGET/release/examples/bench_chunks" "$TARGET/release/sneakyscan" "$OUT" | tee "$OUT/chunks.txt"
 else
   echo "skipped: no PostgreSQL at 127.0.0.1:5432"
 fi

@@ -50,6 +50,12 @@ pub struct Model {
     pub job_pushed_at: Option<DateTimeUtc>,
     /// The agent pool this scan runs in (from its config's sites); none: the workers.
     pub pool: Option<String>,
+    /// A chunk's scan (its parent); chunks are hidden from every list.
+    pub parent_id: Option<i32>,
+    /// A chunk's number (1-based, in target order).
+    pub chunk: Option<i32>,
+    /// How many chunks a parent scan runs as; `None`: not chunked.
+    pub chunk_count: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

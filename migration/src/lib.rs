@@ -9,6 +9,7 @@ mod m20261202_000004_core;
 mod m20261203_000005_jobs;
 mod m20261203_000006_agents;
 mod m20261204_000007_artifacts;
+mod m20261205_000008_chunks;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000005_jobs::Migration),
             Box::new(m20261203_000006_agents::Migration),
             Box::new(m20261204_000007_artifacts::Migration),
+            Box::new(m20261205_000008_chunks::Migration),
         ]
     }
 }

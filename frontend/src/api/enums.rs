@@ -42,6 +42,7 @@ api_enum! {
         Tls => ("TLS", "tls"),
         Screenshot => ("SCREENSHOT", "screenshot"),
         Importing => ("IMPORTING", "importing"),
+        Chunks => ("CHUNKS", "running in chunks"),
         Finishing => ("FINISHING", "finishing"),
         Done => ("DONE", "done"),
     }

@@ -40,6 +40,7 @@ operation!(Logout, "graphql/session.graphql");
 
 operation!(Scans, "graphql/scans.graphql");
 operation!(ScanDetail, "graphql/scans.graphql");
+operation!(ScanChunks, "graphql/scans.graphql");
 operation!(ScanFindings, "graphql/scans.graphql");
 operation!(ScanHosts, "graphql/scans.graphql");
 operation!(StartScan, "graphql/scans.graphql");

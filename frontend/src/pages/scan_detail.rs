@@ -5,9 +5,9 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::ops::{
-    self, CancelScan, DeleteScan, ScanDetail, ScanFindings, ScanHosts, ScanProgress,
+    self, CancelScan, DeleteScan, ScanChunks, ScanDetail, ScanFindings, ScanHosts, ScanProgress,
 };
-use crate::api::remote::act;
+use crate::api::remote::{Remote, act};
 use crate::api::{self, ApiError, ScanStatus};
 use crate::app::use_user;
 use crate::components::confirm::ConfirmButton;
@@ -152,6 +152,7 @@ pub fn ScanDetailPage(id: String) -> impl IntoView {
                 let (cancel, delete) = (cancel.clone(), delete.clone());
                 let what = format!("scan {}", s.id);
                 let reports = s.reports.clone();
+                let chunked = s.chunk_count.map(|n| (s.id.clone(), n));
                 view! {
                     <div class="page-head">
                         <h1>{s.title.clone()}</h1>
@@ -181,6 +182,7 @@ pub fn ScanDetailPage(id: String) -> impl IntoView {
                     {move || action_error.get().map(|e| view! { <ErrorBox error=e /> })}
                     <Show when=running>
                         <LivePanel live=live log=log />
+                        {chunked.clone().map(|(id, n)| view! { <Chunks id=id count=n /> })}
                     </Show>
                     {move || (!running()).then(|| (!log.with(Vec::is_empty)).then(|| view! { <section class="card"><LogList log=log /></section> }))}
                     <Overview scan=s.clone() />
@@ -257,6 +259,9 @@ fn Overview(scan: Scan) -> impl IntoView {
                     None => view! { <span class="muted">"ad-hoc / import"</span> }.into_any(),
                 }}</dd>
                 <dt>"Started by"</dt><dd>{scan.triggered_by}</dd>
+                {scan.chunk_count.map(|n| view! {
+                    <dt>"Chunks"</dt><dd>{format!("{n} (run in parallel, merged into this scan)")}</dd>
+                })}
                 {scan.worker.map(|w| view! {
                     <dt>"Worker"</dt>
                     <dd>{w}{(scan.attempt > 1).then(|| view! {
@@ -521,6 +526,56 @@ fn host_view(ip: Host) -> impl IntoView {
     }
 }
 
+/// How often the chunks of a running scan are read again.
+const CHUNKS_REFRESH: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The chunks of a scan while they run: who runs which, how far.
+#[component]
+fn Chunks(id: String, count: i64) -> impl IntoView {
+    let chunks = Remote::new(move || {
+        let id = id.clone();
+        async move {
+            api::call::<ScanChunks>(ops::scan_chunks::Variables { id })
+                .await
+                .map(|d| d.scan.map(|s| s.chunks).unwrap_or_default())
+        }
+    });
+    if let Ok(tick) = set_interval_with_handle(move || chunks.refetch(), CHUNKS_REFRESH) {
+        on_cleanup(move || tick.clear());
+    }
+    view! {
+        <section class="card" aria-labelledby="chunks-title">
+            <h2 id="chunks-title">{format!("Chunks ({count})")}</h2>
+            <p class="hint">"Each chunk is a run of its own on any worker or agent; their results are merged into this scan when the last one ends."</p>
+            {move || show(chunks.get(), |list| view! {
+                <div class="table-wrap">
+                <table class="table">
+                    <thead><tr>
+                        <th scope="col">"#"</th><th scope="col">"Status"</th><th scope="col">"Phase"</th>
+                        <th scope="col">"Progress"</th><th scope="col">"Worker"</th>
+                        <th scope="col">"Hosts up"</th><th scope="col">"Open ports"</th><th scope="col">"Targets"</th>
+                    </tr></thead>
+                    <tbody>
+                        {list.into_iter().map(|c| view! {
+                            <tr data-chunk=c.number>
+                                <td>{c.number}</td>
+                                <td><StatusBadge status=Signal::stored(c.status) /></td>
+                                <td>{c.phase.label()}</td>
+                                <td>{format!("{:.0}%", c.percent)}</td>
+                                <td class="mono">{c.worker.unwrap_or_default()}{(c.attempt > 1).then(|| format!(" (run {})", c.attempt))}</td>
+                                <td>{c.hosts_up}</td>
+                                <td>{c.open_ports}</td>
+                                <td class="mono">{c.targets.replace('\n', ", ")}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+                </div>
+            })}
+        </section>
+    }
+}
+
 #[component]
 fn Commands(scan: Scan) -> impl IntoView {
     view! {
@@ -539,7 +594,10 @@ fn Commands(scan: Scan) -> impl IntoView {
                 <p class="raw-xml">
                     "Raw nmap XML: "
                     {scan.nmap_xml.iter().map(|f| view! {
-                        <a class="button secondary small" href=f.url.clone() download>{f.phase.clone()}</a>
+                        <a class="button secondary small" href=f.url.clone() download>{match f.chunk {
+                            Some(c) => format!("{} (chunk {c})", f.phase),
+                            None => f.phase.clone(),
+                        }}</a>
                         " "
                     }).collect_view()}
                 </p>

@@ -49,15 +49,17 @@ fn ScopeForm(settings: ops::settings_page::SettingsPageSettings) -> impl IntoVie
     let denied = RwSignal::new(settings.denied_cidrs.join("\n"));
     let max_addresses = RwSignal::new(settings.max_addresses_per_scan.to_string());
     let max_scans = RwSignal::new(settings.max_concurrent_scans.to_string());
+    let chunk = RwSignal::new(settings.chunk_addresses.to_string());
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<ApiError>);
     let notice = RwSignal::new(None::<String>);
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let (Ok(addresses), Ok(scans)) = (
+        let (Ok(addresses), Ok(scans), Ok(chunk)) = (
             max_addresses.get_untracked().trim().parse::<i64>(),
             max_scans.get_untracked().trim().parse::<i64>(),
+            chunk.get_untracked().trim().parse::<i64>(),
         ) else {
             error.set(Some(ApiError::local("The limits must be whole numbers.")));
             return;
@@ -67,6 +69,7 @@ fn ScopeForm(settings: ops::settings_page::SettingsPageSettings) -> impl IntoVie
             denied_cidrs: Some(format::list_entries(&denied.get_untracked())),
             max_addresses_per_scan: Some(addresses),
             max_concurrent_scans: Some(scans),
+            chunk_addresses: Some(chunk),
         };
         notice.set(None);
         let update = api::call::<UpdateSettings>(ops::update_settings::Variables { input });
@@ -97,6 +100,12 @@ fn ScopeForm(settings: ops::settings_page::SettingsPageSettings) -> impl IntoVie
                 <div>
                     <label for="max-scans">"Scans at once"</label>
                     <input id="max-scans" type="number" min="1" inputmode="numeric" bind:value=max_scans />
+                    <p class="hint">"Over every worker and agent; a chunk counts as a scan."</p>
+                </div>
+                <div>
+                    <label for="chunk-addresses">"Addresses per chunk"</label>
+                    <input id="chunk-addresses" type="number" min="0" inputmode="numeric" bind:value=chunk />
+                    <p class="hint">"A larger scan runs as chunks that workers and agents scan in parallel, merged into one scan. 0: never."</p>
                 </div>
                 <div class="form-actions span-2">
                     <button type="submit" class="button" disabled=move || busy.get()>"Save settings"</button>

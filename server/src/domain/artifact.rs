@@ -1,7 +1,8 @@
 //! The files a run leaves behind — the raw nmap XML of each phase and the page screenshots —
 //! stored with its results so that every replica serves them (no shared filesystem). What a
 //! file is comes from its name, never from what the sender says: `nmap/<phase>.xml` (gzip; an
-//! imported document is `nmap/import.xml`) or `screenshots/<scan id>/<file>.png` (PNG).
+//! imported document is `nmap/import.xml`; a chunked scan keeps each chunk's as
+//! `nmap/<phase>.<chunk>.xml`) or `screenshots/<scan id>/<file>.png` (PNG).
 
 use serde::{Deserialize, Serialize};
 
@@ -63,16 +64,31 @@ pub fn xml_name(file: &str) -> String {
     format!("nmap/{file}.xml")
 }
 
+/// The name of chunk `chunk`'s raw XML file in a chunked scan.
+pub fn chunk_xml_name(file: &str, chunk: i32) -> String {
+    format!("nmap/{file}.{chunk}.xml")
+}
+
+/// The raw XML file a name stands for, and its chunk (`nmap/tcp.3.xml`: `("tcp", Some(3))`).
+pub fn xml_file(name: &str) -> Option<(&'static str, Option<u32>)> {
+    let rest = name.strip_prefix("nmap/")?.strip_suffix(".xml")?;
+    let (file, chunk) = match rest.split_once('.') {
+        Some((file, n)) if !n.is_empty() && !n.starts_with('0') && n.len() <= 6 => {
+            (file, Some(n.parse::<u32>().ok()?))
+        }
+        Some(_) => return None,
+        None => (rest, None),
+    };
+    XML_FILES
+        .into_iter()
+        .find(|f| *f == file)
+        .map(|f| (f, chunk))
+}
+
 /// The kind of a file of scan `scan_id` named `name`; `None` for any other name.
 pub fn kind_of(scan_id: i32, name: &str) -> Option<Kind> {
-    if let Some(phase) = name
-        .strip_prefix("nmap/")
-        .and_then(|rest| rest.strip_suffix(".xml"))
-    {
-        return XML_FILES
-            .into_iter()
-            .find(|f| *f == phase)
-            .map(Kind::NmapXml);
+    if name.starts_with("nmap/") {
+        return xml_file(name).map(|(file, _)| Kind::NmapXml(file));
     }
     let file = name.strip_prefix(&format!("screenshots/{scan_id}/"))?;
     let plain = !file.is_empty()
@@ -158,6 +174,24 @@ mod tests {
         assert_eq!(kind_of(7, "nmap/import.xml"), Some(Kind::NmapXml(IMPORT)));
         assert_eq!(kind_of(7, "nmap/http.xml"), None);
         assert_eq!(kind_of(7, "nmap/../tcp.xml"), None);
+        // A chunk's raw XML in a chunked scan.
+        assert_eq!(kind_of(7, "nmap/tcp.3.xml"), Some(Kind::NmapXml("tcp")));
+        assert_eq!(xml_file("nmap/tcp.3.xml"), Some(("tcp", Some(3))));
+        assert_eq!(
+            xml_file(&chunk_xml_name("ping", 12)),
+            Some(("ping", Some(12)))
+        );
+        assert_eq!(xml_file("nmap/service.xml"), Some(("service", None)));
+        for bad in [
+            "nmap/tcp.03.xml",
+            "nmap/tcp..xml",
+            "nmap/tcp.x.xml",
+            "nmap/tcp.1.2.xml",
+            "nmap/tcp.-1.xml",
+            "nmap/tcp.9999999.xml",
+        ] {
+            assert_eq!(xml_file(bad), None, "{bad}");
+        }
         assert_eq!(
             kind_of(7, "screenshots/7/127.0.0.1_80.png"),
             Some(Kind::Screenshot)

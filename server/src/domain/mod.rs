@@ -5,6 +5,7 @@
 
 pub mod artifact;
 pub mod auth;
+pub mod chunks;
 pub mod config;
 pub mod facts;
 pub mod findings;

@@ -55,6 +55,8 @@ crate::domain::facts::text_enum! {
         Screenshot => "screenshot",
         /// An import's rows are being stored.
         Importing => "importing",
+        /// Its chunks are running (a chunked scan: each chunk is a scan job of its own).
+        Chunks => "chunks",
         /// Results stored; findings and reports being written (the completion pipeline).
         Finishing => "finishing",
         Done => "done",

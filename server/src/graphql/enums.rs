@@ -29,6 +29,8 @@ pub enum ScanPhase {
     Screenshot,
     /// An import's rows are being stored.
     Importing,
+    /// Its chunks are running (a scan over many addresses runs as chunks, in parallel).
+    Chunks,
     /// Results stored; findings and reports being written.
     Finishing,
     Done,

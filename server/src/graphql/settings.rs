@@ -1,4 +1,4 @@
-//! GraphQL for the admin-editable runtime settings: scan scope and concurrency.
+//! GraphQL for the admin-editable runtime settings: scan scope, concurrency and chunks.
 
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 
@@ -8,7 +8,7 @@ use crate::jobs::runner::Runner;
 use crate::service::settings::{self, RuntimeSettings, SettingsPatch};
 
 /// Scan scope and limits. Defaults: loopback only (127.0.0.0/8, ::1), 65,536 addresses per
-/// scan, 3 scans at once.
+/// scan, 3 scans (or chunks) at once, chunks of 4,096 addresses.
 #[derive(SimpleObject)]
 pub struct Settings {
     /// A target must lie wholly inside one of these networks.
@@ -17,8 +17,12 @@ pub struct Settings {
     pub denied_cidrs: Vec<String>,
     /// Most addresses one scan may cover.
     pub max_addresses_per_scan: i64,
-    /// Scans that run at once; more wait QUEUED.
+    /// Scans that run at once over every worker and agent (a chunk counts as a scan); more
+    /// wait QUEUED.
     pub max_concurrent_scans: i32,
+    /// A scan over more addresses runs as chunks of at most this many, which workers and
+    /// agents run in parallel and whose results are merged into the one scan; 0: never.
+    pub chunk_addresses: i32,
 }
 
 impl From<RuntimeSettings> for Settings {
@@ -28,6 +32,7 @@ impl From<RuntimeSettings> for Settings {
             denied_cidrs: s.scope.denied.iter().map(ToString::to_string).collect(),
             max_addresses_per_scan: i64::try_from(s.scope.max_addresses).unwrap_or(i64::MAX),
             max_concurrent_scans: i32::try_from(s.max_concurrent_scans).unwrap_or(i32::MAX),
+            chunk_addresses: i32::try_from(s.chunk_addresses).unwrap_or(i32::MAX),
         }
     }
 }
@@ -39,6 +44,7 @@ pub struct UpdateSettingsInput {
     pub denied_cidrs: Option<Vec<String>>,
     pub max_addresses_per_scan: Option<i64>,
     pub max_concurrent_scans: Option<i32>,
+    pub chunk_addresses: Option<i32>,
 }
 
 #[derive(Default)]
@@ -68,6 +74,7 @@ impl SettingsMutation {
             denied_cidrs: input.denied_cidrs,
             max_addresses_per_scan: input.max_addresses_per_scan,
             max_concurrent_scans: input.max_concurrent_scans.map(i64::from),
+            chunk_addresses: input.chunk_addresses.map(i64::from),
         };
         let updated = settings::update(ctx.db(), ctx.actor()?, patch).await?;
         // More slots may be free now.

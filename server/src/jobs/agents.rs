@@ -402,8 +402,11 @@ impl AgentHub {
                 artifacts: Vec::new(),
             };
         }
-        job::store(&runner.job_context(control.clone()), scan_id, report).await;
+        let parent = job::store(&runner.job_context(control.clone()), scan_id, report).await;
         runner.untrack(scan_id, &control);
+        if let Some(parent) = parent {
+            runner.merge_chunks(parent).await;
+        }
     }
 }
 

@@ -14,6 +14,12 @@
 //!   over (its job ran out of attempts), and deletes imports whose process died; the sweep
 //!   pushes the job of a QUEUED scan that has none (the process died between storing the
 //!   scan and pushing its job, or gave the job back at shutdown).
+//! - chunks (`service::chunks`) are scans of their own for all of this — a parent running its
+//!   chunks (phase `chunks`) has no job, takes no slot and is never reaped; the process that
+//!   stores a parent's last chunk merges them ([`Runner::merge_chunks`]) and runs the parent's
+//!   completion pipeline under a lease of its own; the sweep merges parents whose last chunk's
+//!   process stopped first, and pushes a job for a merged parent whose completion was lost,
+//!   which a live worker takes over.
 //!
 //! A graceful shutdown stops this process' scans: they end INTERRUPTED (the operator stopped
 //! the server); a crash (kill -9, power) leaves them to be taken over by a live worker.
@@ -42,6 +48,7 @@ use crate::domain::auth::{Actor, Role};
 use crate::domain::status::{ScanPhase, ScanStatus};
 use crate::error::{AppError, AppResult};
 use crate::events::{EventBus, ScanEvent};
+use crate::service::chunks::{self, Merge};
 use crate::service::results;
 use crate::service::scans;
 use crate::service::settings;
@@ -216,6 +223,8 @@ fn decide(
     match ScanStatus::parse(&row.status) {
         Some(ScanStatus::Queued) if taken < u64::from(limits.max_running) => Decision::Start,
         Some(ScanStatus::Queued) => Decision::Wait,
+        // Its chunks are the jobs.
+        Some(ScanStatus::Running) if row.phase == ScanPhase::Chunks.as_str() => Decision::Gone,
         Some(ScanStatus::Running)
             if row.phase != ScanPhase::Importing.as_str()
                 && row.lease_until.is_none_or(|until| until < now) =>
@@ -280,12 +289,26 @@ impl Runner {
         &self.inner.bus
     }
 
-    /// Publishes a newly queued scan and pushes its job. A failed push is logged, not
-    /// returned: the scan is stored, and a worker's sweep pushes its job later.
+    /// Publishes a newly queued scan and pushes its job (a chunked scan: its chunks' jobs).
+    /// A failed push is logged, not returned: the scan is stored, and a worker's sweep pushes
+    /// its job later.
     pub async fn enqueue(&self, row: &scan::Model) {
         self.publish(row);
-        if let Err(e) = self.push(row.id, row.pool.as_deref()).await {
-            tracing::warn!(scan_id = row.id, error = ?e, "could not push the scan's job; the sweep will");
+        let ids = if row.chunk_count.is_some() {
+            match crate::service::chunks::list(&self.inner.db, &Actor::system(), row.id).await {
+                Ok(chunks) => chunks.into_iter().map(|c| c.id).collect(),
+                Err(e) => {
+                    tracing::warn!(scan_id = row.id, error = ?e, "could not read the scan's chunks; the sweep pushes their jobs");
+                    Vec::new()
+                }
+            }
+        } else {
+            vec![row.id]
+        };
+        for id in ids {
+            if let Err(e) = self.push(id, row.pool.as_deref()).await {
+                tracing::warn!(scan_id = id, error = ?e, "could not push the scan's job; the sweep will");
+            }
         }
     }
 
@@ -319,7 +342,11 @@ impl Runner {
     }
 
     /// Publishes a scan row's current state.
+    /// (A chunk's own row is never published: its parent shows its progress.)
     pub fn publish(&self, row: &scan::Model) {
+        if row.parent_id.is_some() {
+            return;
+        }
         self.inner.bus.publish(ScanEvent::from_row(row));
     }
 
@@ -569,7 +596,10 @@ impl Runner {
                 // Running scans, and the older QUEUED scans of its pool: one count.
                 let running = Condition::all()
                     .add(scan::Column::Status.eq(ScanStatus::Running.as_str()))
-                    .add(scan::Column::Phase.ne(ScanPhase::Importing.as_str()));
+                    .add(
+                        scan::Column::Phase
+                            .is_not_in([ScanPhase::Importing.as_str(), ScanPhase::Chunks.as_str()]),
+                    );
                 let older = Condition::all()
                     .add(scan::Column::Status.eq(ScanStatus::Queued.as_str()))
                     .add(scan::Column::Id.lt(r.id))
@@ -611,14 +641,18 @@ impl Runner {
         self.inner.tracker.spawn(async move {
             let id = row.id;
             let ctx = runner.job_context(run.clone());
-            if row.phase == ScanPhase::Finishing.as_str() {
+            let parent = if row.phase == ScanPhase::Finishing.as_str() {
                 job::complete_taken_over(ctx, row).await;
+                None
             } else {
-                job::run(ctx, row).await;
-            }
+                job::run(ctx, row).await
+            };
             runner.lock_jobs().remove(&id);
             run.end();
             runner.inner.slots.notify_waiters();
+            if let Some(parent) = parent {
+                runner.merge_chunks(parent).await;
+            }
         });
         control
     }
@@ -631,6 +665,53 @@ impl Runner {
             settings: self.inner.settings.clone(),
             control,
         }
+    }
+
+    /// Merges the chunks of `parent_id` if they have all ended (`service::chunks::merge`), then
+    /// runs its completion pipeline here, under a lease of this process that the keeper
+    /// renews; publishes the parent (its progress, when chunks are still running). Once per
+    /// parent at a time in this process; other processes are kept out by the merge itself.
+    pub(crate) async fn merge_chunks(&self, parent_id: i32) {
+        let lease = uuid::Uuid::new_v4().to_string();
+        let control = Arc::new(JobControl::new(lease.clone()));
+        {
+            let mut jobs = self.lock_jobs();
+            if jobs.contains_key(&parent_id) {
+                return;
+            }
+            jobs.insert(parent_id, control.clone());
+        }
+        let until = Utc::now() + self.lease_ttl();
+        let merged = chunks::merge(
+            &self.inner.db,
+            parent_id,
+            &self.inner.me.name,
+            &lease,
+            until,
+        )
+        .await;
+        match merged {
+            Ok(Merge::Finishing(row)) => {
+                tracing::info!(
+                    scan_id = parent_id,
+                    chunks = row.chunk_count,
+                    "chunks merged"
+                );
+                self.publish(&row);
+                job::complete_taken_over(self.job_context(control.clone()), row).await;
+            }
+            Ok(Merge::Ended(row)) => {
+                tracing::info!(scan_id = parent_id, status = %row.status, "chunks merged; the scan ended");
+                self.publish(&row);
+            }
+            Ok(Merge::Waiting(Some(row))) => self.publish(&row),
+            Ok(Merge::Waiting(None) | Merge::Gone) => {}
+            Err(e) => {
+                tracing::error!(scan_id = parent_id, error = ?e, "merging the chunks failed; the sweep tries again");
+            }
+        }
+        self.detach(parent_id, &control);
+        control.end();
     }
 
     /// Runs a claimed scan whose results are stored (phase `finishing`) here: only the
@@ -834,7 +915,10 @@ impl Runner {
         };
         let lapsed = scan::Entity::find()
             .filter(scan::Column::Status.eq(ScanStatus::Running.as_str()))
-            .filter(scan::Column::Phase.ne(ScanPhase::Importing.as_str()))
+            .filter(
+                scan::Column::Phase
+                    .is_not_in([ScanPhase::Importing.as_str(), ScanPhase::Chunks.as_str()]),
+            )
             .filter(lapsed)
             .all(db)
             .await?;
@@ -883,6 +967,33 @@ impl Runner {
             tracing::info!(
                 scan_id = id,
                 "pushing the job of a queued scan that had none"
+            );
+            self.push(id, pool.as_deref()).await?;
+        }
+        for parent in chunks::ready(&self.inner.db).await? {
+            tracing::info!(
+                scan_id = parent,
+                "merging the chunks of a scan whose last chunk ended elsewhere"
+            );
+            self.merge_chunks(parent).await;
+        }
+        // A merged parent whose completion was lost (its process stopped): a job, so that a
+        // live worker takes it over.
+        let lost: Vec<(i32, Option<String>)> = scan::Entity::find()
+            .select_only()
+            .columns([scan::Column::Id, scan::Column::Pool])
+            .filter(scan::Column::Status.eq(ScanStatus::Running.as_str()))
+            .filter(scan::Column::Phase.eq(ScanPhase::Finishing.as_str()))
+            .filter(scan::Column::ChunkCount.is_not_null())
+            .filter(scan::Column::JobPushedAt.is_null())
+            .filter(scan::Column::LeaseUntil.lt(Utc::now()))
+            .into_tuple()
+            .all(&self.inner.db)
+            .await?;
+        for (id, pool) in lost {
+            tracing::info!(
+                scan_id = id,
+                "pushing a job to complete a merged scan whose process stopped"
             );
             self.push(id, pool.as_deref()).await?;
         }
@@ -953,6 +1064,12 @@ pub async fn cancel(runner: &Runner, actor: &Actor, id: i32) -> AppResult<scan::
     }
     crate::service::audit::record(db, actor, "scan.cancel", Some(format!("scan:{id}")), None)
         .await?;
+    if row.phase == ScanPhase::Chunks.as_str() {
+        cancel_chunks(runner, actor, id).await?;
+        let row = scans::get(db, actor, id).await?;
+        runner.publish(&row);
+        return Ok(row);
+    }
     let message = format!("cancelled by {}", actor.username);
     // Still queued: it never started.
     let dequeued = scans::end_if(
@@ -1000,6 +1117,58 @@ pub async fn cancel(runner: &Runner, actor: &Actor, id: i32) -> AppResult<scan::
     let row = scans::get(db, actor, id).await?;
     runner.publish(&row);
     Ok(row)
+}
+
+/// Cancels a scan running its chunks: the queued ones end at once, the running ones are asked
+/// to stop (those of a process that is gone are ended here); waits until they are merged.
+async fn cancel_chunks(runner: &Runner, actor: &Actor, id: i32) -> AppResult<()> {
+    let db = &runner.inner.db;
+    let by = actor.username.clone();
+    for chunk in chunks::cancel(db, id, &by).await? {
+        if let Some(job) = runner.job(chunk) {
+            job.stop(StopReason::Cancelled { by: by.clone() });
+        }
+    }
+    let deadline = Instant::now() + CANCEL_WAIT;
+    loop {
+        let parent = scan::Entity::find_by_id(id).one(db).await?;
+        if parent.is_none_or(|p| ScanStatus::parse(&p.status).is_none_or(ScanStatus::is_terminal)) {
+            return Ok(());
+        }
+        let now = Utc::now();
+        let chunks = chunks::list(db, actor, id).await?;
+        let lost = chunks.iter().any(|c| {
+            c.status == ScanStatus::Running.as_str()
+                && c.lease_until.is_none_or(|until| until < now)
+        });
+        if lost {
+            // Nobody honours these: the process running them is gone.
+            scans::end_where(
+                db,
+                None,
+                ScanStatus::Running,
+                ScanStatus::Cancelled,
+                Some(format!("cancelled by {by}")),
+                None,
+                Condition::all()
+                    .add(scans::lease_lapsed(now))
+                    .add(scan::Column::ParentId.eq(id)),
+            )
+            .await?;
+        }
+        if lost
+            || chunks
+                .iter()
+                .all(|c| ScanStatus::parse(&c.status).is_none_or(ScanStatus::is_terminal))
+        {
+            runner.merge_chunks(id).await;
+        }
+        if Instant::now() >= deadline {
+            tracing::warn!(scan_id = id, "chunks did not stop within the cancel wait");
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Polls the scan row until it has ended (true) or [`CANCEL_WAIT`] passed, or its lease
@@ -1062,6 +1231,9 @@ mod tests {
             cancel_requested_by: None,
             job_pushed_at: Some(now),
             pool: None,
+            parent_id: None,
+            chunk: None,
+            chunk_count: None,
         }
     }
 
@@ -1098,5 +1270,8 @@ mod tests {
         assert_eq!(decide(Some(&worn_out), 0, LIMITS, now), Decision::Gone);
         let import = row(ScanStatus::Running, ScanPhase::Importing, Some(-1), 0);
         assert_eq!(decide(Some(&import), 0, LIMITS, now), Decision::Wait);
+        // A scan running its chunks has no job and is never taken over: its chunks are.
+        let parent = row(ScanStatus::Running, ScanPhase::Chunks, None, 0);
+        assert_eq!(decide(Some(&parent), 0, LIMITS, now), Decision::Gone);
     }
 }

@@ -114,8 +114,9 @@ impl Reporter for RowReporter<'_> {
     }
 }
 
-/// Writes a run's progress to its scan row, conditional on its lease, and publishes it;
-/// `false` (nothing written) when the lease is no longer the scan's.
+/// Writes a run's progress to its scan row, conditional on its lease, and publishes it (a
+/// chunk's: its parent's, from all its chunks); `false` (nothing written) when the lease is no
+/// longer the scan's.
 pub async fn store_progress(
     db: &DatabaseConnection,
     bus: &EventBus,
@@ -138,8 +139,14 @@ pub async fn store_progress(
             Expr::value(command_lines_json(lines)),
         );
     }
-    if update.exec(db).await?.rows_affected == 0 {
+    let Some(row) = update.exec_with_returning(db).await?.into_iter().next() else {
         return Ok(false);
+    };
+    if let Some(parent) = row.parent_id {
+        if let Some(parent) = crate::service::chunks::progress(db, parent).await? {
+            bus.publish(ScanEvent::from_row(&parent));
+        }
+        return Ok(true);
     }
     bus.publish(ScanEvent {
         scan_id,
@@ -154,8 +161,9 @@ pub async fn store_progress(
     Ok(true)
 }
 
-/// Runs a claimed (RUNNING) scan to its end on this process and stores the outcome.
-pub async fn run(ctx: JobContext, row: scan::Model) {
+/// Runs a claimed (RUNNING) scan to its end on this process and stores the outcome; returns
+/// the parent of a chunk that ended (see [`store`]).
+pub async fn run(ctx: JobContext, row: scan::Model) -> Option<i32> {
     let reporter = RowReporter {
         db: &ctx.db,
         bus: &ctx.bus,
@@ -168,7 +176,7 @@ pub async fn run(ctx: JobContext, row: scan::Model) {
         reporter: &reporter,
     };
     let report = execute(&env, row.id, row.config_yaml.as_deref().unwrap_or_default()).await;
-    store(&ctx, row.id, report).await;
+    store(&ctx, row.id, report).await
 }
 
 /// Runs the phases of a scan (on a worker or an agent) and assembles what they found.
@@ -227,15 +235,18 @@ pub async fn execute<R: Reporter>(env: &RunEnv<'_, R>, scan_id: i32, yaml: &str)
 
 /// Stores the outcome of a run of scan `scan_id` (under the run's lease, in `ctx.control`):
 /// results and final status, then the completion pipeline; publishes the end. A run that lost
-/// its lease stores nothing.
-pub async fn store(ctx: &JobContext, scan_id: i32, report: RunReport) {
+/// its lease stores nothing. A chunk ends without the completion pipeline or an event of its
+/// own: its parent's id is returned, for the caller to merge the chunks
+/// (`Runner::merge_chunks`).
+#[must_use]
+pub async fn store(ctx: &JobContext, scan_id: i32, report: RunReport) -> Option<i32> {
     let (status, error_message, message) = match report.ended {
         Ended::Stopped(StopReason::LeaseLost) => {
             tracing::warn!(
                 scan_id,
                 "this run lost its scan (taken over by another worker, or deleted); nothing stored"
             );
-            return;
+            return None;
         }
         Ended::Completed => (ScanStatus::Completed, None, report.message),
         Ended::Failed(reason) => (ScanStatus::Failed, Some(reason), report.message),
@@ -265,19 +276,27 @@ pub async fn store(ctx: &JobContext, scan_id: i32, report: RunReport) {
         artifacts: report.artifacts,
     };
     match results::finish(&ctx.db, scan_id, ctx.control.lease(), outcome).await {
+        Ok(Some(row)) if row.parent_id.is_some() => {
+            tracing::info!(scan_id, chunk = row.chunk, status = %row.status, hosts_up = row.hosts_up, open_ports = row.open_ports, "chunk ended");
+            row.parent_id
+        }
         Ok(Some(row)) => {
             let row = if status == ScanStatus::Completed {
                 match complete(ctx, scan_id).await {
                     Some(row) => row,
-                    None => return,
+                    None => return None,
                 }
             } else {
                 row
             };
             tracing::info!(scan_id, status = %row.status, hosts_up = row.hosts_up, open_ports = row.open_ports, "scan ended");
             ctx.bus.publish(ScanEvent::from_row(&row));
+            None
         }
-        Ok(None) => tracing::info!(scan_id, "scan was removed or ended elsewhere while running"),
+        Ok(None) => {
+            tracing::info!(scan_id, "scan was removed or ended elsewhere while running");
+            None
+        }
         Err(e) => {
             tracing::error!(scan_id, error = ?e, "storing scan results failed");
             // Still never leave it RUNNING.
@@ -290,8 +309,13 @@ pub async fn store(ctx: &JobContext, scan_id: i32, report: RunReport) {
                 Some("storing the results failed (see the server log)".to_owned()),
             )
             .await;
-            if let Ok(Some(row)) = scan::Entity::find_by_id(scan_id).one(&ctx.db).await {
-                ctx.bus.publish(ScanEvent::from_row(&row));
+            match scan::Entity::find_by_id(scan_id).one(&ctx.db).await {
+                Ok(Some(row)) if row.parent_id.is_some() => row.parent_id,
+                Ok(Some(row)) => {
+                    ctx.bus.publish(ScanEvent::from_row(&row));
+                    None
+                }
+                _ => None,
             }
         }
     }

@@ -82,11 +82,12 @@ pub async fn xml_files_of<C: ConnectionTrait>(conn: &C, scan_id: i32) -> AppResu
             Some(Listed { name, kind, size })
         })
         .collect();
-    let order = |k: Kind| match k {
-        Kind::NmapXml(f) => artifact::XML_FILES.iter().position(|g| *g == f),
-        Kind::Screenshot => None,
+    // Phase order, then chunk order.
+    let order = |l: &Listed| {
+        artifact::xml_file(&l.name)
+            .map(|(f, chunk)| (artifact::XML_FILES.iter().position(|g| *g == f), chunk))
     };
-    listed.sort_by_key(|l| order(l.kind));
+    listed.sort_by_key(order);
     Ok(listed)
 }
 

@@ -5,6 +5,7 @@ pub mod agents;
 pub mod api_keys;
 pub mod artifacts;
 pub mod audit;
+pub mod chunks;
 pub mod completion;
 pub mod configs;
 pub mod imports;

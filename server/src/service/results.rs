@@ -19,7 +19,7 @@ use crate::error::AppResult;
 pub use writer::TreeWriter;
 
 /// Sets the counter columns of a scan row.
-fn apply(counters: Counters, row: &mut scan::ActiveModel) {
+pub(crate) fn apply(counters: Counters, row: &mut scan::ActiveModel) {
     row.hosts_total = Set(counters.hosts_total);
     row.hosts_up = Set(counters.hosts_up);
     row.open_ports = Set(counters.open_ports);
@@ -222,7 +222,8 @@ pub struct Outcome {
 /// which only the completion pipeline sets (the scan stays RUNNING in phase `finishing`).
 /// Refuses (returns `None`) when the scan is no longer RUNNING under `lease` (deleted
 /// meanwhile, or taken over after this run lost its lease): a run that lost its lease writes
-/// nothing.
+/// nothing. A chunk (of a chunked scan) keeps its tree for the merge and ends with its own
+/// status, COMPLETED included: its parent runs the completion pipeline (`service::chunks`).
 pub async fn finish(
     db: &DatabaseConnection,
     scan_id: i32,
@@ -237,10 +238,19 @@ pub async fn finish(
     if row.status != ScanStatus::Running.as_str() || row.lease.as_deref() != Some(lease) {
         return Ok(None);
     }
-    insert_tree(&txn, scan_id, &outcome.sites).await?;
+    let chunk = row.parent_id.is_some();
+    if chunk {
+        super::chunks::keep_result(&txn, scan_id, &outcome.sites).await?;
+    } else {
+        insert_tree(&txn, scan_id, &outcome.sites).await?;
+    }
     super::artifacts::insert(&txn, scan_id, &outcome.artifacts).await?;
     let mut active: scan::ActiveModel = row.into();
-    if outcome.status == ScanStatus::Completed {
+    if chunk {
+        active.status = Set(outcome.status.as_str().to_owned());
+        active.phase = Set(ScanPhase::Done.as_str().to_owned());
+        active.percent = Set(100.0);
+    } else if outcome.status == ScanStatus::Completed {
         // COMPLETED is set by the completion pipeline, after findings and reports.
         active.phase = Set(ScanPhase::Finishing.as_str().to_owned());
     } else {
@@ -257,7 +267,7 @@ pub async fn finish(
 }
 
 /// Inserts sites → IPs → ports → services → certificates/TLS versions under a scan.
-async fn insert_tree<C: sea_orm::ConnectionTrait>(
+pub(crate) async fn insert_tree<C: sea_orm::ConnectionTrait>(
     txn: &C,
     scan_id: i32,
     sites: &[NewSite],

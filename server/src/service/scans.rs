@@ -12,6 +12,7 @@ use sea_orm::{
 
 use entity::scan;
 
+use crate::db;
 use crate::domain::auth::{Actor, Role};
 use crate::domain::config::{self as scan_config, Target};
 use crate::domain::ports::PortList;
@@ -19,7 +20,7 @@ use crate::domain::status::{ScanPhase, ScanStatus};
 use crate::domain::targets::parse_targets;
 use crate::error::{AppError, AppResult};
 use crate::service::pagination::{Page, PageRequest};
-use crate::service::{audit, configs, settings};
+use crate::service::{audit, chunks, configs, settings};
 
 /// What to scan: a saved config, or ad-hoc targets with optional ports.
 #[derive(Debug, Clone, Default)]
@@ -33,7 +34,9 @@ pub struct StartRequest {
 }
 
 /// Validates the request, checks the scope and stores the scan QUEUED (OPERATOR); the caller
-/// hands it to the job runner. Nothing is created when anything is wrong.
+/// hands it to the job runner. A scan over more addresses than the `chunkAddresses` setting
+/// is stored RUNNING in phase `chunks` with its QUEUED chunks (`service::chunks`), unless it
+/// runs here (`run_here`). Nothing is created when anything is wrong.
 pub async fn start(
     db: &DatabaseConnection,
     actor: &Actor,
@@ -68,13 +71,38 @@ pub async fn start(
         .flat_map(|s| &s.targets)
         .map(|t| &t.target)
         .collect();
-    settings::load(db).await?.scope.check(targets)?;
+    let runtime = settings::load(db).await?;
+    runtime.scope.check(targets)?;
     let pool = config.agent_pool().filter(|_| !req.run_here);
+    let chunks = if req.run_here {
+        None
+    } else {
+        chunks::plan(&config, runtime.chunk_addresses)
+    };
+    let (status, phase, started_at, message) = match &chunks {
+        Some(c) => (
+            ScanStatus::Running,
+            ScanPhase::Chunks,
+            Some(Utc::now()),
+            Some(format!("0 of {} chunks done, 0 running", c.len())),
+        ),
+        None => (
+            ScanStatus::Queued,
+            ScanPhase::Queued,
+            None,
+            pool.map(|p| format!("waiting for an agent of pool {p:?}")),
+        ),
+    };
 
+    let txn = db::begin_write(db).await?;
     let row = scan::ActiveModel {
         title: Set(title.unwrap_or_else(|| config.title.clone())),
-        status: Set(ScanStatus::Queued.as_str().to_owned()),
-        phase: Set(ScanPhase::Queued.as_str().to_owned()),
+        status: Set(status.as_str().to_owned()),
+        phase: Set(phase.as_str().to_owned()),
+        started_at: Set(started_at),
+        chunk_count: Set(chunks
+            .as_ref()
+            .map(|c| i32::try_from(c.len()).unwrap_or(i32::MAX))),
         percent: Set(0.0),
         config_id: Set(config_id),
         triggered_by: Set(actor.username.clone()),
@@ -83,7 +111,7 @@ pub async fn start(
         command_lines: Set("[]".to_owned()),
         config_yaml: Set(Some(yaml)),
         pool: Set(pool.map(str::to_owned)),
-        message: Set(pool.map(|p| format!("waiting for an agent of pool {p:?}"))),
+        message: Set(message),
         hosts_total: Set(0),
         hosts_up: Set(0),
         open_ports: Set(0),
@@ -93,16 +121,24 @@ pub async fn start(
         missing_ports: Set(0),
         ..Default::default()
     }
-    .insert(db)
+    .insert(&txn)
     .await?;
+    if let Some(configs) = &chunks {
+        chunks::insert(&txn, &row, configs).await?;
+    }
     audit::record(
-        db,
+        &txn,
         actor,
         "scan.start",
         Some(format!("scan:{}", row.id)),
-        Some(serde_json::json!({ "title": row.title, "config_id": config_id })),
+        Some(serde_json::json!({
+            "title": row.title,
+            "config_id": config_id,
+            "chunks": row.chunk_count,
+        })),
     )
     .await?;
+    txn.commit().await?;
     Ok(row)
 }
 
@@ -197,6 +233,8 @@ pub fn clean_title(title: Option<&str>) -> AppResult<Option<String>> {
 pub async fn get(db: &DatabaseConnection, actor: &Actor, id: i32) -> AppResult<scan::Model> {
     actor.require(Role::Viewer)?;
     scan::Entity::find_by_id(id)
+        // A chunk is part of its scan, never a scan of its own.
+        .filter(scan::Column::ParentId.is_null())
         .one(db)
         .await?
         .ok_or(AppError::NotFound("scan"))
@@ -230,7 +268,7 @@ pub async fn list(
     statuses: &[ScanStatus],
 ) -> AppResult<Page<scan::Model>> {
     actor.require(Role::Viewer)?;
-    let mut filter = Condition::all();
+    let mut filter = Condition::all().add(scan::Column::ParentId.is_null());
     if !statuses.is_empty() {
         // Each status once, however often it was asked for: a filter repeating one value
         // 32,766 times must not become 32,766 bound parameters.
@@ -269,6 +307,11 @@ pub async fn delete(
             existing.status
         )));
     }
+    // Its chunks first (no foreign key: see the chunks migration).
+    scan::Entity::delete_many()
+        .filter(scan::Column::ParentId.eq(id))
+        .exec(db)
+        .await?;
     scan::Entity::delete_by_id(id).exec(db).await?;
     // Files are named by scan id only, never by user input.
     for dir in ["reports", "scans", "screenshots"] {

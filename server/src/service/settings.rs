@@ -1,5 +1,5 @@
 //! Admin-editable runtime settings, kept in the `settings` table (key → JSON): the scan scope
-//! and how many scans run at once. Missing keys read as the documented defaults.
+//! how many scans run at once and how large a chunk of a scan is. Missing keys read as the documented defaults.
 
 use chrono::Utc;
 use ipnet::IpNet;
@@ -16,16 +16,23 @@ use crate::service::audit;
 
 const KEY_SCOPE: &str = "scope";
 const KEY_MAX_CONCURRENT: &str = "scans.max_concurrent";
+const KEY_CHUNK_ADDRESSES: &str = "scans.chunk_addresses";
 
 /// Defaults: loopback-only scope, 65,536 addresses per scan, 3 scans at once.
 pub const DEFAULT_MAX_CONCURRENT_SCANS: u32 = 3;
 pub const MAX_CONCURRENT_SCANS_LIMIT: u32 = 32;
 pub const MAX_ADDRESSES_LIMIT: u64 = 1 << 24;
+/// A scan over more addresses than this runs as chunks of at most this many (0: never).
+pub const DEFAULT_CHUNK_ADDRESSES: u32 = 4096;
+/// The smallest chunk (smaller ones cost more in nmap start-ups than they gain).
+pub const MIN_CHUNK_ADDRESSES: u32 = 16;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuntimeSettings {
     pub scope: Scope,
     pub max_concurrent_scans: u32,
+    /// Addresses per chunk of a scan (0: scans are never chunked).
+    pub chunk_addresses: u32,
 }
 
 impl Default for RuntimeSettings {
@@ -33,6 +40,7 @@ impl Default for RuntimeSettings {
         Self {
             scope: Scope::default(),
             max_concurrent_scans: DEFAULT_MAX_CONCURRENT_SCANS,
+            chunk_addresses: DEFAULT_CHUNK_ADDRESSES,
         }
     }
 }
@@ -44,6 +52,7 @@ pub struct SettingsPatch {
     pub denied_cidrs: Option<Vec<String>>,
     pub max_addresses_per_scan: Option<i64>,
     pub max_concurrent_scans: Option<i64>,
+    pub chunk_addresses: Option<i64>,
 }
 
 /// Current settings, for internal use (scope checks, the job runner).
@@ -60,6 +69,10 @@ pub async fn load<C: ConnectionTrait>(db: &C) -> AppResult<RuntimeSettings> {
             KEY_MAX_CONCURRENT => match serde_json::from_str(&row.value) {
                 Ok(n) => out.max_concurrent_scans = n,
                 Err(e) => tracing::warn!(error = %e, "stored max_concurrent is unreadable"),
+            },
+            KEY_CHUNK_ADDRESSES => match serde_json::from_str(&row.value) {
+                Ok(n) => out.chunk_addresses = n,
+                Err(e) => tracing::warn!(error = %e, "stored chunk_addresses is unreadable"),
             },
             _ => {}
         }
@@ -138,12 +151,26 @@ pub async fn update(
                 ))
             })?;
     }
+    if let Some(n) = patch.chunk_addresses {
+        current.chunk_addresses = u32::try_from(n)
+            .ok()
+            .filter(|n| *n == 0 || (MIN_CHUNK_ADDRESSES..=u32::try_from(MAX_ADDRESSES_LIMIT).unwrap_or(u32::MAX)).contains(n))
+            .ok_or_else(|| {
+                AppError::validation(format!(
+                    "chunkAddresses must be 0 (no chunks) or between {MIN_CHUNK_ADDRESSES} and {MAX_ADDRESSES_LIMIT}"
+                ))
+            })?;
+    }
     let now = Utc::now();
     let rows = [
         (KEY_SCOPE, serde_json::to_string(&current.scope)),
         (
             KEY_MAX_CONCURRENT,
             serde_json::to_string(&current.max_concurrent_scans),
+        ),
+        (
+            KEY_CHUNK_ADDRESSES,
+            serde_json::to_string(&current.chunk_addresses),
         ),
     ]
     .into_iter()
@@ -173,6 +200,7 @@ pub async fn update(
             "denied": current.scope.denied.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "max_addresses": current.scope.max_addresses,
             "max_concurrent_scans": current.max_concurrent_scans,
+            "chunk_addresses": current.chunk_addresses,
         })),
     )
     .await?;

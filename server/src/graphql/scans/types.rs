@@ -8,7 +8,7 @@ use entity::{
     scan, scan_certificate, scan_ip, scan_port, scan_service, scan_site, scan_tls_version,
 };
 
-use crate::domain::artifact::Kind;
+use crate::domain::artifact::{self, Kind};
 use crate::domain::status::ScanStatus as DomainStatus;
 use crate::domain::{self, facts, findings};
 use crate::error::{AppError, GqlResult};
@@ -112,6 +112,20 @@ impl Scan {
     async fn pool(&self) -> Option<&str> {
         self.0.pool.as_deref()
     }
+    /// How many chunks the scan runs (or ran) as; null: it runs whole (see the
+    /// `chunkAddresses` setting).
+    async fn chunk_count(&self) -> Option<i32> {
+        self.0.chunk_count
+    }
+    /// Its chunks while they run, in order: each a run of its own on any worker or agent of
+    /// the pool. Empty once they are merged into this scan (and for a scan that runs whole).
+    async fn chunks(&self, ctx: &Context<'_>) -> GqlResult<Vec<ScanChunk>> {
+        if self.0.chunk_count.is_none() {
+            return Ok(Vec::new());
+        }
+        let rows = crate::service::chunks::list(ctx.db(), ctx.actor()?, self.0.id).await?;
+        Ok(rows.into_iter().map(ScanChunk).collect())
+    }
     async fn config(&self, ctx: &Context<'_>) -> GqlResult<Option<ScanConfig>> {
         // Configs are edited: an answer that shows one is not kept.
         crate::graphql::answers::read_mutable(ctx);
@@ -155,7 +169,8 @@ impl Scan {
     }
     /// The raw nmap output of each phase that ran (ping, tcp, udp, service), in phase order,
     /// or the imported document (import): stored with the results, downloadable from any
-    /// replica. Empty while the scan runs and for scans from before stored files.
+    /// replica; a scan that ran in chunks has one file per phase and chunk. Empty while the
+    /// scan runs and for scans from before stored files.
     async fn nmap_xml(&self, ctx: &Context<'_>) -> GqlResult<Vec<NmapXmlFile>> {
         let files = artifacts::xml_files(ctx.db(), ctx.actor()?, self.0.id).await?;
         Ok(files
@@ -164,9 +179,13 @@ impl Scan {
                 let Kind::NmapXml(phase) = f.kind else {
                     return None;
                 };
+                let file = f.name.strip_prefix("nmap/")?;
                 Some(NmapXmlFile {
                     phase: phase.to_owned(),
-                    url: format!("/api/scans/{}/nmap/{phase}.xml", self.0.id),
+                    chunk: artifact::xml_file(&f.name)
+                        .and_then(|(_, chunk)| chunk)
+                        .and_then(|c| i32::try_from(c).ok()),
+                    url: format!("/api/scans/{}/nmap/{file}", self.0.id),
                     stored_bytes: f.size,
                 })
             })
@@ -375,11 +394,72 @@ pub struct HttpInfo {
     pub response_ms: Option<i32>,
 }
 
+/// One chunk of a scan that runs in chunks.
+pub struct ScanChunk(scan::Model);
+
+#[Object]
+impl ScanChunk {
+    /// 1-based, in target order.
+    async fn number(&self) -> i32 {
+        self.0.chunk.unwrap_or_default()
+    }
+    async fn status(&self) -> ScanStatus {
+        DomainStatus::parse(&self.0.status)
+            .unwrap_or(DomainStatus::Failed)
+            .into()
+    }
+    async fn phase(&self) -> ScanPhase {
+        typed(
+            &self.0.phase,
+            domain::status::ScanPhase::parse,
+            domain::status::ScanPhase::Starting,
+        )
+        .into()
+    }
+    async fn percent(&self) -> f64 {
+        self.0.percent
+    }
+    /// The worker or agent running it, or that ran it.
+    async fn worker(&self) -> Option<&str> {
+        self.0.worker.as_deref()
+    }
+    async fn attempt(&self) -> i32 {
+        self.0.attempt
+    }
+    async fn hosts_up(&self) -> i32 {
+        self.0.hosts_up
+    }
+    async fn open_ports(&self) -> i32 {
+        self.0.open_ports
+    }
+    /// The addresses it scans, one per line.
+    async fn targets(&self) -> String {
+        self.0
+            .config_yaml
+            .as_deref()
+            .and_then(|y| domain::config::parse(y).ok())
+            .map(|c| {
+                c.sites
+                    .iter()
+                    .flat_map(|s| &s.targets)
+                    .map(|t| t.target.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .unwrap_or_default()
+    }
+    async fn error_message(&self) -> Option<&str> {
+        self.0.error_message.as_deref()
+    }
+}
+
 /// The raw nmap XML of one phase of a scan.
 #[derive(SimpleObject)]
 pub struct NmapXmlFile {
     /// `ping`, `tcp`, `udp`, `service`, or `import` (the document an import read).
     pub phase: String,
+    /// The chunk it is the output of, in a scan that ran in chunks.
+    pub chunk: Option<i32>,
     /// Its download route (authenticated; the XML as nmap wrote it).
     pub url: String,
     /// Bytes stored (gzip-compressed).
