@@ -3,7 +3,8 @@
 //! - on SQLite and PostgreSQL: only an ADMIN creates agents and the token is shown once; a
 //!   scan of a config whose site names an `agent_pool` waits QUEUED until an agent of that
 //!   pool connects, then the agent runs it and the results appear through the API (the scan
-//!   names the agent as its worker); a cancel stops the agent's nmap; the agent survives a
+//!   names the agent as its worker); a larger scan of the pool runs as chunks on the agent,
+//!   merged on the server; a cancel stops the agent's nmap; the agent survives a
 //!   server restart (it reconnects and runs the next scan); stopped with SIGTERM mid-scan, it
 //!   ends its run INTERRUPTED with what was found and exits cleanly; a revoked agent is disconnected
 //!   and exits, and its token is refused; going online and offline is recorded;
@@ -249,6 +250,46 @@ async fn agent_scenario(backend: Backend) {
     assert_eq!(done["summary"]["hostsUp"], 1, "{done}");
     assert_eq!(done["summary"]["openPorts"], 1, "{done}");
     assert_eq!(done["hosts"]["totalCount"], 1, "{done}");
+
+    // A scan of the pool over more addresses than a chunk runs as chunks, all on the agent,
+    // merged into the one scan on the server.
+    let set = app
+        .gql(
+            &admin,
+            "mutation{ updateSettings(input:{chunkAddresses: 16}){ chunkAddresses } }",
+            json!({}),
+        )
+        .await;
+    assert!(set["errors"].is_null(), "{set}");
+    let net = format!("127.{}.{}.0/27", block[0], block[1]);
+    let chunked = app
+        .create_config(
+            &admin,
+            &format!(
+                "title: Lab net\nsites:\n  - name: Segment\n    agent_pool: lab\n    cidrs:\n      - cidr: {net}\nscan:\n  tcp_ports: \"{}\"\n  phases: [ping, tcp]\n",
+                web.addr.port()
+            ),
+        )
+        .await;
+    let chunked = app.start_config_scan(&admin, &chunked).await;
+    let merged = scan_until(&app, &admin, &chunked, "the agent's chunks", |s| {
+        s["status"] == "COMPLETED"
+    })
+    .await;
+    assert_eq!(
+        merged["message"], "ran as 2 chunks on agent:edge-1",
+        "{merged}"
+    );
+    assert_eq!(merged["summary"]["openPorts"], 1, "{merged}");
+    assert_eq!(merged["summary"]["hostsUp"], 32, "{merged}");
+    let set = app
+        .gql(
+            &admin,
+            "mutation{ updateSettings(input:{chunkAddresses: 4096}){ chunkAddresses } }",
+            json!({}),
+        )
+        .await;
+    assert!(set["errors"].is_null(), "{set}");
     let online = agent_until(&app, &admin, "edge-1", "online", |a| {
         a["status"] == "ONLINE"
     })

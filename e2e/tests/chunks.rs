@@ -452,3 +452,113 @@ async fn a_slash_20_in_chunks_over_two_workers_stores_what_one_worker_stores() {
     drop((w1, w2, api));
     database.drop_database().await;
 }
+
+/// A chunk whose worker died with no runs left is ended INTERRUPTED by the reaper, and the
+/// sweep merges the scan (nobody stored its last chunk): INTERRUPTED, with what the other
+/// chunk found.
+async fn a_lost_chunk_is_reaped_and_the_sweep_merges(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |s| {
+        s.jobs.heartbeat_secs = 1;
+        s.jobs.missed_heartbeats = 2;
+        s.jobs.poll_ms = 200;
+    })
+    .await
+    else {
+        eprintln!("SNEAKYSCAN_TEST_POSTGRES_URL not set: PostgreSQL lane skipped");
+        return;
+    };
+    let admin = app.admin().await;
+    settings(
+        &app,
+        &admin,
+        json!({ "chunkAddresses": 256, "maxConcurrentScans": 1 }),
+    )
+    .await;
+    let net = network(23);
+    let banner = listeners::start(host(net, 5), Kind::Banner).await;
+    let yaml = format!(
+        "title: Lost chunk\nsites:\n  - name: Lab\n    cidrs:\n      - cidr: {}/23\nscan:\n  tcp_ports: \"{}\"\n  phases: [ping, tcp]\n",
+        net.0,
+        banner.addr.port()
+    );
+    let config_id = app.create_config(&admin, &yaml).await;
+    // One scan at a time, and a slow one (version detection on a silent port) holds the slot:
+    // the chunks wait QUEUED.
+    let silent = listeners::start(host(network(24), 9), Kind::Silent).await;
+    let blocker = app
+        .gql(
+            &admin,
+            "mutation($i:StartScanInput!){ startScan(input:$i){ id } }",
+            json!({ "i": { "targets": [silent.addr.ip().to_string()], "ports": silent.addr.port().to_string() } }),
+        )
+        .await["data"]["startScan"]["id"]
+        .as_str()
+        .expect("blocker id")
+        .to_owned();
+    app.gql_until(
+        &admin,
+        SCAN,
+        json!({ "id": blocker }),
+        "the blocker to run",
+        |b| b["data"]["scan"]["status"] == "RUNNING",
+    )
+    .await;
+    let id = app.start_config_scan(&admin, &config_id).await;
+    // Chunk 2 becomes a run of a worker that died long ago, with no runs left.
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let db = app.db().await;
+    let lost = entity::scan::Entity::update_many()
+        .col_expr(entity::scan::Column::Status, Expr::value("RUNNING"))
+        .col_expr(entity::scan::Column::Phase, Expr::value("tcp"))
+        .col_expr(entity::scan::Column::Worker, Expr::value("lost-worker"))
+        .col_expr(entity::scan::Column::Lease, Expr::value("lost"))
+        .col_expr(
+            entity::scan::Column::LeaseUntil,
+            Expr::value(chrono::Utc::now() - chrono::TimeDelta::hours(1)),
+        )
+        .col_expr(entity::scan::Column::Attempt, Expr::value(3))
+        .filter(entity::scan::Column::ParentId.eq(id.parse::<i32>().expect("id")))
+        .filter(entity::scan::Column::Chunk.eq(2))
+        .filter(entity::scan::Column::Status.eq("QUEUED"))
+        .exec(&db)
+        .await
+        .expect("update");
+    assert_eq!(lost.rows_affected, 1, "chunk 2 was still queued");
+    let cancelled = app
+        .gql(
+            &admin,
+            "mutation($id:ID!){ cancelScan(id:$id){ status } }",
+            json!({ "id": blocker }),
+        )
+        .await;
+    assert_eq!(
+        cancelled["data"]["cancelScan"]["status"], "CANCELLED",
+        "{cancelled}"
+    );
+
+    let ended = until_ended(&app, &admin, &id).await;
+    assert_eq!(ended["status"], "INTERRUPTED", "{ended:#}");
+    assert!(
+        ended["errorMessage"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("chunk 2: lost-worker stopped")),
+        "{ended:#}"
+    );
+    assert_eq!(
+        ended["summary"]["openPorts"], 1,
+        "chunk 1's results are kept: {ended:#}"
+    );
+    assert_eq!(ended["chunks"], json!([]), "{ended:#}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_lost_chunk_is_reaped_and_the_sweep_merges_sqlite() {
+    a_lost_chunk_is_reaped_and_the_sweep_merges(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_lost_chunk_is_reaped_and_the_sweep_merges_postgres() {
+    a_lost_chunk_is_reaped_and_the_sweep_merges(Backend::Postgres).await;
+}
