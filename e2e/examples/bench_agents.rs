@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use e2e::listeners::{self, Kind};
-use e2e::processes::{Proc, cookie, free_port, gql, spawn_on};
+use e2e::processes::{Proc, cookie, free_port, gql, spawn_on, until_completed};
 use serde_json::{Value, json};
 
 const ADDRESSES: u8 = 32;
@@ -47,29 +47,16 @@ async fn scan_ms(base: &str, cookie: &str, config: &str) -> (f64, Value) {
         .as_str()
         .unwrap_or_else(|| panic!("startScan: {body}"))
         .to_owned();
-    let deadline = Instant::now() + Duration::from_secs(300);
-    loop {
-        let scan = gql(
-            base,
-            cookie,
-            "query($id:ID!){ scan(id:$id){ status worker summary { hostsUp openPorts } } }",
-            json!({ "id": id }),
-        )
-        .await["data"]["scan"]
-            .clone();
-        if scan["status"] == "COMPLETED" {
-            return (started.elapsed().as_secs_f64() * 1000.0, scan);
-        }
-        assert!(
-            !matches!(
-                scan["status"].as_str(),
-                Some("FAILED" | "INTERRUPTED" | "CANCELLED")
-            ),
-            "scan ended badly: {scan}"
-        );
-        assert!(Instant::now() < deadline, "scan did not end: {scan}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let scan = until_completed(
+        base,
+        cookie,
+        &id,
+        "worker summary { hostsUp openPorts }",
+        Duration::from_millis(20),
+        Duration::from_secs(300),
+    )
+    .await;
+    (started.elapsed().as_secs_f64() * 1000.0, scan)
 }
 
 async fn create_config(base: &str, cookie: &str, yaml: &str) -> String {

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use e2e::listeners::{self, Kind};
-use e2e::processes::{Proc, cookie, free_port, gql, spawn_on};
+use e2e::processes::{Proc, cookie, free_port, gql, spawn_on, until_completed};
 use e2e::{Backend, TestDatabase};
 use serde_json::{Value, json};
 
@@ -82,29 +82,16 @@ async fn scan_ms(base: &str, cookie: &str, config: &str, chunk: u32) -> (f64, Va
         .as_str()
         .unwrap_or_else(|| panic!("startScan: {body}"))
         .to_owned();
-    let deadline = Instant::now() + Duration::from_secs(900);
-    loop {
-        let scan = gql(
-            base,
-            cookie,
-            "query($id:ID!){ scan(id:$id){ status message chunkCount summary { hostsUp openPorts } } }",
-            json!({ "id": id }),
-        )
-        .await["data"]["scan"]
-            .clone();
-        if scan["status"] == "COMPLETED" {
-            return (started.elapsed().as_secs_f64() * 1000.0, scan);
-        }
-        assert!(
-            !matches!(
-                scan["status"].as_str(),
-                Some("FAILED" | "INTERRUPTED" | "CANCELLED")
-            ),
-            "scan ended badly: {scan}"
-        );
-        assert!(Instant::now() < deadline, "scan did not end: {scan}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let scan = until_completed(
+        base,
+        cookie,
+        &id,
+        "message chunkCount summary { hostsUp openPorts }",
+        Duration::from_millis(50),
+        Duration::from_secs(900),
+    )
+    .await;
+    (started.elapsed().as_secs_f64() * 1000.0, scan)
 }
 
 #[tokio::main]

@@ -48,7 +48,16 @@ pub async fn spawn_on(
     port: Option<u16>,
     env: &[(&str, &str)],
 ) -> Proc {
-    let mut cmd = tokio::process::Command::new(bin);
+    // `BENCH_SERVER_CPUS` (e.g. `0`): the processes run on those CPUs only (`taskset`), so
+    // that a benchmark run on the other CPUs measures the server apart from its clients.
+    let mut cmd = match std::env::var("BENCH_SERVER_CPUS") {
+        Ok(cpus) if !cpus.is_empty() => {
+            let mut cmd = tokio::process::Command::new("taskset");
+            cmd.args(["-c", &cpus]).arg(bin);
+            cmd
+        }
+        _ => tokio::process::Command::new(bin),
+    };
     cmd.arg("--data-dir").arg(data);
     if !url.is_empty() {
         cmd.args(["--database-url", url]);
@@ -111,4 +120,33 @@ pub async fn gql(base: &str, cookie: &str, query: &str, variables: Value) -> Val
         .json()
         .await
         .expect("json")
+}
+
+/// Polls scan `id` (reading `fields` of it) every `every` until it is COMPLETED, and returns
+/// it; panics when it ends otherwise or is not done within `limit`.
+pub async fn until_completed(
+    base: &str,
+    cookie: &str,
+    id: &str,
+    fields: &str,
+    every: Duration,
+    limit: Duration,
+) -> Value {
+    let query = format!("query($id:ID!){{ scan(id:$id){{ status {fields} }} }}");
+    let deadline = Instant::now() + limit;
+    loop {
+        let scan = gql(base, cookie, &query, json!({ "id": id })).await["data"]["scan"].clone();
+        if scan["status"] == "COMPLETED" {
+            return scan;
+        }
+        assert!(
+            !matches!(
+                scan["status"].as_str(),
+                Some("FAILED" | "INTERRUPTED" | "CANCELLED")
+            ),
+            "scan ended badly: {scan}"
+        );
+        assert!(Instant::now() < deadline, "scan did not end: {scan}");
+        tokio::time::sleep(every).await;
+    }
 }

@@ -56,7 +56,7 @@ pub async fn insert<C: ConnectionTrait>(
     let mut rows = Vec::with_capacity(count);
     for (n, config) in configs.iter().enumerate() {
         let number = i32::try_from(n + 1).unwrap_or(i32::MAX);
-        let row = scan::ActiveModel {
+        let mut row = scan::ActiveModel {
             title: Set(format!("{} (chunk {number} of {count})", parent.title)),
             status: Set(ScanStatus::Queued.as_str().to_owned()),
             phase: Set(ScanPhase::Queued.as_str().to_owned()),
@@ -70,17 +70,10 @@ pub async fn insert<C: ConnectionTrait>(
             pool: Set(parent.pool.clone()),
             parent_id: Set(Some(parent.id)),
             chunk: Set(Some(number)),
-            hosts_total: Set(0),
-            hosts_up: Set(0),
-            open_ports: Set(0),
-            services_count: Set(0),
-            certificates_count: Set(0),
-            unexpected_ports: Set(0),
-            missing_ports: Set(0),
             ..Default::default()
-        }
-        .insert(conn)
-        .await?;
+        };
+        super::results::apply(Counters::default(), &mut row);
+        let row = row.insert(conn).await?;
         rows.push(row);
     }
     Ok(rows)

@@ -18,9 +18,10 @@ use crate::domain::config::{self as scan_config, Target};
 use crate::domain::ports::PortList;
 use crate::domain::status::{ScanPhase, ScanStatus};
 use crate::domain::targets::parse_targets;
+use crate::domain::tree::Counters;
 use crate::error::{AppError, AppResult};
 use crate::service::pagination::{Page, PageRequest};
-use crate::service::{audit, chunks, configs, settings};
+use crate::service::{audit, chunks, configs, results, settings};
 
 /// What to scan: a saved config, or ad-hoc targets with optional ports.
 #[derive(Debug, Clone, Default)]
@@ -95,7 +96,7 @@ pub async fn start(
     };
 
     let txn = db::begin_write(db).await?;
-    let row = scan::ActiveModel {
+    let mut row = scan::ActiveModel {
         title: Set(title.unwrap_or_else(|| config.title.clone())),
         status: Set(status.as_str().to_owned()),
         phase: Set(phase.as_str().to_owned()),
@@ -112,17 +113,10 @@ pub async fn start(
         config_yaml: Set(Some(yaml)),
         pool: Set(pool.map(str::to_owned)),
         message: Set(message),
-        hosts_total: Set(0),
-        hosts_up: Set(0),
-        open_ports: Set(0),
-        services_count: Set(0),
-        certificates_count: Set(0),
-        unexpected_ports: Set(0),
-        missing_ports: Set(0),
         ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
+    };
+    results::apply(Counters::default(), &mut row);
+    let row = row.insert(&txn).await?;
     if let Some(configs) = &chunks {
         chunks::insert(&txn, &row, configs).await?;
     }

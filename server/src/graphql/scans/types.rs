@@ -62,18 +62,11 @@ impl Scan {
         &self.0.title
     }
     async fn status(&self) -> ScanStatus {
-        DomainStatus::parse(&self.0.status)
-            .unwrap_or(DomainStatus::Failed)
-            .into()
+        status_of(&self.0)
     }
     /// The phase running now (QUEUED, PING, TCP, … DONE).
     async fn phase(&self) -> ScanPhase {
-        typed(
-            &self.0.phase,
-            domain::status::ScanPhase::parse,
-            domain::status::ScanPhase::Starting,
-        )
-        .into()
+        phase_of(&self.0)
     }
     async fn percent(&self) -> f64 {
         self.0.percent
@@ -394,6 +387,23 @@ pub struct HttpInfo {
     pub response_ms: Option<i32>,
 }
 
+/// A scan row's status (an unknown one reads as FAILED).
+fn status_of(row: &scan::Model) -> ScanStatus {
+    DomainStatus::parse(&row.status)
+        .unwrap_or(DomainStatus::Failed)
+        .into()
+}
+
+/// A scan row's phase (an unknown one reads as STARTING).
+fn phase_of(row: &scan::Model) -> ScanPhase {
+    typed(
+        &row.phase,
+        domain::status::ScanPhase::parse,
+        domain::status::ScanPhase::Starting,
+    )
+    .into()
+}
+
 /// One chunk of a scan that runs in chunks.
 pub struct ScanChunk(scan::Model);
 
@@ -404,17 +414,10 @@ impl ScanChunk {
         self.0.chunk.unwrap_or_default()
     }
     async fn status(&self) -> ScanStatus {
-        DomainStatus::parse(&self.0.status)
-            .unwrap_or(DomainStatus::Failed)
-            .into()
+        status_of(&self.0)
     }
     async fn phase(&self) -> ScanPhase {
-        typed(
-            &self.0.phase,
-            domain::status::ScanPhase::parse,
-            domain::status::ScanPhase::Starting,
-        )
-        .into()
+        phase_of(&self.0)
     }
     async fn percent(&self) -> f64 {
         self.0.percent
