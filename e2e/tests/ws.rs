@@ -236,3 +236,86 @@ async fn identical_scan_updates_share_one_execution_per_role_and_every_socket_se
     assert_eq!(app.metric(executions).await, 2);
     app.stop().await;
 }
+
+/// Identical subscriptions on one socket share its one receiver of the execution: each event
+/// comes once per subscription, in the order they were made; completing one leaves the other.
+#[tokio::test]
+async fn identical_subscriptions_on_one_socket_each_get_every_event() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let listeners_metric = "sneakyscan_scan_event_listeners";
+    let mut socket = ws::signed_in(&app).await;
+    app.subscribe_updates(&mut socket, "x").await;
+    app.subscribe_updates(&mut socket, "y").await;
+    while app.metric(listeners_metric).await < 2 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        app.metric("sneakyscan_shared_subscription_executions")
+            .await,
+        1
+    );
+
+    let block = listeners::loopback_block();
+    let banner = listeners::start(listeners::loopback(block, 1), Kind::Banner).await;
+    async fn scan(app: &TestApp, admin: &reqwest::Client, target: std::net::SocketAddr) -> String {
+        let started = app
+            .gql(
+                admin,
+                "mutation($t:[String!]!,$p:String){ startScan(input:{targets:$t, ports:$p}){ id } }",
+                json!({ "t": [target.ip().to_string()], "p": target.port().to_string() }),
+            )
+            .await;
+        started["data"]["startScan"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{started}"))
+            .to_owned()
+    }
+    // Reads the socket until the scan's terminal event came for every id in `ids`; returns
+    // the (id, status) pairs of that scan, in order.
+    async fn until_both_ended(
+        socket: &mut ws::Socket,
+        scan: &str,
+        ids: &[&str],
+    ) -> Vec<(String, String)> {
+        let mut seen = Vec::new();
+        let mut ended = 0;
+        while ended < ids.len() {
+            let msg = ws::next(socket).await.expect("message");
+            assert_eq!(msg["type"], "next", "{msg}");
+            let event = &msg["payload"]["data"]["scanUpdates"];
+            if event["scanId"] != scan {
+                continue;
+            }
+            let id = msg["id"].as_str().expect("id").to_owned();
+            assert!(ids.contains(&id.as_str()), "{msg}");
+            if ws::is_terminal(event) {
+                ended += 1;
+            }
+            seen.push((id, event["status"].as_str().unwrap_or_default().to_owned()));
+        }
+        seen
+    }
+    let first = scan(&app, &admin, banner.addr).await;
+    let seen = until_both_ended(&mut socket, &first, &["x", "y"]).await;
+    // Every event twice, x then y.
+    assert_eq!(seen.len() % 2, 0, "{seen:?}");
+    for pair in seen.chunks(2) {
+        assert_eq!(
+            (pair[0].0.as_str(), pair[1].0.as_str()),
+            ("x", "y"),
+            "{seen:?}"
+        );
+        assert_eq!(pair[0].1, pair[1].1, "{seen:?}");
+    }
+    assert_eq!(seen.last().map(|s| s.1.as_str()), Some("COMPLETED"));
+
+    ws::send(&mut socket, json!({ "id": "x", "type": "complete" })).await;
+    let done = ws::next(&mut socket).await.expect("complete");
+    assert_eq!(done, json!({ "type": "complete", "id": "x" }));
+    assert_eq!(app.metric(listeners_metric).await, 1);
+    let second = scan(&app, &admin, banner.addr).await;
+    let seen = until_both_ended(&mut socket, &second, &["y"]).await;
+    assert!(seen.iter().all(|(id, _)| id == "y"), "{seen:?}");
+    app.stop().await;
+}

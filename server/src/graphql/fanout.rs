@@ -2,13 +2,16 @@
 //! document on every open page: instead of one async-graphql stream per subscription (its
 //! state, and every event resolved and serialised once per subscriber), sockets that ask for
 //! the same document with the same variables and role share one execution, and each event is
-//! serialised once and handed to every one of them as text. A shared execution ends when its
-//! last subscriber has gone (at the next event) and is started again by the next one.
+//! serialised once and handed to every one of them as text. A socket holds one receiver per
+//! execution however many of its subscriptions share it (each event is received once per
+//! socket and framed for each of them). A shared execution ends when its last subscriber has
+//! gone (at the next event) and is started again by the next one.
 //!
 //! Only subscriptions whose root fields are all `scanUpdates` are shared: what they return
 //! depends on the role alone. Everything else runs per socket, as before.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_graphql::parser::types::{OperationType, Selection};
@@ -30,12 +33,39 @@ struct Key {
     variables: String,
 }
 
-type Senders = Mutex<HashMap<Key, broadcast::Sender<Arc<str>>>>;
+/// A running shared execution: where its responses go, which one it is, and how many
+/// subscriptions it serves.
+struct Execution {
+    tx: broadcast::Sender<Arc<str>>,
+    id: u64,
+    members: Arc<AtomicUsize>,
+}
+
+type Senders = Mutex<HashMap<Key, Execution>>;
+
+/// A subscription's place in a shared execution, counted while it is held.
+pub struct Membership(Arc<AtomicUsize>);
+
+impl Drop for Membership {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A subscription joined to a shared execution: the execution's id (unique in the process),
+/// the subscription's membership, and a receiver of the execution's responses (a socket that
+/// already has one for this execution drops it).
+pub struct Joined {
+    pub execution: u64,
+    pub member: Membership,
+    pub rx: broadcast::Receiver<Arc<str>>,
+}
 
 /// The shared executions of one process.
 pub struct Fanout {
     schema: AppSchema,
     shared: Arc<Senders>,
+    next_id: AtomicU64,
 }
 
 impl Fanout {
@@ -43,6 +73,7 @@ impl Fanout {
         Self {
             schema,
             shared: Arc::default(),
+            next_id: AtomicU64::new(1),
         }
     }
 
@@ -76,12 +107,7 @@ impl Fanout {
 
     /// Text responses of `request` for a subscriber of `role`: the running shared execution
     /// of the same request, or a new one run with `data` (the subscriber's socket data).
-    pub fn subscribe(
-        &self,
-        role: Role,
-        request: Request,
-        data: impl FnOnce() -> Data,
-    ) -> broadcast::Receiver<Arc<str>> {
+    pub fn subscribe(&self, role: Role, request: Request, data: impl FnOnce() -> Data) -> Joined {
         let key = Key {
             role,
             query: request.query.clone(),
@@ -89,11 +115,25 @@ impl Fanout {
             variables: serde_json::to_string(&request.variables).unwrap_or_default(),
         };
         let mut shared = self.shared.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(tx) = shared.get(&key) {
-            return tx.subscribe();
+        if let Some(running) = shared.get(&key) {
+            running.members.fetch_add(1, Ordering::Relaxed);
+            return Joined {
+                execution: running.id,
+                member: Membership(running.members.clone()),
+                rx: running.tx.subscribe(),
+            };
         }
         let (tx, rx) = broadcast::channel(BACKLOG);
-        shared.insert(key.clone(), tx.clone());
+        let execution = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let members = Arc::new(AtomicUsize::new(1));
+        shared.insert(
+            key.clone(),
+            Execution {
+                tx: tx.clone(),
+                id: execution,
+                members: members.clone(),
+            },
+        );
         drop(shared);
         let mut stream = self
             .schema
@@ -118,7 +158,11 @@ impl Fanout {
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(&key);
         });
-        rx
+        Joined {
+            execution,
+            member: Membership(members),
+            rx,
+        }
     }
 
     /// Shared executions running now.
@@ -133,7 +177,7 @@ impl Fanout {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .values()
-            .map(|tx| tx.receiver_count().saturating_sub(1))
+            .map(|e| e.members.load(Ordering::Relaxed).saturating_sub(1))
             .sum()
     }
 }
@@ -142,7 +186,7 @@ impl Fanout {
 fn remove_if_idle(senders: &Senders, key: &Key) -> bool {
     let mut shared = senders.lock().unwrap_or_else(|p| p.into_inner());
     match shared.get(key) {
-        Some(tx) if tx.receiver_count() == 0 => {
+        Some(running) if running.tx.receiver_count() == 0 => {
             shared.remove(key);
             true
         }

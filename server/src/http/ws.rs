@@ -7,7 +7,8 @@
 //! `scanUpdates` subscriptions are served from one shared execution per document, variables
 //! and role (`graphql::fanout`); every other operation runs in the socket's own conversation.
 
-use std::collections::HashSet;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -29,7 +30,7 @@ use tokio_stream::wrappers::BroadcastStream;
 use crate::domain::auth::Actor;
 use crate::error::{AppError, GqlError};
 use crate::graphql::context::{RequestAuth, SocketPrincipal};
-use crate::graphql::fanout::Fanout;
+use crate::graphql::fanout::{Fanout, Membership};
 use crate::graphql::loaders::Loaders;
 use crate::http::graphql::error_response;
 use crate::http::identity;
@@ -237,7 +238,10 @@ async fn serve(
     tokio::pin!(init_deadline);
     let watch = watch_rights(&state, principal.clone());
     tokio::pin!(watch);
-    let mut shared: StreamMap<String, SharedStream> = StreamMap::new();
+    // One receiver per shared execution this socket uses, and the subscriptions (ids, in the
+    // order they came) it serves here.
+    let mut shared: StreamMap<u64, SharedStream> = StreamMap::new();
+    let mut groups: HashMap<u64, Vec<(String, Membership)>> = HashMap::new();
 
     let closing = loop {
         tokio::select! {
@@ -262,11 +266,27 @@ async fn serve(
                         _ => break Closing::RightsChanged,
                     }
                     let data = || socket_data(&state.db, who, actor, &client_ip);
-                    let rx = state.fanout.subscribe(actor.role, *request, data);
-                    shared.insert(id, shared_stream(rx));
+                    let joined = state.fanout.subscribe(actor.role, *request, data);
+                    match groups.entry(joined.execution) {
+                        Entry::Occupied(mut group) => group.get_mut().push((id, joined.member)),
+                        Entry::Vacant(group) => {
+                            group.insert(vec![(id, joined.member)]);
+                            shared.insert(joined.execution, shared_stream(joined.rx));
+                        }
+                    }
                 }
                 Notice::Stop(id) => {
-                    if shared.remove(&id).is_some() {
+                    let found = groups.iter().find_map(|(execution, members)| {
+                        members.iter().position(|(i, _)| *i == id).map(|at| (*execution, at))
+                    });
+                    if let Some((execution, at)) = found {
+                        if let Some(members) = groups.get_mut(&execution) {
+                            members.remove(at);
+                            if members.is_empty() {
+                                groups.remove(&execution);
+                                shared.remove(&execution);
+                            }
+                        }
                         let text = complete_message(&id);
                         if sink.send(Message::Text(text.into())).await.is_err() {
                             break Closing::Done;
@@ -274,26 +294,44 @@ async fn serve(
                     }
                 }
             },
-            Some((id, item)) = shared.next(), if !shared.is_empty() => {
-                // An event reaches all of this socket's shared subscriptions at once: frame
-                // every one that is ready and flush once.
-                let mut ready = Some((id, item));
+            Some((execution, item)) = shared.next(), if !shared.is_empty() => {
+                // An event of an execution is received once and framed for each of this
+                // socket's subscriptions to it; ready events of other executions go out with
+                // it, in one flush.
+                let mut ready = Some((execution, item));
                 let mut sent = 0;
                 let mut failed = false;
-                while let Some((id, item)) = ready.take() {
-                    let text = match item {
-                        Some(payload) => next_message(protocol, &id, &payload),
+                while let Some((execution, item)) = ready.take() {
+                    let frames: Vec<String> = match item {
+                        Some(payload) => groups
+                            .get(&execution)
+                            .into_iter()
+                            .flatten()
+                            .map(|(id, _)| next_message(protocol, id, &payload))
+                            .collect(),
                         None => {
-                            shared.remove(&id);
-                            active.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
-                            complete_message(&id)
+                            shared.remove(&execution);
+                            let ended = groups.remove(&execution).unwrap_or_default();
+                            let mut active = active.lock().unwrap_or_else(|p| p.into_inner());
+                            ended
+                                .into_iter()
+                                .map(|(id, _)| {
+                                    active.remove(&id);
+                                    complete_message(&id)
+                                })
+                                .collect()
                         }
                     };
-                    if sink.feed(Message::Text(text.into())).await.is_err() {
-                        failed = true;
+                    for text in frames {
+                        if sink.feed(Message::Text(text.into())).await.is_err() {
+                            failed = true;
+                            break;
+                        }
+                        sent += 1;
+                    }
+                    if failed {
                         break;
                     }
-                    sent += 1;
                     if sent < FLUSH_AFTER {
                         ready = shared.next().now_or_never().flatten();
                     }
