@@ -51,6 +51,11 @@ echo "== agents: a scan on a remote agent vs on the server's worker, reconnectio
 echo "== replicas: fan-out to idle subscriptions (relayed over PostgreSQL vs in process vs unshared), start, cancel, take-over"
 if (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
   "$TARGET/release/examples/bench_replicas" "$TARGET/release/sneakyscan" "$OUT" | tee "$OUT/replicas.txt"
+  echo "== replicas, pinned: the servers on CPU 0, the benchmark's clients on CPU 1"
+  if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+    BENCH_SERVER_CPUS=0 taskset -c 1 "$TARGET/release/examples/bench_replicas" "$TARGET/release/sneakyscan" "$OUT" \
+      | tee "$OUT/replicas-pinned.txt"
+  fi
 else
   echo "skipped: no PostgreSQL at 127.0.0.1:5432"
 fi
