@@ -49,6 +49,15 @@ impl Drop for AgentProcess {
 impl AgentProcess {
     /// `sneakyscan agent` (inside the network namespace `netns`, when given).
     fn start(server: &str, token: &str, data: &Path, netns: Option<&str>) -> Self {
+        Self::spawn(server, token, data, netns, &[])
+    }
+
+    /// `sneakyscan agent` with more arguments.
+    fn start_with(server: &str, token: &str, data: &Path, args: &[&str]) -> Self {
+        Self::spawn(server, token, data, None, args)
+    }
+
+    fn spawn(server: &str, token: &str, data: &Path, netns: Option<&str>, args: &[&str]) -> Self {
         let mut cmd = match netns {
             Some(ns) => {
                 let mut cmd = Command::new("ip");
@@ -60,6 +69,7 @@ impl AgentProcess {
         };
         cmd.args(["--data-dir", &data.display().to_string()])
             .args(["agent", "--server", server, "--slots", "2"])
+            .args(args)
             .env("SNEAKYSCAN_AGENT_TOKEN", token)
             .env("SNEAKYSCAN_LOG__LEVEL", "warn")
             .stdout(Stdio::null())
@@ -637,5 +647,120 @@ async fn an_agent_in_its_own_namespace_scans_a_lab_host_the_server_cannot_reach(
 
     // Revoked: the agent is cut off and its token refused.
     revoke(&app, &admin, &agent_id, &token, &mut agent).await;
+    app.stop().await;
+}
+
+/// A private CA and a certificate it signed for `localhost`: the CA's PEM and a TLS acceptor
+/// presenting the certificate.
+fn private_ca_for_localhost() -> (String, tokio_rustls::TlsAcceptor) {
+    use tokio_rustls::rustls;
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "SneakyScanner test CA");
+    ca.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+    ];
+    let ca_key = rcgen::KeyPair::generate().expect("key");
+    let ca_cert = ca.self_signed(&ca_key).expect("CA certificate");
+    let issuer = rcgen::Issuer::new(ca, ca_key);
+    let leaf = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).expect("params");
+    let leaf_key = rcgen::KeyPair::generate().expect("key");
+    let leaf_cert = leaf.signed_by(&leaf_key, &issuer).expect("certificate");
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf_cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+        )
+        .expect("server config");
+    (
+        ca_cert.pem(),
+        tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config)),
+    )
+}
+
+/// A TLS-terminating proxy on a free loopback port in front of `upstream` (what a reverse
+/// proxy does in front of the server); its port.
+async fn tls_proxy(acceptor: tokio_rustls::TlsAcceptor, upstream: SocketAddr) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                if let Ok(mut up) = tokio::net::TcpStream::connect(upstream).await {
+                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut up).await;
+                }
+            });
+        }
+    });
+    port
+}
+
+/// The agent dials an `https://` server whose certificate a private CA signed: refused (and
+/// offline) without the CA, connected and scanning with `--ca-cert`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_dials_an_https_server_whose_certificate_a_private_ca_signed() {
+    let app = TestApp::spawn_with(Backend::Sqlite, quick)
+        .await
+        .expect("SQLite");
+    let admin = app.admin().await;
+    let (_, token) = create_agent(&app, &admin, "tls-1", "tls").await;
+    let (ca_pem, acceptor) = private_ca_for_localhost();
+    let port = tls_proxy(acceptor, app.addr).await;
+    let server = format!("https://localhost:{port}");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca_pem).expect("write the CA");
+
+    // The public roots alone do not trust it: the agent keeps trying, offline.
+    let untrusting = AgentProcess::start(&server, &token, &dir.path().join("a"), None);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let listed = app.gql(&admin, AGENTS, json!({})).await;
+    assert_eq!(
+        agent_named(&listed, "tls-1")["status"],
+        "OFFLINE",
+        "{listed}"
+    );
+    drop(untrusting);
+
+    let _agent = AgentProcess::start_with(
+        &server,
+        &token,
+        &dir.path().join("b"),
+        &["--ca-cert", &ca_file.display().to_string()],
+    );
+    agent_until(&app, &admin, "tls-1", "online over TLS", |a| {
+        a["status"] == "ONLINE"
+    })
+    .await;
+    let web = listeners::start(
+        listeners::loopback(listeners::loopback_block(), 3),
+        Kind::Banner,
+    )
+    .await;
+    let config = app
+        .create_config(
+            &admin,
+            &pool_config("Over TLS", "tls", web.addr, "ping, tcp"),
+        )
+        .await;
+    let id = app.start_config_scan(&admin, &config).await;
+    let done = scan_until(&app, &admin, &id, "the agent's scan over TLS", |s| {
+        s["status"] == "COMPLETED"
+    })
+    .await;
+    assert_eq!(done["worker"], "agent:tls-1", "{done}");
+    assert_eq!(done["summary"]["openPorts"], 1, "{done}");
     app.stop().await;
 }

@@ -44,6 +44,34 @@ pub struct AgentOptions {
     pub token: Secret,
     /// Scans run at once.
     pub slots: u32,
+    /// TLS for an `https://` server when more than the public roots are trusted
+    /// ([`tls_trusting`]); `None`: the public roots.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+/// TLS trusting the public roots and the CA certificates of a PEM file (a private CA).
+pub fn tls_trusting(ca_file: &std::path::Path) -> anyhow::Result<Arc<rustls::ClientConfig>> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let mut added = 0;
+    for cert in CertificateDer::pem_file_iter(ca_file)
+        .with_context(|| format!("while reading {}", ca_file.display()))?
+    {
+        let cert = cert.with_context(|| format!("{}: not a PEM certificate", ca_file.display()))?;
+        roots
+            .add(cert)
+            .with_context(|| format!("{}: not a CA certificate", ca_file.display()))?;
+        added += 1;
+    }
+    anyhow::ensure!(added > 0, "{} holds no certificate", ca_file.display());
+    Ok(Arc::new(
+        rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    ))
 }
 
 /// One run this agent holds: running, or ended with its result not yet stored.
@@ -229,29 +257,39 @@ async fn session(
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_MESSAGE_BYTES))
         .max_frame_size(Some(MAX_MESSAGE_BYTES));
-    let socket =
-        match tokio_tungstenite::connect_async_with_config(request, Some(config), false).await {
-            Ok((socket, _)) => socket,
-            Err(tungstenite::Error::Http(response))
-                if matches!(response.status().as_u16(), 401 | 403) =>
-            {
-                let body = response
-                    .body()
-                    .as_deref()
-                    .map(String::from_utf8_lossy)
-                    .unwrap_or_default()
-                    .into_owned();
-                let why = serde_json::from_str::<serde_json::Value>(&body)
-                    .ok()
-                    .and_then(|v| v["errors"][0]["message"].as_str().map(str::to_owned))
-                    .unwrap_or_else(|| format!("HTTP {}", response.status()));
-                return Session::Refused(why);
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "could not connect to the server");
-                return Session::Lost { welcomed: false };
-            }
-        };
+    let connector = options
+        .tls
+        .clone()
+        .map(tokio_tungstenite::Connector::Rustls);
+    let socket = match tokio_tungstenite::connect_async_tls_with_config(
+        request,
+        Some(config),
+        false,
+        connector,
+    )
+    .await
+    {
+        Ok((socket, _)) => socket,
+        Err(tungstenite::Error::Http(response))
+            if matches!(response.status().as_u16(), 401 | 403) =>
+        {
+            let body = response
+                .body()
+                .as_deref()
+                .map(String::from_utf8_lossy)
+                .unwrap_or_default()
+                .into_owned();
+            let why = serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v["errors"][0]["message"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| format!("HTTP {}", response.status()));
+            return Session::Refused(why);
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not connect to the server");
+            return Session::Lost { welcomed: false };
+        }
+    };
     let (mut sink, mut stream) = socket.split();
     let (tx, mut rx) = mpsc::unbounded_channel::<AgentMessage>();
     let hello = AgentMessage::Hello {

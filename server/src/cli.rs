@@ -78,6 +78,10 @@ pub enum Command {
         /// Scans run at once.
         #[arg(long, default_value_t = 4)]
         slots: u32,
+        /// PEM file of CA certificates to trust for an `https://` server besides the public
+        /// roots (a private CA).
+        #[arg(long, env = "SNEAKYSCAN_AGENT_CA_CERT", value_name = "FILE")]
+        ca_cert: Option<PathBuf>,
     },
     /// Apply pending database migrations (`--down N` rolls back N).
     Migrate {
@@ -213,6 +217,7 @@ impl Cli {
             token,
             token_file,
             slots,
+            ca_cert,
         } = &self.command
         else {
             anyhow::bail!("not the agent command");
@@ -232,6 +237,10 @@ impl Cli {
             server: server.clone(),
             token: crate::config::Secret::new(token),
             slots: (*slots).clamp(1, 64),
+            tls: ca_cert
+                .as_deref()
+                .map(crate::agent::tls_trusting)
+                .transpose()?,
         })
     }
 }
