@@ -10,7 +10,9 @@
 //!   and exits, and its token is refused; going online and offline is recorded;
 //! - in network namespaces this test creates (198.18.0.0/15 only, removed at the end, also
 //!   when the test fails): an agent in its own namespace scans a lab host in a third one that
-//!   the server cannot reach, again after a server restart, and is refused once revoked.
+//!   the server cannot reach, again after a server restart, and is refused once revoked;
+//! - over TLS: an agent dials an `https://` server (a TLS proxy in front of it) whose
+//!   certificate a private CA signed — offline without `--ca-cert`, scanning with it.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
