@@ -17,7 +17,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use e2e::listeners::{self, Kind};
-use e2e::processes::{Proc, cookie, free_port, gql, spawn_on, until_completed};
+use e2e::processes::{
+    Proc, cookie, free_port, gql, median, spawn_on, start_config_scan, until_completed,
+};
 use serde_json::{Value, json};
 
 const ADDRESSES: u8 = 32;
@@ -29,24 +31,9 @@ fn runs() -> usize {
         .unwrap_or(5)
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
-}
-
 async fn scan_ms(base: &str, cookie: &str, config: &str) -> (f64, Value) {
     let started = Instant::now();
-    let body = gql(
-        base,
-        cookie,
-        "mutation($c:ID!){ startScan(input:{configId:$c}){ id } }",
-        json!({ "c": config }),
-    )
-    .await;
-    let id = body["data"]["startScan"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("startScan: {body}"))
-        .to_owned();
+    let id = start_config_scan(base, cookie, config).await;
     let scan = until_completed(
         base,
         cookie,

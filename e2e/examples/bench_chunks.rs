@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use e2e::listeners::{self, Kind};
-use e2e::processes::{Proc, cookie, free_port, gql, spawn_on, until_completed};
+use e2e::processes::{
+    Proc, cookie, free_port, gql, median, spawn_on, start_config_scan, until_completed,
+};
 use e2e::{Backend, TestDatabase};
 use serde_json::{Value, json};
 
@@ -28,11 +30,6 @@ fn runs() -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(3)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 const ENV: [(&str, &str); 4] = [
@@ -71,17 +68,7 @@ async fn scan_ms(base: &str, cookie: &str, config: &str, chunk: u32) -> (f64, Va
     .await;
     assert!(set["errors"].is_null(), "{set}");
     let started = Instant::now();
-    let body = gql(
-        base,
-        cookie,
-        "mutation($c:ID!){ startScan(input:{configId:$c}){ id } }",
-        json!({ "c": config }),
-    )
-    .await;
-    let id = body["data"]["startScan"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("startScan: {body}"))
-        .to_owned();
+    let id = start_config_scan(base, cookie, config).await;
     let scan = until_completed(
         base,
         cookie,

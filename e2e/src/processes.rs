@@ -150,3 +150,24 @@ pub async fn until_completed(
         tokio::time::sleep(every).await;
     }
 }
+
+/// Starts a scan of saved config `config_id`; its id (panics with the answer if refused).
+pub async fn start_config_scan(base: &str, cookie: &str, config_id: &str) -> String {
+    let body = gql(
+        base,
+        cookie,
+        "mutation($c:ID!){ startScan(input:{configId:$c}){ id } }",
+        json!({ "c": config_id }),
+    )
+    .await;
+    body["data"]["startScan"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("startScan: {body}"))
+        .to_owned()
+}
+
+/// The median of some timings.
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
