@@ -632,6 +632,7 @@ scan:
         .unwrap_or_default();
     assert!(allowed.contains("127.0.0.0/8"), "scope shown: {allowed}");
     b.fill("#max-scans", "4").await;
+    b.fill("#chunk-addresses", "256").await;
     b.button("Save settings")
         .await
         .click()
@@ -685,12 +686,16 @@ scan:
     let settings = app
         .gql(
             &admin,
-            "{ settings { maxConcurrentScans } users { username role disabled } }",
+            "{ settings { maxConcurrentScans chunkAddresses } users { username role disabled } }",
             json!({}),
         )
         .await;
     assert_eq!(
         settings["data"]["settings"]["maxConcurrentScans"], 4,
+        "{settings}"
+    );
+    assert_eq!(
+        settings["data"]["settings"]["chunkAddresses"], 256,
         "{settings}"
     );
     let tester = settings["data"]["users"]
@@ -702,6 +707,58 @@ scan:
         (tester["role"].as_str(), tester["disabled"].as_bool()),
         (Some("VIEWER"), Some(true)),
         "{settings}"
+    );
+
+    // A scan over more addresses than a chunk (256, set above): its page lists its chunks
+    // while they run (each waits on a silent port in its version detection).
+    let second = 200 + (uuid::Uuid::new_v4().as_u128() % 55) as u8;
+    let third = 2 * (uuid::Uuid::new_v4().as_u128() % 127) as u8;
+    let base = std::net::Ipv4Addr::new(127, second, third, 0);
+    let slow_a = listeners::start(
+        std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, second, third, 9)),
+        Kind::Silent,
+    )
+    .await;
+    let slow_b = listeners::start(
+        std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, second, third + 1, 9)),
+        Kind::Silent,
+    )
+    .await;
+    let chunked = app
+        .gql(
+            &admin,
+            "mutation($t:[String!]!,$p:String){ startScan(input:{targets:$t, ports:$p}){ id } }",
+            json!({
+                "t": [format!("{base}/23")],
+                "p": format!("{},{}", slow_a.addr.port(), slow_b.addr.port()),
+            }),
+        )
+        .await;
+    let chunked = chunked["data"]["startScan"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{chunked}"))
+        .to_owned();
+    b.goto(&format!("/scans/{chunked}")).await;
+    b.text_of("#chunks-title", "Chunks (2)").await;
+    b.text_of("tr[data-chunk='2']", "/24").await;
+    b.text_of("dl.facts", "2 (run in parallel").await;
+    b.shot("17-chunks").await;
+    let cancelled = app
+        .gql(
+            &admin,
+            "mutation($id:ID!){ cancelScan(id:$id){ status } }",
+            json!({ "id": chunked }),
+        )
+        .await;
+    assert_eq!(
+        cancelled["data"]["cancelScan"]["status"], "CANCELLED",
+        "{cancelled}"
+    );
+    b.text_of(".page-head", "CANCELLED").await;
+    assert_eq!(
+        b.count("#chunks-title").await,
+        0,
+        "merged: no chunks left to show"
     );
 
     // Workers: the server's own worker, online.
