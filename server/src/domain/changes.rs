@@ -85,14 +85,55 @@ impl ChangeKind {
 /// Script outputs that differ from run to run without anything changing (ignored).
 pub const VOLATILE_SCRIPTS: &[&str] = &["clock-skew", "ssh-hostkey-time", "ntp-info", "http-date"];
 
-/// The ports a scan probed, per protocol (`None`: that protocol was not probed).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The ports a scan probed, per protocol (`None`: that protocol was not probed). Stored and
+/// sent as `{"tcp": "1-1000", "udp": null}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Coverage {
+    #[serde(default, with = "port_list_text")]
     pub tcp: Option<PortList>,
+    #[serde(default, with = "port_list_text")]
     pub udp: Option<PortList>,
 }
 
+/// A port list as its text (`1-1000,8080`).
+mod port_list_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::PortList;
+
+    #[allow(clippy::ref_option)]
+    pub fn serialize<S: Serializer>(list: &Option<PortList>, s: S) -> Result<S::Ok, S::Error> {
+        match list {
+            Some(l) => s.serialize_some(&l.to_string()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PortList>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|t| PortList::parse(&t).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
 impl Coverage {
+    /// Adds what one `<scaninfo>` of nmap says it probed (`protocol` `tcp`/`udp`, `services`
+    /// in nmap's compact form, e.g. `1,3-4,6-7`): the union with what is there. Other
+    /// protocols are ignored; a list that is not a port list is refused.
+    pub fn add(&mut self, protocol: &str, services: &str) -> Result<(), String> {
+        let slot = match protocol {
+            "tcp" => &mut self.tcp,
+            "udp" => &mut self.udp,
+            _ => return Ok(()),
+        };
+        let text = match slot {
+            Some(list) => format!("{list},{services}"),
+            None => services.to_owned(),
+        };
+        *slot = Some(PortList::parse(&text)?);
+        Ok(())
+    }
+
     pub fn covers(&self, protocol: &str, port: u16) -> bool {
         let list = match protocol {
             "tcp" => &self.tcp,
@@ -488,6 +529,24 @@ mod tests {
         assert_eq!(
             kinds(&diff_host(Some(&base), &head)),
             [(ChangeKind::ScriptChanged, Some(443))]
+        );
+    }
+
+    #[test]
+    fn coverage_is_the_union_of_nmaps_scaninfo_and_round_trips_as_text() {
+        let mut c = Coverage::default();
+        c.add("tcp", "1,3-4,6-7,9").expect("nmap list");
+        c.add("tcp", "5,8080").expect("nmap list");
+        c.add("sctp", "1").expect("ignored");
+        assert!(c.covers("tcp", 5) && c.covers("tcp", 8080) && !c.covers("tcp", 2));
+        assert!(!c.covers("udp", 53), "UDP was not probed");
+        assert!(c.add("tcp", "not ports").is_err());
+        let text = serde_json::to_string(&c).expect("json");
+        assert_eq!(text, r#"{"tcp":"1,3-7,9,8080","udp":null}"#);
+        assert_eq!(serde_json::from_str::<Coverage>(&text).expect("back"), c);
+        assert_eq!(
+            serde_json::from_str::<Coverage>("{}").expect("empty"),
+            Coverage::default()
         );
     }
 
