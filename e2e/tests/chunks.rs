@@ -218,6 +218,28 @@ async fn chunked_scan_is_one_run(backend: Backend) {
         .await
         .expect("count");
     assert_eq!(left, 0);
+    // What the scans probed (nmap's scaninfo) is recorded: the same for both.
+    let coverage = |id: &str| {
+        let db = db.clone();
+        let id: i32 = id.parse().expect("id");
+        async move {
+            entity::scan::Entity::find_by_id(id)
+                .one(&db)
+                .await
+                .expect("read")
+                .and_then(|s| s.coverage)
+        }
+    };
+    let mut sorted = ports.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let listed: Vec<String> = sorted.iter().map(ToString::to_string).collect();
+    let expected = format!(r#"{{"tcp":"{}","udp":null}}"#, listed.join(","));
+    assert_eq!(
+        coverage(whole["id"].as_str().expect("id")).await.as_deref(),
+        Some(expected.as_str())
+    );
+    assert_eq!(coverage(&id).await.as_deref(), Some(expected.as_str()));
     app.stop().await;
 }
 

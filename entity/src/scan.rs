@@ -56,6 +56,9 @@ pub struct Model {
     pub chunk: Option<i32>,
     /// How many chunks a parent scan runs as; `None`: not chunked.
     pub chunk_count: Option<i32>,
+    /// The ports the scan probed per protocol (JSON `{"tcp": "1-1000", "udp": null}`, from
+    /// nmap's `<scaninfo>`); `None`: not recorded.
+    pub coverage: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

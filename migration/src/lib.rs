@@ -10,6 +10,7 @@ mod m20261203_000005_jobs;
 mod m20261203_000006_agents;
 mod m20261204_000007_artifacts;
 mod m20261205_000008_chunks;
+mod m20261205_000009_coverage;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000006_agents::Migration),
             Box::new(m20261204_000007_artifacts::Migration),
             Box::new(m20261205_000008_chunks::Migration),
+            Box::new(m20261205_000009_coverage::Migration),
         ]
     }
 }

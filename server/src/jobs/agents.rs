@@ -400,6 +400,7 @@ impl AgentHub {
                 sites: Vec::new(),
                 message: None,
                 artifacts: Vec::new(),
+                coverage: Default::default(),
             };
         }
         let parent = job::store(&runner.job_context(control.clone()), scan_id, report).await;
@@ -493,6 +494,7 @@ mod tests {
             }],
             message: None,
             artifacts: Vec::new(),
+            coverage: Default::default(),
         }
     }
 

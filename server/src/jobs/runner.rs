@@ -1234,6 +1234,7 @@ mod tests {
             parent_id: None,
             chunk: None,
             chunk_count: None,
+            coverage: None,
         }
     }
 

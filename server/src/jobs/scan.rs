@@ -20,6 +20,7 @@ use entity::scan;
 use super::runner::{JobControl, StopReason};
 use crate::config::Settings;
 use crate::domain::artifact::Artifact;
+use crate::domain::changes::Coverage;
 use crate::domain::config::{self as scan_config, Phase, ScanConfig};
 use crate::domain::status::{ScanPhase, ScanStatus};
 use crate::domain::tree::{NewService, NewSite};
@@ -89,6 +90,9 @@ pub struct RunReport {
     /// The files it left (raw XML, screenshots), stored with the results.
     #[serde(default)]
     pub artifacts: Vec<Artifact>,
+    /// The ports its nmap runs probed (their `<scaninfo>`).
+    #[serde(default)]
+    pub coverage: Coverage,
 }
 
 /// What a run needs wherever it runs (a worker or an agent): the scanner settings, its
@@ -185,6 +189,7 @@ pub async fn execute<R: Reporter>(env: &RunEnv<'_, R>, scan_id: i32, yaml: &str)
         env,
         scan_id,
         findings: Findings::default(),
+        coverage: Coverage::default(),
         command_lines: Vec::new(),
         progress: Progress::new(&[]),
         phase: ScanPhase::Starting,
@@ -230,6 +235,7 @@ pub async fn execute<R: Reporter>(env: &RunEnv<'_, R>, scan_id: i32, yaml: &str)
         sites,
         message: job.message,
         artifacts,
+        coverage: job.coverage,
     }
 }
 
@@ -274,6 +280,7 @@ pub async fn store(ctx: &JobContext, scan_id: i32, report: RunReport) -> Option<
         message,
         error_message,
         artifacts: report.artifacts,
+        coverage: report.coverage,
     };
     match results::finish(&ctx.db, scan_id, ctx.control.lease(), outcome).await {
         Ok(Some(row)) if row.parent_id.is_some() => {
@@ -358,6 +365,7 @@ struct Job<'a, R> {
     env: &'a RunEnv<'a, R>,
     scan_id: i32,
     findings: Findings,
+    coverage: Coverage,
     command_lines: Vec<Vec<String>>,
     progress: Progress,
     phase: ScanPhase,
@@ -866,6 +874,13 @@ impl<R: Reporter> Job<'_, R> {
             Event::Host(host) => {
                 self.findings.add_host(&host, status, services);
                 self.dirty = true;
+            }
+            Event::ScanInfo(info) => {
+                if let Some(list) = &info.services
+                    && let Err(e) = self.coverage.add(info.protocol.as_str(), list)
+                {
+                    tracing::warn!(scan_id = self.scan_id, error = %e, "nmap's scaninfo is not a port list");
+                }
             }
             Event::TaskProgress(tp) => {
                 // Without -v nmap reports no task ends: a new task name means the last ended.

@@ -122,6 +122,7 @@ mod tests {
                 sites: Vec::new(),
                 message: None,
                 artifacts: Vec::new(),
+                coverage: Default::default(),
             },
         };
         let back: AgentMessage =

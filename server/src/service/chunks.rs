@@ -301,6 +301,23 @@ pub async fn merge(
             .collect::<Vec<_>>(),
     ));
     super::results::apply(Counters::of(&sites), &mut active);
+    // What the chunks probed together.
+    let mut coverage = crate::domain::changes::Coverage::default();
+    for chunk in &chunks {
+        let Some(c) = chunk
+            .coverage
+            .as_deref()
+            .and_then(|c| serde_json::from_str::<crate::domain::changes::Coverage>(c).ok())
+        else {
+            continue;
+        };
+        for (protocol, list) in [("tcp", c.tcp), ("udp", c.udp)] {
+            if let Some(list) = list {
+                let _ = coverage.add(protocol, &list.to_string());
+            }
+        }
+    }
+    active.coverage = Set(super::results::coverage_json(&coverage));
     let row = active.update(&txn).await?;
     txn.commit().await?;
     Ok(if worst.is_none() {

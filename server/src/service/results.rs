@@ -192,6 +192,13 @@ pub async fn discard_abandoned_stages(db: &DatabaseConnection) -> AppResult<u64>
         .rows_affected)
 }
 
+/// A scan's coverage as stored; `None` when nothing was recorded.
+pub fn coverage_json(coverage: &crate::domain::changes::Coverage) -> Option<String> {
+    (*coverage != crate::domain::changes::Coverage::default())
+        .then(|| serde_json::to_string(coverage).ok())
+        .flatten()
+}
+
 /// List columns (SANs, ciphers) are stored as JSON text.
 pub fn list_to_json(items: &[String]) -> String {
     serde_json::to_string(items).unwrap_or_else(|_| "[]".into())
@@ -215,6 +222,8 @@ pub struct Outcome {
     pub error_message: Option<String>,
     /// The files the run left (raw XML, screenshots).
     pub artifacts: Vec<crate::domain::artifact::Artifact>,
+    /// The ports it probed.
+    pub coverage: crate::domain::changes::Coverage,
 }
 
 /// Ends a running scan: stores what it found (also when it failed or was cancelled, so nothing
@@ -259,6 +268,7 @@ pub async fn finish(
     }
     active.message = Set(outcome.message);
     active.error_message = Set(outcome.error_message);
+    active.coverage = Set(coverage_json(&outcome.coverage));
     active.completed_at = Set(Some(Utc::now()));
     apply(counters, &mut active);
     let row = active.update(&txn).await?;
