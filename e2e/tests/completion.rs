@@ -101,6 +101,11 @@ async fn import_completes_through_the_pipeline_and_a_bad_file_leaves_nothing() {
         .expect("read")
         .expect("row");
     assert!(row.findings_at.is_some(), "findings stored at completion");
+    // What the document's scan probed (its scaninfo) is recorded.
+    assert_eq!(
+        row.coverage.as_deref(),
+        Some(r#"{"tcp":"1-1000","udp":null}"#)
+    );
     // The document is kept as the scan's raw XML, byte for byte.
     let files = app
         .gql(

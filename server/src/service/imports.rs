@@ -14,6 +14,7 @@ use entity::scan;
 
 use crate::domain::artifact::{self, Artifact};
 use crate::domain::auth::{Actor, Role};
+use crate::domain::changes::Coverage;
 use crate::domain::config::{self as scan_config, ScanConfig};
 use crate::domain::status::ScanStatus;
 use crate::error::{AppError, AppResult};
@@ -52,7 +53,7 @@ struct Header {
 enum Piece {
     Start(Header),
     Ips { site: String, ips: Vec<NewIp> },
-    End(Option<i64>),
+    End(Option<i64>, Coverage),
 }
 
 type Pieces = mpsc::Sender<Result<Piece, ParseError>>;
@@ -67,6 +68,7 @@ fn read<R: BufRead>(input: R, config: Option<&ScanConfig>, tx: &Pieces) -> Resul
     let mut batch = Findings::default();
     let mut discovery = true;
     let mut end = None;
+    let mut coverage = Coverage::default();
     let flush = |batch: &mut Findings, discovery: bool| {
         let found = std::mem::take(batch);
         assemble(config, &found, discovery, IMPORT_SITE)
@@ -107,11 +109,17 @@ fn read<R: BufRead>(input: R, config: Option<&ScanConfig>, tx: &Pieces) -> Resul
                 }
             }
             Event::RunStats(stats) => end = stats.finished,
+            // What the document's scans probed (a list that is not one is left out).
+            Event::ScanInfo(info) => {
+                if let Some(list) = &info.services {
+                    let _ = coverage.add(info.protocol.as_str(), list);
+                }
+            }
             _ => {}
         }
     }
     if flush(&mut batch, discovery) {
-        send(Piece::End(end));
+        send(Piece::End(end, coverage));
     }
     Ok(())
 }
@@ -201,7 +209,7 @@ pub async fn import_xml<R: BufRead + Send + 'static>(
         let end = loop {
             match next().await? {
                 Piece::Ips { site, ips } => staged.write(&site, &ips).await?,
-                Piece::End(end) => break end,
+                Piece::End(end, coverage) => break (end, coverage),
                 Piece::Start(_) => {}
             }
         };
@@ -216,8 +224,8 @@ pub async fn import_xml<R: BufRead + Send + 'static>(
         Ok::<_, AppError>(end)
     }
     .await;
-    let end = match stored {
-        Ok(end) => end,
+    let (end, coverage) = match stored {
+        Ok(ended) => ended,
         Err(e) => {
             if let Err(cleanup) = staged.discard().await {
                 tracing::error!(error = ?cleanup, "removing a failed import's rows failed");
@@ -226,7 +234,7 @@ pub async fn import_xml<R: BufRead + Send + 'static>(
         }
     };
     let scan_id = staged.scan_id();
-    staged.finish(at(end).unwrap_or(now)).await?;
+    staged.finish(at(end).unwrap_or(now), &coverage).await?;
     let row = completion::complete(db, data_dir, expiry_days, scan_id)
         .await?
         .ok_or(AppError::NotFound("scan"))?;
@@ -261,7 +269,7 @@ mod tests {
         let xml = include_str!("../../../nmap-parser/tests/data/nmap_sV_root.xml");
         let pieces = pieces(xml).expect("parses");
         assert!(matches!(&pieces[0], Piece::Start(h) if h.args.is_some()));
-        assert!(matches!(pieces.last(), Some(Piece::End(Some(_)))));
+        assert!(matches!(pieces.last(), Some(Piece::End(Some(_), _))));
         let open = pieces
             .iter()
             .filter_map(|p| match p {

@@ -156,11 +156,16 @@ impl StagedScan {
         Ok(())
     }
 
-    /// Sets the counters and the completion time; the scan stays RUNNING (phase `finishing`)
-    /// for the completion pipeline.
-    pub async fn finish(self, completed_at: DateTime<Utc>) -> AppResult<scan::Model> {
+    /// Sets the counters, what the document's scans probed and the completion time; the scan
+    /// stays RUNNING (phase `finishing`) for the completion pipeline.
+    pub async fn finish(
+        self,
+        completed_at: DateTime<Utc>,
+        coverage: &crate::domain::changes::Coverage,
+    ) -> AppResult<scan::Model> {
         let mut active: scan::ActiveModel = self.row.into();
         active.completed_at = Set(Some(completed_at));
+        active.coverage = Set(coverage_json(coverage));
         active.phase = Set(ScanPhase::Finishing.as_str().to_owned());
         apply(self.writer.counters(), &mut active);
         Ok(active.update(&self.db).await?)
