@@ -70,7 +70,7 @@ async fn queued_without_job(app: &TestApp, target: std::net::SocketAddr) -> i32 
     )
     .await
     .expect("scan stored");
-    row.id
+    row.scan.id
 }
 
 async fn a_queued_scan_without_a_job_is_pushed_by_the_sweep_and_runs_once(backend: Backend) {

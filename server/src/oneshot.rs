@@ -74,7 +74,7 @@ pub async fn run(
         crate::jobs::queue::JobQueue::new(&db, &settings.jobs, crate::jobs::queue::QUEUE),
     );
     runner.start_worker().await.map_err(AppError::into_cli)?;
-    let scan = scans::start(
+    let started = scans::start(
         &db,
         &system,
         StartRequest {
@@ -86,7 +86,8 @@ pub async fn run(
     )
     .await
     .map_err(AppError::into_cli)?;
-    runner.enqueue(&scan).await;
+    runner.enqueue(&started).await;
+    let scan = started.scan;
     println!("scan \"{}\" started", scan.title);
 
     let mut last_line = String::new();

@@ -69,6 +69,13 @@ pub fn chunk_xml_name(file: &str, chunk: i32) -> String {
     format!("nmap/{file}.{chunk}.xml")
 }
 
+/// The name a screenshot of scan `from` takes under scan `to` (a chunk's, merged into its
+/// scan); `None` for a name that is not under `from`'s screenshots.
+pub fn moved_screenshot(name: &str, from: i32, to: i32) -> Option<String> {
+    name.strip_prefix(&format!("screenshots/{from}/"))
+        .map(|file| format!("screenshots/{to}/{file}"))
+}
+
 /// The raw XML file a name stands for, and its chunk (`nmap/tcp.3.xml`: `("tcp", Some(3))`).
 pub fn xml_file(name: &str) -> Option<(&'static str, Option<u32>)> {
     let rest = name.strip_prefix("nmap/")?.strip_suffix(".xml")?;

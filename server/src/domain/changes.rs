@@ -126,12 +126,24 @@ impl Coverage {
             "udp" => &mut self.udp,
             _ => return Ok(()),
         };
-        let text = match slot {
-            Some(list) => format!("{list},{services}"),
-            None => services.to_owned(),
-        };
-        *slot = Some(PortList::parse(&text)?);
+        let list = PortList::parse(services)?;
+        *slot = Some(match slot.take() {
+            Some(had) => had.union(&list),
+            None => list,
+        });
         Ok(())
+    }
+
+    /// Adds what another scan probed (a chunk's, to its scan's).
+    pub fn union(&mut self, other: &Coverage) {
+        for (mine, theirs) in [(&mut self.tcp, &other.tcp), (&mut self.udp, &other.udp)] {
+            if let Some(theirs) = theirs {
+                *mine = Some(match mine.take() {
+                    Some(had) => had.union(theirs),
+                    None => theirs.clone(),
+                });
+            }
+        }
     }
 
     pub fn covers(&self, protocol: &str, port: u16) -> bool {
@@ -541,6 +553,13 @@ mod tests {
         assert!(c.covers("tcp", 5) && c.covers("tcp", 8080) && !c.covers("tcp", 2));
         assert!(!c.covers("udp", 53), "UDP was not probed");
         assert!(c.add("tcp", "not ports").is_err());
+        let mut chunks = Coverage::default();
+        chunks.union(&c);
+        chunks.union(&Coverage {
+            tcp: Some(PortList::parse("2").expect("ports")),
+            udp: Some(PortList::parse("53").expect("ports")),
+        });
+        assert!(chunks.covers("tcp", 2) && chunks.covers("tcp", 8080) && chunks.covers("udp", 53));
         let text = serde_json::to_string(&c).expect("json");
         assert_eq!(text, r#"{"tcp":"1,3-7,9,8080","udp":null}"#);
         assert_eq!(serde_json::from_str::<Coverage>(&text).expect("back"), c);

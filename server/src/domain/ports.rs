@@ -28,6 +28,11 @@ impl PortList {
             }
             ranges.push((lo, hi));
         }
+        Ok(Self::normalised(ranges))
+    }
+
+    /// Sorted, with overlapping and adjacent ranges merged.
+    fn normalised(mut ranges: Vec<(u16, u16)>) -> Self {
         ranges.sort_unstable();
         let mut merged: Vec<(u16, u16)> = Vec::with_capacity(ranges.len());
         for (lo, hi) in ranges {
@@ -36,7 +41,12 @@ impl PortList {
                 _ => merged.push((lo, hi)),
             }
         }
-        Ok(Self(merged))
+        Self(merged)
+    }
+
+    /// The ports of both lists.
+    pub fn union(&self, other: &PortList) -> PortList {
+        Self::normalised(self.0.iter().chain(&other.0).copied().collect())
     }
 
     pub fn ranges(&self) -> &[(u16, u16)] {

@@ -296,7 +296,8 @@ impl AgentHub {
                     }
                     let lease = row.lease.clone().unwrap_or_default();
                     tracing::info!(scan_id, run = row.attempt, agent = %link.agent.name, "scan claimed for an agent");
-                    let control = runner.track_remote(scan_id, &lease, &link.agent.name);
+                    let control =
+                        runner.track_remote(scan_id, &lease, &link.agent.name, row.parent_id);
                     runner.publish(&row);
                     self.attach(link, scan_id, control.clone());
                     link.send(ServerMessage::Run {
@@ -340,6 +341,7 @@ impl AgentHub {
                     self.runner.bus(),
                     scan_id,
                     &lease,
+                    control.parent(),
                     report,
                 )
                 .await

@@ -85,6 +85,8 @@ pub struct JobControl {
     lease: String,
     /// The agent running it, when it runs on an agent (this process only relays it).
     agent: Option<String>,
+    /// The scan a chunk belongs to (its progress is shown there).
+    parent: Option<i32>,
     stop: CancellationToken,
     reason: Mutex<Option<StopReason>>,
     done: CancellationToken,
@@ -99,6 +101,7 @@ impl JobControl {
         Self {
             lease,
             agent,
+            parent: None,
             stop: CancellationToken::new(),
             reason: Mutex::new(None),
             done: CancellationToken::new(),
@@ -113,6 +116,18 @@ impl JobControl {
     /// The agent running it, when it runs on an agent.
     pub fn agent(&self) -> Option<&str> {
         self.agent.as_deref()
+    }
+
+    /// The run of a chunk of scan `parent` (`None`: of a scan of its own).
+    #[must_use]
+    pub fn of_chunk_of(mut self, parent: Option<i32>) -> Self {
+        self.parent = parent;
+        self
+    }
+
+    /// The scan a chunk belongs to.
+    pub fn parent(&self) -> Option<i32> {
+        self.parent
     }
 
     /// Marks the run ended (its outcome is stored, or it was handed off).
@@ -289,25 +304,19 @@ impl Runner {
         &self.inner.bus
     }
 
-    /// Publishes a newly queued scan and pushes its job (a chunked scan: its chunks' jobs).
+    /// Publishes a newly started scan and pushes its job (a chunked scan: its chunks' jobs).
     /// A failed push is logged, not returned: the scan is stored, and a worker's sweep pushes
     /// its job later.
-    pub async fn enqueue(&self, row: &scan::Model) {
-        self.publish(row);
-        let ids = if row.chunk_count.is_some() {
-            match crate::service::chunks::list(&self.inner.db, &Actor::system(), row.id).await {
-                Ok(chunks) => chunks.into_iter().map(|c| c.id).collect(),
-                Err(e) => {
-                    tracing::warn!(scan_id = row.id, error = ?e, "could not read the scan's chunks; the sweep pushes their jobs");
-                    Vec::new()
-                }
-            }
+    pub async fn enqueue(&self, started: &scans::Started) {
+        self.publish(&started.scan);
+        let runs = if started.chunks.is_empty() {
+            std::slice::from_ref(&started.scan)
         } else {
-            vec![row.id]
+            started.chunks.as_slice()
         };
-        for id in ids {
-            if let Err(e) = self.push(id, row.pool.as_deref()).await {
-                tracing::warn!(scan_id = id, error = ?e, "could not push the scan's job; the sweep will");
+        for run in runs {
+            if let Err(e) = self.push(run.id, run.pool.as_deref()).await {
+                tracing::warn!(scan_id = run.id, error = ?e, "could not push the scan's job; the sweep will");
             }
         }
     }
@@ -624,7 +633,9 @@ impl Runner {
     /// Runs a claimed scan on this process' tracker (the run outlives the job handler that
     /// started it: a job engine hiccup never kills a scan).
     async fn spawn_run(&self, row: scan::Model) -> Arc<JobControl> {
-        let control = Arc::new(JobControl::new(row.lease.clone().unwrap_or_default()));
+        let control = Arc::new(
+            JobControl::new(row.lease.clone().unwrap_or_default()).of_chunk_of(row.parent_id),
+        );
         self.lock_jobs().insert(row.id, control.clone());
         self.publish(&row);
         if row.attempt > 1 {
@@ -722,8 +733,15 @@ impl Runner {
 
     /// Tracks a run that an agent performs under `lease`: the keeper renews its lease and
     /// stops it on a cancel request, like a run of this process.
-    pub(crate) fn track_remote(&self, scan_id: i32, lease: &str, agent: &str) -> Arc<JobControl> {
-        let control = Arc::new(JobControl::of(lease.to_owned(), Some(agent.to_owned())));
+    pub(crate) fn track_remote(
+        &self,
+        scan_id: i32,
+        lease: &str,
+        agent: &str,
+        parent: Option<i32>,
+    ) -> Arc<JobControl> {
+        let control =
+            Arc::new(JobControl::of(lease.to_owned(), Some(agent.to_owned())).of_chunk_of(parent));
         self.lock_jobs().insert(scan_id, control.clone());
         control
     }
@@ -748,10 +766,11 @@ impl Runner {
             .filter(scan::Column::Id.eq(scan_id))
             .filter(scan::Column::Status.eq(ScanStatus::Running.as_str()))
             .filter(scan::Column::Lease.eq(lease))
-            .exec(&self.inner.db)
-            .await?
-            .rows_affected;
-        Ok((renewed == 1).then(|| self.track_remote(scan_id, lease, agent)))
+            .exec_with_returning(&self.inner.db)
+            .await?;
+        Ok(renewed
+            .first()
+            .map(|row| self.track_remote(scan_id, lease, agent, row.parent_id)))
     }
 
     /// An agent's run ended (its outcome stored, or refused): no longer tracked.

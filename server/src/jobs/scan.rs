@@ -110,22 +110,33 @@ pub struct RowReporter<'a> {
     pub bus: &'a EventBus,
     pub scan_id: i32,
     pub lease: &'a str,
+    /// The scan a chunk belongs to.
+    pub parent: Option<i32>,
 }
 
 impl Reporter for RowReporter<'_> {
     async fn progress(&self, report: ProgressReport) -> AppResult<bool> {
-        store_progress(self.db, self.bus, self.scan_id, self.lease, report).await
+        store_progress(
+            self.db,
+            self.bus,
+            self.scan_id,
+            self.lease,
+            self.parent,
+            report,
+        )
+        .await
     }
 }
 
 /// Writes a run's progress to its scan row, conditional on its lease, and publishes it (a
-/// chunk's: its parent's, from all its chunks); `false` (nothing written) when the lease is no
-/// longer the scan's.
+/// chunk of scan `parent`: the parent's progress, from all its chunks); `false` (nothing
+/// written) when the lease is no longer the scan's.
 pub async fn store_progress(
     db: &DatabaseConnection,
     bus: &EventBus,
     scan_id: i32,
     lease: &str,
+    parent: Option<i32>,
     report: ProgressReport,
 ) -> AppResult<bool> {
     let mut update = scan::Entity::update_many()
@@ -143,10 +154,10 @@ pub async fn store_progress(
             Expr::value(command_lines_json(lines)),
         );
     }
-    let Some(row) = update.exec_with_returning(db).await?.into_iter().next() else {
+    if update.exec(db).await?.rows_affected == 0 {
         return Ok(false);
-    };
-    if let Some(parent) = row.parent_id {
+    }
+    if let Some(parent) = parent {
         if let Some(parent) = crate::service::chunks::progress(db, parent).await? {
             bus.publish(ScanEvent::from_row(&parent));
         }
@@ -173,6 +184,7 @@ pub async fn run(ctx: JobContext, row: scan::Model) -> Option<i32> {
         bus: &ctx.bus,
         scan_id: row.id,
         lease: ctx.control.lease(),
+        parent: row.parent_id,
     };
     let env = RunEnv {
         settings: &ctx.settings,

@@ -14,14 +14,15 @@ use std::io::Write;
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use entity::{scan, scan_artifact};
 
 use crate::domain::artifact;
 use crate::domain::auth::{Actor, Role};
+use crate::domain::changes::Coverage;
 use crate::domain::chunks;
 use crate::domain::config::{self as scan_config, ScanConfig};
 use crate::domain::status::{ScanPhase, ScanStatus};
@@ -149,8 +150,16 @@ pub async fn progress(db: &DatabaseConnection, parent_id: i32) -> AppResult<Opti
     let waiting = chunks.iter().filter(is(ScanStatus::Queued)).count();
     let running = chunks.iter().filter(is(ScanStatus::Running)).count();
     let done = count - waiting - running;
+    // An ended chunk (however it ended) is all done.
+    let percent_of = |c: &(String, f64, i32, i32)| {
+        if ScanStatus::parse(&c.0).is_none_or(ScanStatus::is_terminal) {
+            100.0
+        } else {
+            c.1
+        }
+    };
     #[allow(clippy::cast_precision_loss)]
-    let percent = chunks.iter().map(|c| c.1).sum::<f64>() / count as f64;
+    let percent = chunks.iter().map(percent_of).sum::<f64>() / count as f64;
     let updated = scan::Entity::update_many()
         .col_expr(scan::Column::Percent, Expr::value(percent))
         .col_expr(
@@ -163,7 +172,7 @@ pub async fn progress(db: &DatabaseConnection, parent_id: i32) -> AppResult<Opti
         )
         .col_expr(
             scan::Column::Message,
-            Expr::value(format!("{done} of {count} chunks done, {running} running")),
+            Expr::value(progress_message(done, count, running)),
         )
         .filter(scan::Column::Id.eq(parent_id))
         .filter(scan::Column::Status.eq(ScanStatus::Running.as_str()))
@@ -171,6 +180,11 @@ pub async fn progress(db: &DatabaseConnection, parent_id: i32) -> AppResult<Opti
         .exec_with_returning(db)
         .await?;
     Ok(updated.into_iter().next())
+}
+
+/// A running parent's message.
+pub fn progress_message(done: usize, count: usize, running: usize) -> String {
+    format!("{done} of {count} chunks done, {running} running")
 }
 
 /// What [`merge`] did.
@@ -227,17 +241,18 @@ pub async fn merge(
                 // Ended without running (cancelled while queued, or lost).
                 None => Vec::new(),
             };
-        let from = format!("screenshots/{}/", chunk.id);
         for service in sites
             .iter_mut()
             .flat_map(|s| &mut s.ips)
             .flat_map(|ip| &mut ip.ports)
             .filter_map(|p| p.service.as_mut())
         {
-            if let Some(path) = &service.screenshot_path
-                && let Some(file) = path.strip_prefix(&from)
+            if let Some(moved) = service
+                .screenshot_path
+                .as_deref()
+                .and_then(|path| artifact::moved_screenshot(path, chunk.id, parent_id))
             {
-                service.screenshot_path = Some(format!("screenshots/{parent_id}/{file}"));
+                service.screenshot_path = Some(moved);
             }
         }
         parts.push(sites);
@@ -302,20 +317,12 @@ pub async fn merge(
     ));
     super::results::apply(Counters::of(&sites), &mut active);
     // What the chunks probed together.
-    let mut coverage = crate::domain::changes::Coverage::default();
-    for chunk in &chunks {
-        let Some(c) = chunk
-            .coverage
-            .as_deref()
-            .and_then(|c| serde_json::from_str::<crate::domain::changes::Coverage>(c).ok())
-        else {
-            continue;
-        };
-        for (protocol, list) in [("tcp", c.tcp), ("udp", c.udp)] {
-            if let Some(list) = list {
-                let _ = coverage.add(protocol, &list.to_string());
-            }
-        }
+    let mut coverage = Coverage::default();
+    for c in chunks
+        .iter()
+        .filter_map(|c| serde_json::from_str::<Coverage>(c.coverage.as_deref()?).ok())
+    {
+        coverage.union(&c);
     }
     active.coverage = Set(super::results::coverage_json(&coverage));
     let row = active.update(&txn).await?;
@@ -347,11 +354,12 @@ async fn move_files<C: ConnectionTrait>(
         for (id, name) in files {
             let renamed = match artifact::kind_of(chunk.id, &name) {
                 Some(artifact::Kind::NmapXml(file)) => artifact::chunk_xml_name(file, number),
-                Some(artifact::Kind::Screenshot) => name.replacen(
-                    &format!("screenshots/{}/", chunk.id),
-                    &format!("screenshots/{parent_id}/"),
-                    1,
-                ),
+                Some(artifact::Kind::Screenshot) => {
+                    match artifact::moved_screenshot(&name, chunk.id, parent_id) {
+                        Some(moved) => moved,
+                        None => continue,
+                    }
+                }
                 None => continue,
             };
             scan_artifact::Entity::update_many()
@@ -368,22 +376,16 @@ async fn move_files<C: ConnectionTrait>(
 /// Cancels the chunks of a parent for `by`: the queued ones end CANCELLED at once, the running
 /// ones get a cancel request (honoured by whoever runs them). Returns the running chunks' ids.
 pub async fn cancel(db: &DatabaseConnection, parent_id: i32, by: &str) -> AppResult<Vec<i32>> {
-    scan::Entity::update_many()
-        .col_expr(
-            scan::Column::Status,
-            Expr::value(ScanStatus::Cancelled.as_str()),
-        )
-        .col_expr(scan::Column::Phase, Expr::value(ScanPhase::Done.as_str()))
-        .col_expr(scan::Column::CompletedAt, Expr::value(Utc::now()))
-        .col_expr(scan::Column::Percent, Expr::value(100.0))
-        .col_expr(
-            scan::Column::Message,
-            Expr::value(format!("cancelled by {by}")),
-        )
-        .filter(scan::Column::ParentId.eq(parent_id))
-        .filter(scan::Column::Status.eq(ScanStatus::Queued.as_str()))
-        .exec(db)
-        .await?;
+    super::scans::end_where(
+        db,
+        None,
+        ScanStatus::Queued,
+        ScanStatus::Cancelled,
+        Some(format!("cancelled by {by}")),
+        None,
+        Condition::all().add(scan::Column::ParentId.eq(parent_id)),
+    )
+    .await?;
     let running = scan::Entity::update_many()
         .col_expr(scan::Column::CancelRequestedBy, Expr::value(by.to_owned()))
         .filter(scan::Column::ParentId.eq(parent_id))

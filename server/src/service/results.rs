@@ -263,7 +263,6 @@ pub async fn finish(
     if chunk {
         active.status = Set(outcome.status.as_str().to_owned());
         active.phase = Set(ScanPhase::Done.as_str().to_owned());
-        active.percent = Set(100.0);
     } else if outcome.status == ScanStatus::Completed {
         // COMPLETED is set by the completion pipeline, after findings and reports.
         active.phase = Set(ScanPhase::Finishing.as_str().to_owned());

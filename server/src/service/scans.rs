@@ -42,7 +42,7 @@ pub async fn start(
     db: &DatabaseConnection,
     actor: &Actor,
     req: StartRequest,
-) -> AppResult<scan::Model> {
+) -> AppResult<Started> {
     actor.require(Role::Operator)?;
     let title = clean_title(req.title.as_deref())?;
     let (config_id, yaml) = match (req.config_id, req.targets) {
@@ -85,7 +85,7 @@ pub async fn start(
             ScanStatus::Running,
             ScanPhase::Chunks,
             Some(Utc::now()),
-            Some(format!("0 of {} chunks done, 0 running", c.len())),
+            Some(chunks::progress_message(0, c.len(), 0)),
         ),
         None => (
             ScanStatus::Queued,
@@ -117,9 +117,10 @@ pub async fn start(
     };
     results::apply(Counters::default(), &mut row);
     let row = row.insert(&txn).await?;
-    if let Some(configs) = &chunks {
-        chunks::insert(&txn, &row, configs).await?;
-    }
+    let chunks = match &chunks {
+        Some(configs) => chunks::insert(&txn, &row, configs).await?,
+        None => Vec::new(),
+    };
     audit::record(
         &txn,
         actor,
@@ -133,7 +134,15 @@ pub async fn start(
     )
     .await?;
     txn.commit().await?;
-    Ok(row)
+    Ok(Started { scan: row, chunks })
+}
+
+/// A scan just stored by [`start`], and its chunks when it runs in chunks (their jobs are
+/// the ones to push).
+#[derive(Debug)]
+pub struct Started {
+    pub scan: scan::Model,
+    pub chunks: Vec<scan::Model>,
 }
 
 /// The config of an ad-hoc scan, written as a document of the config format so it is

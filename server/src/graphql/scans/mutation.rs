@@ -52,9 +52,9 @@ impl ScanMutation {
             title: input.title,
             run_here: false,
         };
-        let row = scans::start(ctx.db(), ctx.actor()?, req).await?;
-        runner(ctx).enqueue(&row).await;
-        Ok(Scan(row))
+        let started = scans::start(ctx.db(), ctx.actor()?, req).await?;
+        runner(ctx).enqueue(&started).await;
+        Ok(Scan(started.scan))
     }
 
     /// Cancels a queued or running scan; a running one has stopped when this returns
