@@ -59,9 +59,10 @@ tools: ## wasm32 target, trunk, wasm-bindgen-cli and binaryen (project-local), p
 	@$(TOOLS)/node_modules/.bin/wasm-opt --version 2>/dev/null | grep -q "version 132" || \
 		npm install --prefix $(TOOLS) --no-audit --no-fund --silent binaryen@$(BINARYEN_VERSION)
 
-nmap: ## nmap (scans), openssl (weak-TLS test server) and Chromium (screenshots) from Debian when root
+nmap: ## nmap (scans), ndiff (parity test), openssl (weak-TLS test server) and Chromium (screenshots) from Debian when root
 	@missing=""; \
 	command -v nmap >/dev/null || missing="$$missing nmap"; \
+	command -v ndiff >/dev/null || missing="$$missing ndiff"; \
 	command -v openssl >/dev/null || missing="$$missing openssl"; \
 	command -v chromium >/dev/null || missing="$$missing chromium chromium-driver"; \
 	if [ -n "$$missing" ]; then \

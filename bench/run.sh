@@ -2,7 +2,8 @@
 # `make bench`: parser (criterion), import (ours vs the floor vs python-libnmap + sqlite3, and
 # peak memory), a 256-address loopback scan (through the API vs the best nmap command), and the
 # fan-out of progress events to idle subscriptions (relayed over PostgreSQL vs in process), and a
-# /20 scan whole vs in chunks over one and two workers.
+# /20 scan whole vs in chunks over one and two workers, and the history: tracking cost on an
+# import, the diff of two stored 10,000-host scans vs ndiff, hosts(filter) over 100,000 hosts.
 # Figures go to docs/BENCHMARKS.md by hand, with the machine and versions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,6 +38,9 @@ print(f"storing / floor = {f(v['storing_s']) / f(v['floor_s']):.2f}x (the rest, 
 print(f"peak memory of a CLI import = {int(v['cli_peak_rss_kb']) / 1024:.0f} MiB for a {int(v['bytes']) / 2**20:.1f} MiB file "
       f"({int(v['cli_peak_rss_kb']) * 1024 / int(v['bytes']):.2f}x)")
 PY
+
+echo "== history: tracking cost on a 10,000-host import, diff vs ndiff, hosts(filter) on 100,000 hosts"
+"$TARGET/release/examples/bench_history" "$OUT" | tee "$OUT/history.txt"
 
 echo "== core: pages, write lock, streamed upload"
 command -v wrk >/dev/null || { [ "$(id -u)" = 0 ] && apt-get install -y -q wrk >/dev/null 2>&1; } || true

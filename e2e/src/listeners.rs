@@ -14,12 +14,16 @@ use tokio::task::JoinHandle;
 pub const HTTP_TITLE: &str = "SneakyScanner lab page";
 /// The banner of [`Kind::Banner`]: nmap recognises it as OpenSSH.
 pub const SSH_BANNER: &str = "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n";
+/// The banner of [`Kind::NewerBanner`]: the same service, a later version.
+pub const SSH_BANNER_NEWER: &str = "SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13\r\n";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Http,
     Https,
     Banner,
+    /// [`SSH_BANNER_NEWER`]: what [`Kind::Banner`] becomes after an upgrade.
+    NewerBanner,
     Silent,
     /// `openssl s_server`: see [`start_weak_tls`].
     WeakTls,
@@ -90,9 +94,14 @@ fn serve(listener: TcpListener, kind: Kind) -> Listener {
                             serve_http(s).await;
                         }
                     }
-                    Kind::Banner => {
+                    Kind::Banner | Kind::NewerBanner => {
+                        let banner = if kind == Kind::Banner {
+                            SSH_BANNER
+                        } else {
+                            SSH_BANNER_NEWER
+                        };
                         let mut stream = stream;
-                        let _ = stream.write_all(SSH_BANNER.as_bytes()).await;
+                        let _ = stream.write_all(banner.as_bytes()).await;
                         let mut buf = [0u8; 1024];
                         let _ = stream.read(&mut buf).await;
                     }
@@ -337,8 +346,18 @@ pub async fn reachable(addr: SocketAddr) -> bool {
     TcpStream::connect(addr).await.is_ok()
 }
 
-/// Starts a listener of `kind` on a given address and port.
+/// Starts a listener of `kind` on a given address and port (retrying for a while: a listener
+/// just dropped there lets go of the port when its task is dropped, a moment later).
 pub async fn start_on(addr: SocketAddr, kind: Kind) -> Listener {
-    let listener = TcpListener::bind(addr).await.expect("bind test listener");
-    serve(listener, kind)
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match TcpListener::bind(addr).await {
+            Ok(listener) => return serve(listener, kind),
+            Err(e) if std::time::Instant::now() < deadline => {
+                let _ = e;
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("bind test listener on {addr}: {e}"),
+        }
+    }
 }

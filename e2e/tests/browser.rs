@@ -843,6 +843,8 @@ scan:
 
     // A scan's own page while it runs: the live panel (scanProgress), then the results,
     // without a reload.
+    // The expected port that was missing opens before this scan (its change since the last).
+    let opened = listeners::start_on(std::net::SocketAddr::new(host, closed), Kind::Http).await;
     let third = app.start_config_scan(&admin, &config_id).await;
     b.find(&format!("tr[data-scan-id='{third}'] a"))
         .await
@@ -864,6 +866,80 @@ scan:
         json!("still here"),
         "results appeared without a reload"
     );
+    // What changed (issue 13): the port that opened is this scan's change since its
+    // baseline, the diff page says the same, the host's page draws its ports over time and
+    // takes tags, the dashboard lists the last day's changes, certificates have a page.
+    drop(opened);
+    b.text_of("#changes-title", &format!("Changes since #{second}"))
+        .await;
+    b.text_of(".changes", "port opened").await;
+    b.text_of(".changes", "drift resolved").await;
+    b.js(
+        "document.querySelector('#changes-title').scrollIntoView();",
+        vec![],
+    )
+    .await;
+    b.shot("18-scan-changes").await;
+    b.find("a[href^='/diff?base=']")
+        .await
+        .click()
+        .await
+        .expect("open the diff");
+    b.text_of("h1", "Compare scans").await;
+    b.text_of(".diff", "port opened").await;
+    b.text_of(".stats", "Ports opened").await;
+    assert_eq!(b.path().await, "/diff");
+    b.shot("19-diff").await;
+    b.nav("/hosts").await;
+    b.fill("#host-filter", &host.to_string()).await;
+    b.button("Search").await.click().await.expect("search");
+    b.find("table.hosts tbody tr:only-child a[href^='/hosts/']")
+        .await
+        .click()
+        .await
+        .expect("open host");
+    b.text_of("h1", &format!("Host {host}")).await;
+    b.find(".timeline .bar.open").await;
+    assert!(
+        b.count(".timeline-row").await >= 3,
+        "one timeline row per port seen"
+    );
+    b.text_of(".changes", "new host").await;
+    b.fill("#host-tags", "lab, web").await;
+    b.fill("#host-owner", "netops").await;
+    b.button("Save").await.click().await.expect("save host");
+    b.text_of(".facts", "netops").await;
+    b.text_of(".facts", "web").await;
+    b.js(
+        "document.querySelector('#host-ports-title').scrollIntoView();",
+        vec![],
+    )
+    .await;
+    b.shot("20-host").await;
+    b.nav("/").await;
+    b.text_of("#recent-changes-title", "What changed").await;
+    b.text_of(".changes", "port opened").await;
+    let ssl = std::fs::read_to_string(workspace().join("nmap-parser/tests/data/nmap_ssl_root.xml"))
+        .expect("ssl sample");
+    let res = admin
+        .post(format!("{}/api/imports", app.base))
+        .header("Content-Type", "application/xml")
+        .body(ssl)
+        .send()
+        .await
+        .expect("import");
+    assert_eq!(res.status().as_u16(), 201);
+    b.nav("/certificates").await;
+    b.find("table.certificates tbody tr").await;
+    b.shot("21-certificates").await;
+    b.nav("/scans").await;
+    b.find(&format!("tr[data-scan-id='{third}'] a"))
+        .await
+        .click()
+        .await
+        .expect("back to the scan");
+    b.text_of(".page-head [data-status]", "COMPLETED").await;
+
     // Delete it from its page: asks first, then back to the list without it.
     b.button("Delete").await.click().await.expect("delete");
     b.button("Yes, delete")

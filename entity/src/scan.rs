@@ -59,6 +59,10 @@ pub struct Model {
     /// The ports the scan probed per protocol (JSON `{"tcp": "1-1000", "udp": null}`, from
     /// nmap's `<scaninfo>`); `None`: not recorded.
     pub coverage: Option<String>,
+    /// When the scan's change events and host history were recorded (once, on completion).
+    pub history_at: Option<DateTimeUtc>,
+    /// The latest earlier scan that observed any of this scan's hosts (its baseline).
+    pub baseline_id: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

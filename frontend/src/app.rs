@@ -8,9 +8,13 @@ use crate::components::error_box::ErrorBox;
 use crate::components::header::Header;
 use crate::pages::agents::AgentsPage;
 use crate::pages::api_keys::ApiKeysPage;
+use crate::pages::certificates::CertificatesPage;
 use crate::pages::config_edit::ConfigEditPage;
 use crate::pages::configs::ConfigsPage;
 use crate::pages::dashboard::DashboardPage;
+use crate::pages::diff::DiffPage;
+use crate::pages::host_detail::HostDetailPage;
+use crate::pages::hosts::HostsPage;
 use crate::pages::import::ImportPage;
 use crate::pages::login::LoginPage;
 use crate::pages::not_found::NotFoundPage;
@@ -127,6 +131,10 @@ fn page(route: Route) -> AnyView {
         Route::Workers => view! { <WorkersPage /> }.into_any(),
         Route::Agents => view! { <AgentsPage /> }.into_any(),
         Route::Settings => view! { <SettingsPage /> }.into_any(),
+        Route::Hosts => view! { <HostsPage /> }.into_any(),
+        Route::Host(id) => view! { <HostDetailPage id=id /> }.into_any(),
+        Route::Certificates => view! { <CertificatesPage /> }.into_any(),
+        Route::Diff { base, head } => view! { <DiffPage base=base head=head /> }.into_any(),
         Route::NotFound(path) => view! { <NotFoundPage path=path /> }.into_any(),
     }
 }

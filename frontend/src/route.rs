@@ -18,6 +18,14 @@ pub enum Route {
     Workers,
     Agents,
     Settings,
+    Hosts,
+    Host(String),
+    Certificates,
+    /// Compare scans: `/diff?base=<id>&head=<id>` (either may be absent).
+    Diff {
+        base: Option<String>,
+        head: Option<String>,
+    },
     NotFound(String),
 }
 
@@ -25,10 +33,22 @@ fn is_id(s: &str) -> bool {
     !s.is_empty() && s.len() <= 19 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// A numeric parameter of a query string.
+fn query_id(query: &str, name: &str) -> Option<String> {
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+        .filter(|v| is_id(v))
+}
+
 impl Route {
-    /// The page for a path (query string and fragment ignored).
+    /// The page for a path (the query string is read by the pages that take one; the fragment
+    /// is ignored).
     pub fn parse(path: &str) -> Route {
-        let path = path.split(['?', '#']).next().unwrap_or("");
+        let path = path.split('#').next().unwrap_or("");
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
         let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
         match parts.as_slice() {
             [] => Route::Dashboard,
@@ -42,6 +62,13 @@ impl Route {
             ["workers"] => Route::Workers,
             ["agents"] => Route::Agents,
             ["settings"] => Route::Settings,
+            ["hosts"] => Route::Hosts,
+            ["hosts", id] if is_id(id) => Route::Host((*id).to_owned()),
+            ["certificates"] => Route::Certificates,
+            ["diff"] => Route::Diff {
+                base: query_id(query, "base"),
+                head: query_id(query, "head"),
+            },
             _ => Route::NotFound(path.to_owned()),
         }
     }
@@ -59,6 +86,20 @@ impl Route {
             Route::Workers => "/workers".to_owned(),
             Route::Agents => "/agents".to_owned(),
             Route::Settings => "/settings".to_owned(),
+            Route::Hosts => "/hosts".to_owned(),
+            Route::Host(id) => format!("/hosts/{id}"),
+            Route::Certificates => "/certificates".to_owned(),
+            Route::Diff { base, head } => {
+                let params: Vec<String> = [("base", base), ("head", head)]
+                    .into_iter()
+                    .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
+                    .collect();
+                if params.is_empty() {
+                    "/diff".to_owned()
+                } else {
+                    format!("/diff?{}", params.join("&"))
+                }
+            }
             Route::NotFound(path) => path.clone(),
         }
     }
@@ -77,6 +118,10 @@ impl Route {
             Route::Workers => "Workers".to_owned(),
             Route::Agents => "Agents".to_owned(),
             Route::Settings => "Settings".to_owned(),
+            Route::Hosts => "Hosts".to_owned(),
+            Route::Host(id) => format!("Host {id}"),
+            Route::Certificates => "Certificates".to_owned(),
+            Route::Diff { .. } => "Compare scans".to_owned(),
             Route::NotFound(_) => "Not found".to_owned(),
         };
         format!("{page} · SneakyScanner")
@@ -85,7 +130,8 @@ impl Route {
     /// The top-level section a page belongs to (for the navigation's current marker).
     pub fn section(&self) -> Route {
         match self {
-            Route::Scan(_) => Route::Scans,
+            Route::Scan(_) | Route::Diff { .. } => Route::Scans,
+            Route::Host(_) => Route::Hosts,
             Route::NewConfig | Route::Config(_) => Route::Configs,
             other => other.clone(),
         }
@@ -106,11 +152,11 @@ pub fn is_app_link(href: &str) -> bool {
 #[derive(Clone, Copy)]
 pub struct Router(pub RwSignal<Route>);
 
+/// The address bar's path and query string.
 fn current_path() -> String {
-    window()
-        .location()
-        .pathname()
-        .unwrap_or_else(|_| "/".to_owned())
+    let location = window().location();
+    let path = location.pathname().unwrap_or_else(|_| "/".to_owned());
+    format!("{path}{}", location.search().unwrap_or_default())
 }
 
 impl Router {
@@ -186,6 +232,21 @@ mod tests {
             Route::Workers,
             Route::Agents,
             Route::Settings,
+            Route::Hosts,
+            Route::Host("3".into()),
+            Route::Certificates,
+            Route::Diff {
+                base: None,
+                head: None,
+            },
+            Route::Diff {
+                base: Some("1".into()),
+                head: Some("2".into()),
+            },
+            Route::Diff {
+                base: None,
+                head: Some("2".into()),
+            },
         ] {
             assert_eq!(Route::parse(&route.href()), route);
         }

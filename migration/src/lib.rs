@@ -11,6 +11,7 @@ mod m20261203_000006_agents;
 mod m20261204_000007_artifacts;
 mod m20261205_000008_chunks;
 mod m20261205_000009_coverage;
+mod m20261206_000010_history;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000007_artifacts::Migration),
             Box::new(m20261205_000008_chunks::Migration),
             Box::new(m20261205_000009_coverage::Migration),
+            Box::new(m20261206_000010_history::Migration),
         ]
     }
 }

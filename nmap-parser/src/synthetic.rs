@@ -57,3 +57,44 @@ pub fn service_scan(hosts: usize) -> String {
     ));
     xml
 }
+
+/// A later scan of the same hosts as a [`service_scan`] document `first`: every 7th host's nginx
+/// upgraded, every 11th without its ssh port, every 13th with a new port 631 (for diff
+/// benchmarks and parity tests).
+pub fn changed_service_scan(first: &str) -> String {
+    let mut out = String::with_capacity(first.len() + (1 << 20));
+    for (i, part) in first.split("<host ").enumerate() {
+        if i == 0 {
+            out.push_str(part);
+            continue;
+        }
+        let n = i - 1;
+        let mut host = part.to_owned();
+        if n % 7 == 0 {
+            host = host.replace(
+                "product=\"nginx\" version=\"1.24.0\"",
+                "product=\"nginx\" version=\"1.26.2\"",
+            );
+        }
+        if n % 11 == 0
+            && let (Some(start), Some(end)) = (
+                host.find("<port protocol=\"tcp\" portid=\"22\">"),
+                host.find("<port protocol=\"tcp\" portid=\"80\">"),
+            )
+        {
+            host.replace_range(start..end, "");
+        }
+        if n % 13 == 0 {
+            host = host.replacen(
+                "</ports>",
+                "<port protocol=\"tcp\" portid=\"631\"><state state=\"open\" reason=\"syn-ack\" \
+                 reason_ttl=\"64\"/><service name=\"ipp\" product=\"CUPS\" version=\"2.4\" \
+                 method=\"probed\" conf=\"10\"/></port>\n</ports>",
+                1,
+            );
+        }
+        out.push_str("<host ");
+        out.push_str(&host);
+    }
+    out
+}

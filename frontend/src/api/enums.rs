@@ -118,6 +118,36 @@ api_enum! {
     }
 }
 
+api_enum! {
+    /// `enum ChangeKind` (DESIGN §13).
+    ChangeKind {
+        HostNew => ("HOST_NEW", "new host"),
+        HostUp => ("HOST_UP", "host up"),
+        HostDown => ("HOST_DOWN", "host down"),
+        HostnameChanged => ("HOSTNAME_CHANGED", "hostname changed"),
+        PortOpened => ("PORT_OPENED", "port opened"),
+        PortClosed => ("PORT_CLOSED", "port closed"),
+        PortStateChanged => ("PORT_STATE_CHANGED", "port state changed"),
+        ServiceChanged => ("SERVICE_CHANGED", "service changed"),
+        ScriptChanged => ("SCRIPT_CHANGED", "script output changed"),
+        HttpChanged => ("HTTP_CHANGED", "HTTP changed"),
+        CertChanged => ("CERT_CHANGED", "certificate changed"),
+        CertExpiring => ("CERT_EXPIRING", "certificate expiring"),
+        CertExpired => ("CERT_EXPIRED", "certificate expired"),
+        TlsVersionAdded => ("TLS_VERSION_ADDED", "TLS version added"),
+        TlsVersionRemoved => ("TLS_VERSION_REMOVED", "TLS version removed"),
+        UnexpectedPort => ("UNEXPECTED_PORT", "unexpected port"),
+        ExpectedPortMissing => ("EXPECTED_PORT_MISSING", "expected port missing"),
+        PingMismatch => ("PING_MISMATCH", "ping mismatch"),
+        DriftResolved => ("DRIFT_RESOLVED", "drift resolved"),
+        ScanCompleted => ("SCAN_COMPLETED", "scan completed"),
+        ScanFailed => ("SCAN_FAILED", "scan failed"),
+        ScheduleMissed => ("SCHEDULE_MISSED", "schedule missed"),
+        AgentOffline => ("AGENT_OFFLINE", "agent offline"),
+        AgentOnline => ("AGENT_ONLINE", "agent online"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

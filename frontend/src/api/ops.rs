@@ -7,7 +7,7 @@
 use graphql_client::GraphQLQuery;
 
 pub use super::enums::{
-    FindingCode, HostStatus, PortState, Protocol, ScanPhase, Severity, TlsGrade,
+    ChangeKind, FindingCode, HostStatus, PortState, Protocol, ScanPhase, Severity, TlsGrade,
 };
 pub use super::{Role, ScanStatus};
 
@@ -26,7 +26,7 @@ macro_rules! operation {
             variables_derives = "Clone",
             extern_enums(
                 "Role", "ScanStatus", "ScanPhase", "PortState", "Protocol", "HostStatus",
-                "TlsGrade", "FindingCode", "Severity"
+                "TlsGrade", "FindingCode", "Severity", "ChangeKind"
             ),
             skip_serializing_none
         )]
@@ -65,6 +65,16 @@ operation!(Workers, "graphql/admin.graphql");
 operation!(Agents, "graphql/admin.graphql");
 operation!(CreateAgent, "graphql/admin.graphql");
 operation!(RevokeAgent, "graphql/admin.graphql");
+
+operation!(Hosts, "graphql/history.graphql");
+operation!(HostDetail, "graphql/history.graphql");
+operation!(HostChanges, "graphql/history.graphql");
+operation!(UpdateHost, "graphql/history.graphql");
+operation!(Changes, "graphql/history.graphql");
+operation!(ScanChanges, "graphql/history.graphql");
+operation!(Certificates, "graphql/history.graphql");
+operation!(ScanDiff, "graphql/history.graphql");
+operation!(DiffChoices, "graphql/history.graphql");
 
 operation!(ScanUpdates, "graphql/subscriptions.graphql");
 operation!(ScanProgress, "graphql/subscriptions.graphql");

@@ -40,6 +40,8 @@ pub fn Header(user: User, session: RwSignal<Session>) -> impl IntoView {
         (Route::Dashboard, "Dashboard"),
         (Route::Scans, "Scans"),
         (Route::Configs, "Configs"),
+        (Route::Hosts, "Hosts"),
+        (Route::Certificates, "Certificates"),
     ];
     if user.role.can_operate() {
         links.push((Route::Import, "Import"));

@@ -1,3 +1,4 @@
+pub mod changes;
 pub mod confirm;
 pub mod error_box;
 pub mod header;

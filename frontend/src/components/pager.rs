@@ -32,6 +32,18 @@ macro_rules! loaded {
     }};
 }
 
+impl<T> Loaded<T> {
+    /// The same page with each row made another type.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Loaded<U> {
+        Loaded {
+            rows: self.rows.into_iter().map(f).collect(),
+            total: self.total,
+            has_next: self.has_next,
+            end_cursor: self.end_cursor,
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 pub struct Cursors {
     /// Cursors of the pages before the current one (`None` = the first page).

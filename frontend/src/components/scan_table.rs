@@ -153,7 +153,12 @@ pub fn ScanTable(
             let findings_class = if findings > 0 { "warn" } else { "" };
             view! {
                 <tr data-scan-id=id.clone()>
-                    <td><a href=Route::Scan(id.clone()).href()>{row.title}</a></td>
+                    <td>
+                        <a href=Route::Scan(id.clone()).href()>{row.title}</a>
+                        {(status == crate::api::ScanStatus::Completed).then(|| view! {
+                            " " <a class="compare" href=format!("/diff?head={id}") title="Compare with another scan">"compare"</a>
+                        })}
+                    </td>
                     <td><StatusBadge status=status /></td>
                     <td class="progress-cell">
                         {if live {

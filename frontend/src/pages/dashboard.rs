@@ -7,6 +7,7 @@ use crate::api::ops::{self, Scans};
 use crate::api::remote::{Remote, act};
 use crate::api::{self, ApiError, ScanStatus};
 use crate::app::use_user;
+use crate::components::changes::RecentChanges;
 use crate::components::error_box::{Empty, ErrorBox, show};
 use crate::components::scan_table::{ScanRow, ScanTable, follow_scans};
 use crate::components::status::StatusBadge;
@@ -81,6 +82,7 @@ pub fn DashboardPage() -> impl IntoView {
         </div>
         {move || show(stats.get(), |s| view! { <Cards stats=s /> })}
         {use_user().role.can_operate().then(|| view! { <RunScan on_started=reload /> })}
+        <RecentChanges />
         <section class="card" aria-labelledby="recent-title">
             <div class="card-head">
                 <h2 id="recent-title">"Recent scans"</h2>

@@ -1,8 +1,12 @@
 pub mod agents;
 pub mod api_keys;
+pub mod certificates;
 pub mod config_edit;
 pub mod configs;
 pub mod dashboard;
+pub mod diff;
+pub mod host_detail;
+pub mod hosts;
 pub mod import;
 pub mod login;
 pub mod not_found;

@@ -10,6 +10,7 @@ use crate::api::ops::{
 use crate::api::remote::{Remote, act};
 use crate::api::{self, ApiError, ScanStatus};
 use crate::app::use_user;
+use crate::components::changes::ScanChanges;
 use crate::components::confirm::ConfirmButton;
 use crate::components::error_box::{Empty, ErrorBox, show};
 use crate::components::pager::{Cursors, Pager};
@@ -186,6 +187,7 @@ pub fn ScanDetailPage(id: String) -> impl IntoView {
                     </Show>
                     {move || (!running()).then(|| (!log.with(Vec::is_empty)).then(|| view! { <section class="card"><LogList log=log /></section> }))}
                     <Overview scan=s.clone() />
+                    {(s.status == ScanStatus::Completed).then(|| view! { <ScanChanges id=s.id.clone() /> })}
                     <Findings id=s.id.clone() />
                     <Results id=s.id.clone() />
                     <Commands scan=s />

@@ -3,9 +3,9 @@
 //! saw of it, with **coverage**: the ports that scan probed. The rules:
 //!
 //! - a port the head scan did not probe is unknown there, never "closed";
-//! - a host that is down in the head scan closes no port (HOST_DOWN only), and a down base
-//!   says nothing of ports (HOST_UP only: the caller compares ports with the last observation
-//!   of the host up);
+//! - a host that is down in the head scan closes no port (HOST_DOWN only); a host that comes
+//!   back up is HOST_UP, and its ports are compared with the base's ports, which the caller
+//!   gives as the last observation of the host up (a down observation says nothing of ports);
 //! - a port open in the head and not open in the base is PORT_OPENED (also when the base did
 //!   not probe it: it was not known open); open in the base, probed and not open in the head
 //!   (host up) is PORT_CLOSED; two other states that differ are PORT_STATE_CHANGED;
@@ -194,6 +194,14 @@ pub struct HostObservation {
     pub coverage: Coverage,
 }
 
+impl HostObservation {
+    /// Up as discovery said, or (no discovery) when a port is open.
+    pub fn is_up(&self) -> bool {
+        self.up
+            .unwrap_or_else(|| self.ports.values().any(|p| p.state == "open"))
+    }
+}
+
 /// One change on a host: its kind, the port it is about (if any) and the facts before/after.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Change {
@@ -222,7 +230,7 @@ fn is_open(p: Option<&PortFacts>) -> bool {
 /// `head`, in a stable order: host, then ports in (protocol, port) order.
 pub fn diff_host(base: Option<&HostObservation>, head: &HostObservation) -> Vec<Change> {
     let mut out = Vec::new();
-    let head_up = head.up == Some(true) || head.ports.values().any(|p| p.state == "open");
+    let head_up = head.is_up();
     let Some(base) = base else {
         if head_up {
             out.push(Change::of(
@@ -242,7 +250,7 @@ pub fn diff_host(base: Option<&HostObservation>, head: &HostObservation) -> Vec<
         }
         return out;
     };
-    let base_up = base.up == Some(true) || base.ports.values().any(|p| p.state == "open");
+    let base_up = base.is_up();
     match (base_up, head.up) {
         (true, Some(false)) => {
             out.push(Change::of(
@@ -261,9 +269,8 @@ pub fn diff_host(base: Option<&HostObservation>, head: &HostObservation) -> Vec<
                 json!("down"),
                 json!("up"),
             ));
-            // A down observation says nothing of ports: they are compared with the last
-            // observation of the host up (the caller's port baseline), not with this one.
-            return out;
+            // A down observation says nothing of ports: the base's ports are the last
+            // observation of the host up (the caller's port baseline).
         }
         _ => {}
     }
@@ -463,10 +470,24 @@ mod tests {
             kinds(&diff_host(Some(&base), &down)),
             [(ChangeKind::HostDown, None)]
         );
+        // The base of a host that was down holds its ports as last seen up.
+        let was_down = HostObservation {
+            up: Some(false),
+            ..base.clone()
+        };
         let back = host(true, &[(22, port("open"))], "1-1000");
         assert_eq!(
-            kinds(&diff_host(Some(&down), &back)),
+            kinds(&diff_host(Some(&was_down), &back)),
             [(ChangeKind::HostUp, None)]
+        );
+        let back_other = host(true, &[(23, port("open"))], "1-1000");
+        assert_eq!(
+            kinds(&diff_host(Some(&was_down), &back_other)),
+            [
+                (ChangeKind::HostUp, None),
+                (ChangeKind::PortClosed, Some(22)),
+                (ChangeKind::PortOpened, Some(23))
+            ]
         );
     }
 

@@ -10,6 +10,7 @@ pub mod chunks;
 pub mod config;
 pub mod facts;
 pub mod findings;
+pub mod history;
 pub mod ports;
 pub mod scope;
 pub mod status;

@@ -440,7 +440,7 @@ mod tests {
         "ScanTlsVersion.grade",
         "ScanTlsVersion.version",
     ];
-    const MUTABLE: &[&str] = &["Scan.config"];
+    const MUTABLE: &[&str] = &["Scan.baseline", "Scan.changes", "Scan.config"];
 
     #[test]
     fn every_field_under_scan_is_classified() {

@@ -10,6 +10,7 @@ pub mod context;
 pub mod enums;
 pub mod fanout;
 pub mod guard;
+pub mod history;
 pub mod loaders;
 pub mod reauth;
 pub mod scans;
@@ -32,6 +33,7 @@ pub struct Query(
     agents::AgentQuery,
     auth::AuthQuery,
     configs::ConfigQuery,
+    history::HistoryQuery,
     scans::ScanQuery,
     settings::SettingsQuery,
     workers::WorkerQuery,
@@ -42,6 +44,7 @@ pub struct Mutation(
     agents::AgentMutation,
     auth::AuthMutation,
     configs::ConfigMutation,
+    history::HistoryMutation,
     scans::ScanMutation,
     settings::SettingsMutation,
 );

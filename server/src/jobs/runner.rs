@@ -1254,6 +1254,8 @@ mod tests {
             chunk: None,
             chunk_count: None,
             coverage: None,
+            history_at: None,
+            baseline_id: None,
         }
     }
 

@@ -4,7 +4,8 @@
 //!    still RUNNING in phase `finishing` ([`ScanPhase::Finishing`]);
 //! 2. findings computed once and stored (`scan_findings`);
 //! 3. the JSON/HTML/ZIP reports written;
-//! 4. (wave 2: change events, alerts);
+//! 4. the host history and change events recorded against each host's baseline
+//!    (`service::history`; wave 2: alerts);
 //! 5. status COMPLETED set last, in one conditional update — only then may a client see it,
 //!    download its reports or delete it, so nothing races a writer that is still at work.
 //!
@@ -22,6 +23,7 @@ use entity::{scan, scan_finding};
 use crate::db;
 use crate::domain::status::{ScanPhase, ScanStatus};
 use crate::error::AppResult;
+use crate::service::history;
 use crate::service::reports::{self, analysis::Finding};
 
 /// Rows per INSERT (SQLite caps bound parameters per statement).
@@ -46,6 +48,15 @@ pub async fn complete(
             }
         }
         Err(e) => tracing::error!(scan_id, error = ?e, "writing the reports failed"),
+    }
+    match history::record(db, scan_id, expiry_days).await {
+        Ok(r) => tracing::debug!(
+            scan_id,
+            events = r.events,
+            new_hosts = r.new_hosts,
+            "history recorded"
+        ),
+        Err(e) => tracing::error!(scan_id, error = ?e, "recording the history failed"),
     }
     let done = scan::Entity::update_many()
         .col_expr(

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod chunks;
 pub mod completion;
 pub mod configs;
+pub mod history;
 pub mod imports;
 pub mod pagination;
 pub mod reports;

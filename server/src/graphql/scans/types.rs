@@ -112,6 +112,20 @@ impl Scan {
     }
     /// Its chunks while they run, in order: each a run of its own on any worker or agent of
     /// the pool. Empty once they are merged into this scan (and for a scan that runs whole).
+    /// The latest earlier scan that observed any of this scan's hosts: what its changes are
+    /// against (none before its history is recorded, for a first scan, or once deleted).
+    async fn baseline(&self, ctx: &Context<'_>) -> GqlResult<Option<Scan>> {
+        crate::graphql::history::scan_baseline(ctx, self.0.baseline_id).await
+    }
+    /// What changed since the baseline, newest first (written when the scan completed).
+    async fn changes(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> GqlResult<crate::graphql::history::ChangeEventConnection> {
+        crate::graphql::history::scan_changes(ctx, self.0.id, first, after).await
+    }
     async fn chunks(&self, ctx: &Context<'_>) -> GqlResult<Vec<ScanChunk>> {
         if self.0.chunk_count.is_none() {
             return Ok(Vec::new());

@@ -210,7 +210,7 @@ pub async fn sites<C: ConnectionTrait>(db: &C, scan_id: i32) -> AppResult<Vec<sc
 }
 
 /// Ids per `IN (…)` list (below SQLite's and PostgreSQL's bound-parameter limits).
-const IDS_PER_STATEMENT: usize = 5_000;
+pub const IDS_PER_STATEMENT: usize = 5_000;
 
 /// Rows of `E` whose `column` is one of `ids`, in chunks.
 async fn rows_in<C, E>(db: &C, column: E::Column, ids: &[i32]) -> AppResult<Vec<E::Model>>

@@ -1,0 +1,436 @@
+//! What changed (issue 13) against real nmap and listeners on loopback: a scan, then one
+//! listener stopped, another started, a banner upgraded and a certificate swapped, and a
+//! second scan records exactly PORT_CLOSED, PORT_OPENED, SERVICE_CHANGED and CERT_CHANGED —
+//! and `scanDiff` of the two says the same; the host inventory, port intervals and the
+//! certificate inventory follow; events outlive their scan; re-importing a document adds no
+//! event. On SQLite and PostgreSQL.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use e2e::listeners::{self, Kind};
+use e2e::{Backend, TestApp, error_code};
+use serde_json::{Value, json};
+
+const CHANGES: &str = "query($id:ID!){ scan(id:$id){ status baseline { id }
+  changes(first: 100) { totalCount edges { node { kind severity site address protocol port
+    before after summary scan { id } baselineScan { id } host { id } } } } } }";
+
+async fn until_completed(app: &TestApp, client: &reqwest::Client, id: &str) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let body = app
+            .gql(
+                client,
+                "query($id:ID!){ scan(id:$id){ status errorMessage } }",
+                json!({ "id": id }),
+            )
+            .await;
+        let status = body["data"]["scan"]["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if status == "COMPLETED" {
+            return;
+        }
+        assert!(
+            !matches!(status.as_str(), "FAILED" | "CANCELLED" | "INTERRUPTED"),
+            "scan ended {status}: {body}"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "scan {id} did not complete: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// (kind, port) of each change.
+fn kinds(changes: &[Value]) -> BTreeSet<(String, i64)> {
+    changes
+        .iter()
+        .map(|c| {
+            (
+                c["kind"].as_str().expect("kind").to_owned(),
+                c["port"].as_i64().unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
+async fn scan_changes(app: &TestApp, client: &reqwest::Client, id: &str) -> (Value, Vec<Value>) {
+    let body = app.gql(client, CHANGES, json!({ "id": id })).await;
+    assert!(body["errors"].is_null(), "{body}");
+    let scan = body["data"]["scan"].clone();
+    let nodes = scan["changes"]["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|e| e["node"].clone())
+        .collect();
+    (scan, nodes)
+}
+
+async fn a_second_scan_records_exactly_what_changed(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |_| {}).await else {
+        eprintln!("SNEAKYSCAN_TEST_POSTGRES_URL not set: PostgreSQL lane skipped");
+        return;
+    };
+    let admin = app.admin().await;
+    let ip = listeners::loopback(listeners::loopback_block(), 1);
+    let web = listeners::start(ip, Kind::Http).await;
+    let ssh = listeners::start(ip, Kind::Banner).await;
+    let tls = listeners::start(ip, Kind::Https).await;
+    // A port that opens only before the second scan.
+    let later = listeners::start(ip, Kind::Http).await;
+    let later_addr = later.addr;
+    drop(later);
+    let ports: Vec<String> = [web.addr, ssh.addr, tls.addr, later_addr]
+        .iter()
+        .map(|a| a.port().to_string())
+        .collect();
+    // No expectations: ports get no verdict, so no drift event (the YAML's drift is tested in
+    // the service's unit tests).
+    let yaml = format!(
+        "title: History\nsites:\n  - name: Lab\n    ips:\n      - address: {ip}\nscan:\n  tcp_ports: \"{}\"\n  phases: [ping, tcp, service, http, tls]\n",
+        ports.join(",")
+    );
+    let config_id = app.create_config(&admin, &yaml).await;
+
+    let first = app.start_config_scan(&admin, &config_id).await;
+    until_completed(&app, &admin, &first).await;
+    let (scan, changes) = scan_changes(&app, &admin, &first).await;
+    assert!(scan["baseline"].is_null(), "a first scan has no baseline");
+    let (w, s, t, l) = (
+        i64::from(web.addr.port()),
+        i64::from(ssh.addr.port()),
+        i64::from(tls.addr.port()),
+        i64::from(later_addr.port()),
+    );
+    assert_eq!(
+        kinds(&changes),
+        BTreeSet::from([
+            ("HOST_NEW".to_owned(), 0),
+            ("PORT_OPENED".to_owned(), w),
+            ("PORT_OPENED".to_owned(), s),
+            ("PORT_OPENED".to_owned(), t),
+        ]),
+        "{changes:?}"
+    );
+    let new = changes
+        .iter()
+        .find(|c| c["kind"] == "HOST_NEW")
+        .expect("HOST_NEW");
+    assert_eq!(new["severity"], "HIGH");
+    assert_eq!(new["site"], "Lab");
+    assert_eq!(new["address"], ip.to_string());
+    assert_eq!(new["scan"]["id"], first.as_str());
+    assert!(new["baselineScan"].is_null());
+
+    // Stop one, start another, upgrade a banner, swap a certificate.
+    drop(web);
+    let later = listeners::start_on(later_addr, Kind::Http).await;
+    let ssh_addr = ssh.addr;
+    drop(ssh);
+    let ssh = listeners::start_on(ssh_addr, Kind::NewerBanner).await;
+    let tls_addr = tls.addr;
+    let old_cert = tls.cert_der.clone().expect("certificate");
+    drop(tls);
+    let tls = listeners::start_on(tls_addr, Kind::Https).await;
+    let new_cert = tls.cert_der.clone().expect("certificate");
+    let sha = |der: &[u8]| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(der));
+
+    let second = app.start_config_scan(&admin, &config_id).await;
+    until_completed(&app, &admin, &second).await;
+    let (scan, changes) = scan_changes(&app, &admin, &second).await;
+    assert_eq!(scan["baseline"]["id"], first.as_str());
+    assert_eq!(
+        kinds(&changes),
+        BTreeSet::from([
+            ("PORT_CLOSED".to_owned(), w),
+            ("PORT_OPENED".to_owned(), l),
+            ("SERVICE_CHANGED".to_owned(), s),
+            ("CERT_CHANGED".to_owned(), t),
+        ]),
+        "exactly these and nothing else: {changes:?}"
+    );
+    assert_eq!(changes.len(), 4, "{changes:?}");
+    let by_kind = |k: &str| changes.iter().find(|c| c["kind"] == k).expect(k).clone();
+    let service = by_kind("SERVICE_CHANGED");
+    assert_eq!(service["before"]["product"], "OpenSSH");
+    assert!(
+        service["before"]["version"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("9.2"),
+        "{service}"
+    );
+    assert!(
+        service["after"]["version"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("9.6"),
+        "{service}"
+    );
+    let cert = by_kind("CERT_CHANGED");
+    let fingerprint = |v: &Value| {
+        v.as_str()
+            .unwrap_or_default()
+            .replace(':', "")
+            .to_lowercase()
+    };
+    assert_eq!(fingerprint(&cert["before"]), sha(&old_cert));
+    assert_eq!(fingerprint(&cert["after"]), sha(&new_cert));
+    assert_eq!(cert["baselineScan"]["id"], first.as_str());
+    assert!(
+        by_kind("PORT_CLOSED")["summary"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("closed")
+    );
+
+    // scanDiff of the two scans says the same.
+    let body = app
+        .gql(
+            &admin,
+            "query($b:ID!,$h:ID!){ scanDiff(baseId:$b, headId:$h){ base { id } head { id }
+              counts { total portsOpened portsClosed changed }
+              entries(first: 100) { totalCount edges { node { kind site address protocol port before after summary } } } } }",
+            json!({ "b": first, "h": second }),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let diff = &body["data"]["scanDiff"];
+    let entries: Vec<Value> = diff["entries"]["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|e| e["node"].clone())
+        .collect();
+    assert_eq!(kinds(&entries), kinds(&changes));
+    assert_eq!(diff["counts"]["total"], 4);
+    assert_eq!(diff["counts"]["portsOpened"], 1);
+    assert_eq!(diff["counts"]["portsClosed"], 1);
+    assert_eq!(diff["counts"]["changed"], 2);
+    // And backwards: what opened closed, what closed opened.
+    let body = app
+        .gql(
+            &admin,
+            "query($b:ID!,$h:ID!){ scanDiff(baseId:$b, headId:$h){ entries { edges { node { kind port } } } } }",
+            json!({ "b": second, "h": first }),
+        )
+        .await;
+    let back: Vec<Value> = body["data"]["scanDiff"]["entries"]["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|e| e["node"].clone())
+        .collect();
+    assert_eq!(
+        kinds(&back),
+        BTreeSet::from([
+            ("PORT_CLOSED".to_owned(), l),
+            ("PORT_OPENED".to_owned(), w),
+            ("SERVICE_CHANGED".to_owned(), s),
+            ("CERT_CHANGED".to_owned(), t),
+        ])
+    );
+
+    // The inventory: one host, its open ports as last known, its ports' intervals.
+    let body = app
+        .gql(
+            &admin,
+            "{ hosts(filter: \"lab\") { totalCount edges { node { id site address state openPortCount
+                lastScan { id } tags owner
+                openPorts { protocol port name product version }
+                portIntervals { port state endedAt }
+                changes(first: 50) { totalCount } } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let hosts = &body["data"]["hosts"];
+    assert_eq!(hosts["totalCount"], 1, "{body}");
+    let host = &hosts["edges"][0]["node"];
+    assert_eq!(host["address"], ip.to_string());
+    assert_eq!(host["state"], "UP");
+    assert_eq!(host["openPortCount"], 3);
+    assert_eq!(host["lastScan"]["id"], second.as_str());
+    assert_eq!(host["changes"]["totalCount"], 8);
+    let open: BTreeSet<i64> = host["openPorts"]
+        .as_array()
+        .expect("ports")
+        .iter()
+        .map(|p| p["port"].as_i64().expect("port"))
+        .collect();
+    assert_eq!(open, BTreeSet::from([s, t, l]));
+    let web_intervals: Vec<&Value> = host["portIntervals"]
+        .as_array()
+        .expect("intervals")
+        .iter()
+        .filter(|i| i["port"] == w)
+        .collect();
+    assert!(
+        web_intervals
+            .iter()
+            .any(|i| i["state"] == "open" && !i["endedAt"].is_null()),
+        "the closed port's open interval ended: {web_intervals:?}"
+    );
+    let host_id = host["id"].as_str().expect("id").to_owned();
+
+    // The certificate inventory: both certificates, the new one served where the old was.
+    let body = app
+        .gql(
+            &admin,
+            "{ certificates { totalCount edges { node { sha256Fingerprint subject daysLeft selfSigned
+                endpoints { port current host { address } } } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let certs = body["data"]["certificates"]["edges"]
+        .as_array()
+        .expect("edges");
+    assert_eq!(certs.len(), 2, "{body}");
+    for c in certs {
+        let node = &c["node"];
+        let current = node["endpoints"][0]["current"].as_bool().expect("current");
+        let fp = fingerprint(&node["sha256Fingerprint"]);
+        assert_eq!(current, fp == sha(&new_cert), "{node}");
+        assert_eq!(node["endpoints"][0]["port"], t);
+        assert!(node["daysLeft"].as_i64().expect("days") > 3000);
+    }
+
+    // What an operator says of a host: tags, owner; a bad tag changes nothing.
+    let update =
+        "mutation($id:ID!,$i:UpdateHostInput!){ updateHost(id:$id, input:$i){ tags owner notes } }";
+    let body = app
+        .gql(
+            &admin,
+            update,
+            json!({ "id": host_id, "i": { "tags": ["prod", "dmz", "prod"], "owner": "netops" } }),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    assert_eq!(body["data"]["updateHost"]["tags"], json!(["dmz", "prod"]));
+    assert_eq!(body["data"]["updateHost"]["owner"], "netops");
+    let body = app
+        .gql(
+            &admin,
+            update,
+            json!({ "id": host_id, "i": { "tags": ["no spaces"], "owner": null } }),
+        )
+        .await;
+    assert_eq!(error_code(&body), "VALIDATION", "{body}");
+    let viewer = app.user_with_role("watcher", "VIEWER").await;
+    let body = app
+        .gql(
+            &viewer,
+            update,
+            json!({ "id": host_id, "i": { "owner": "me" } }),
+        )
+        .await;
+    assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
+    let body = app
+        .gql(
+            &admin,
+            "{ hosts(filter: \"prod netops\") { totalCount edges { node { tags owner } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(body["data"]["hosts"]["totalCount"], 1, "{body}");
+    assert_eq!(body["data"]["hosts"]["edges"][0]["node"]["owner"], "netops");
+
+    // Deleting a scan keeps the history it contributed: its events stay, unlinked.
+    let body = app
+        .gql(
+            &admin,
+            "mutation($id:ID!){ deleteScan(id:$id) }",
+            json!({ "id": first }),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let body = app
+        .gql(
+            &admin,
+            "{ changes(first: 100, kinds: [HOST_NEW]) { totalCount edges { node { kind scan { id } address } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    assert_eq!(body["data"]["changes"]["totalCount"], 1, "{body}");
+    let node = &body["data"]["changes"]["edges"][0]["node"];
+    assert!(node["scan"].is_null(), "{node}");
+    assert_eq!(node["address"], ip.to_string());
+    let (scan, changes) = scan_changes(&app, &admin, &second).await;
+    assert!(scan["baseline"].is_null(), "its baseline was deleted");
+    assert_eq!(changes.len(), 4);
+
+    drop((later, ssh, tls));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_second_scan_records_exactly_what_changed_sqlite() {
+    a_second_scan_records_exactly_what_changed(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_second_scan_records_exactly_what_changed_postgres() {
+    a_second_scan_records_exactly_what_changed(Backend::Postgres).await;
+}
+
+/// `POST /api/imports` with the document as the raw body; the new scan's id.
+async fn import(app: &TestApp, client: &reqwest::Client, xml: &str) -> String {
+    let res = client
+        .post(format!("{}/api/imports", app.base))
+        .header("Content-Type", "application/xml")
+        .body(xml.to_owned())
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(res.status().as_u16(), 201);
+    let body: Value = res.json().await.expect("json");
+    body["scan"]["id"].as_str().expect("id").to_owned()
+}
+
+#[tokio::test]
+async fn re_importing_a_document_adds_no_event() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let xml = nmap_parser::synthetic::service_scan(50);
+    let first = import(&app, &admin, &xml).await;
+    let body = app
+        .gql(
+            &admin,
+            "{ hosts { totalCount } changes { totalCount } new: changes(kinds: [HOST_NEW]) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    let hosts = body["data"]["hosts"]["totalCount"].as_i64().expect("hosts");
+    assert!(hosts > 0, "{body}");
+    assert_eq!(
+        body["data"]["new"]["totalCount"], hosts,
+        "one HOST_NEW per host up"
+    );
+    let events = body["data"]["changes"]["totalCount"].clone();
+
+    let again = import(&app, &admin, &xml).await;
+    let (scan, changes) = scan_changes(&app, &admin, &again).await;
+    assert_eq!(scan["status"], "COMPLETED");
+    assert_eq!(scan["baseline"]["id"], first.as_str());
+    assert!(
+        changes.is_empty(),
+        "the same document again changes nothing: {changes:?}"
+    );
+    let body = app
+        .gql(
+            &admin,
+            "{ hosts { totalCount } changes { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(body["data"]["hosts"]["totalCount"], hosts);
+    assert_eq!(body["data"]["changes"]["totalCount"], events);
+    app.stop().await;
+}
