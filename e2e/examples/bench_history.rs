@@ -195,7 +195,7 @@ async fn main() {
         ("none", None),
         ("word", Some("probe.local")),
         ("rare", Some("host99999")),
-        ("two_words", Some("site7 prod")),
+        ("two_words", Some("site10 prod")),
     ] {
         let mut took = Vec::new();
         let mut total = 0;

@@ -189,6 +189,42 @@ async fn a_second_scan_records_exactly_what_changed(backend: Backend) {
             .contains("closed")
     );
 
+    // The reports (schema version 2) carry the same changes and the baseline.
+    let res = admin
+        .get(format!("{}/api/scans/{second}/report.json", app.base))
+        .send()
+        .await
+        .expect("report");
+    assert_eq!(res.status().as_u16(), 200);
+    let report: Value = res.json().await.expect("json");
+    assert_eq!(report["schema_version"], 2);
+    assert_eq!(report["baseline"]["id"].to_string(), first);
+    let reported: BTreeSet<(String, i64)> = report["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|c| {
+            (
+                c["kind"].as_str().expect("kind").to_owned(),
+                c["port"].as_i64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(reported, kinds(&changes));
+    let html = admin
+        .get(format!("{}/api/scans/{second}/report.html", app.base))
+        .send()
+        .await
+        .expect("report")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        html.contains(&format!("Changes since #{first} History")),
+        "html report"
+    );
+    assert!(html.contains("CERT_CHANGED"));
+
     // scanDiff of the two scans says the same.
     let body = app
         .gql(
@@ -432,5 +468,116 @@ async fn re_importing_a_document_adds_no_event() {
         .await;
     assert_eq!(body["data"]["hosts"]["totalCount"], hosts);
     assert_eq!(body["data"]["changes"]["totalCount"], events);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn retention_deletes_old_scans_and_keeps_their_history() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let config = app
+        .create_config(
+            &admin,
+            "title: Retained\nsites:\n  - name: Lab\n    cidrs:\n      - cidr: 127.0.0.0/26\n",
+        )
+        .await;
+    let first = nmap_parser::synthetic::service_scan(40);
+    let second = nmap_parser::synthetic::changed_service_scan(&first);
+    let mut ids = Vec::new();
+    for xml in [&first, &second, &first] {
+        let res = admin
+            .post(format!("{}/api/imports?configId={config}", app.base))
+            .header("Content-Type", "application/xml")
+            .body(xml.clone())
+            .send()
+            .await
+            .expect("upload");
+        assert_eq!(res.status().as_u16(), 201);
+        let body: Value = res.json().await.expect("json");
+        ids.push(body["scan"]["id"].as_str().expect("id").to_owned());
+    }
+    let counts = "{ scans { totalCount } hosts { totalCount } changes { totalCount } }";
+    let before = app.gql(&admin, counts, json!({})).await;
+    assert_eq!(before["data"]["scans"]["totalCount"], 3, "{before}");
+
+    // Bad values change nothing.
+    let set = "mutation($i:UpdateSettingsInput!){ updateSettings(input:$i){ keepScansPerConfig keepDays } }";
+    let body = app
+        .gql(&admin, set, json!({ "i": { "keepDays": -1 } }))
+        .await;
+    assert_eq!(error_code(&body), "VALIDATION", "{body}");
+    let viewer = app.user_with_role("watcher", "VIEWER").await;
+    let body = app
+        .gql(&viewer, "mutation { applyRetention }", json!({}))
+        .await;
+    assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
+
+    // Keep the last scan of each config: the two older go, the history stays.
+    let body = app
+        .gql(&admin, set, json!({ "i": { "keepScansPerConfig": 1 } }))
+        .await;
+    assert_eq!(
+        body["data"]["updateSettings"]["keepScansPerConfig"], 1,
+        "{body}"
+    );
+    let body = app
+        .gql(&admin, "mutation { applyRetention }", json!({}))
+        .await;
+    assert_eq!(body["data"]["applyRetention"], 2, "{body}");
+    let after = app.gql(&admin, counts, json!({})).await;
+    assert_eq!(after["data"]["scans"]["totalCount"], 1, "{after}");
+    assert_eq!(after["data"]["hosts"], before["data"]["hosts"]);
+    assert_eq!(after["data"]["changes"], before["data"]["changes"]);
+    let body = app
+        .gql(
+            &admin,
+            "{ changes(first: 1, kinds: [HOST_NEW]) { edges { node { scan { id } } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(
+        body["data"]["changes"]["edges"][0]["node"]["scan"].is_null(),
+        "{body}"
+    );
+    let body = app
+        .gql(
+            &admin,
+            "query($id:ID!){ scan(id:$id){ id } }",
+            json!({ "id": ids[2] }),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["scan"]["id"],
+        ids[2].as_str(),
+        "the newest stays"
+    );
+
+    // Days: a scan finished long ago goes.
+    let db = app.db().await;
+    use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+    let mut row: entity::scan::ActiveModel =
+        entity::scan::Entity::find_by_id(ids[2].parse::<i32>().expect("id"))
+            .one(&db)
+            .await
+            .expect("read")
+            .expect("row")
+            .into();
+    row.completed_at = Set(Some(chrono::Utc::now() - chrono::Duration::days(40)));
+    row.update(&db).await.expect("age it");
+    let body = app
+        .gql(
+            &admin,
+            set,
+            json!({ "i": { "keepScansPerConfig": 0, "keepDays": 30 } }),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let body = app
+        .gql(&admin, "mutation { applyRetention }", json!({}))
+        .await;
+    assert_eq!(body["data"]["applyRetention"], 1, "{body}");
+    let after = app.gql(&admin, counts, json!({})).await;
+    assert_eq!(after["data"]["scans"]["totalCount"], 0);
+    assert_eq!(after["data"]["changes"], before["data"]["changes"]);
     app.stop().await;
 }

@@ -56,6 +56,7 @@ operation!(ValidateScanConfig, "graphql/configs.graphql");
 
 operation!(SettingsPage, "graphql/admin.graphql");
 operation!(UpdateSettings, "graphql/admin.graphql");
+operation!(ApplyRetention, "graphql/admin.graphql");
 operation!(CreateUser, "graphql/admin.graphql");
 operation!(UpdateUser, "graphql/admin.graphql");
 operation!(ApiKeys, "graphql/admin.graphql");

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::api::ops::{
-    self, CreateUser, SettingsPage as SettingsQuery, UpdateSettings, UpdateUser,
+    self, ApplyRetention, CreateUser, SettingsPage as SettingsQuery, UpdateSettings, UpdateUser,
 };
 use crate::api::remote::{Remote, act};
 use crate::api::{self, ApiError, Role};
@@ -50,16 +50,20 @@ fn ScopeForm(settings: ops::settings_page::SettingsPageSettings) -> impl IntoVie
     let max_addresses = RwSignal::new(settings.max_addresses_per_scan.to_string());
     let max_scans = RwSignal::new(settings.max_concurrent_scans.to_string());
     let chunk = RwSignal::new(settings.chunk_addresses.to_string());
+    let keep_scans = RwSignal::new(settings.keep_scans_per_config.to_string());
+    let keep_days = RwSignal::new(settings.keep_days.to_string());
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<ApiError>);
     let notice = RwSignal::new(None::<String>);
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let (Ok(addresses), Ok(scans), Ok(chunk)) = (
+        let (Ok(addresses), Ok(scans), Ok(chunk), Ok(keep_scans), Ok(keep_days)) = (
             max_addresses.get_untracked().trim().parse::<i64>(),
             max_scans.get_untracked().trim().parse::<i64>(),
             chunk.get_untracked().trim().parse::<i64>(),
+            keep_scans.get_untracked().trim().parse::<i64>(),
+            keep_days.get_untracked().trim().parse::<i64>(),
         ) else {
             error.set(Some(ApiError::local("The limits must be whole numbers.")));
             return;
@@ -70,6 +74,8 @@ fn ScopeForm(settings: ops::settings_page::SettingsPageSettings) -> impl IntoVie
             max_addresses_per_scan: Some(addresses),
             max_concurrent_scans: Some(scans),
             chunk_addresses: Some(chunk),
+            keep_scans_per_config: Some(keep_scans),
+            keep_days: Some(keep_days),
         };
         notice.set(None);
         let update = api::call::<UpdateSettings>(ops::update_settings::Variables { input });
@@ -107,8 +113,24 @@ fn ScopeForm(settings: ops::settings_page::SettingsPageSettings) -> impl IntoVie
                     <input id="chunk-addresses" type="number" min="0" inputmode="numeric" bind:value=chunk />
                     <p class="hint">"A larger scan runs as chunks that workers and agents scan in parallel, merged into one scan. 0: never."</p>
                 </div>
+                <div>
+                    <label for="keep-scans">"Finished scans kept per config"</label>
+                    <input id="keep-scans" type="number" min="0" inputmode="numeric" bind:value=keep_scans />
+                    <p class="hint">"Older ones are deleted by the daily retention run; what changed stays in the history. 0: keep all."</p>
+                </div>
+                <div>
+                    <label for="keep-days">"Days finished scans are kept"</label>
+                    <input id="keep-days" type="number" min="0" inputmode="numeric" bind:value=keep_days />
+                    <p class="hint">"0: no age limit."</p>
+                </div>
                 <div class="form-actions span-2">
                     <button type="submit" class="button" disabled=move || busy.get()>"Save settings"</button>
+                    <button type="button" class="button secondary" disabled=move || busy.get() on:click=move |_| {
+                        notice.set(None);
+                        act(busy, error, api::call::<ApplyRetention>(ops::apply_retention::Variables), move |d| {
+                            notice.try_set(Some(format!("Retention applied: {} scans deleted.", d.apply_retention)));
+                        });
+                    }>"Apply retention now"</button>
                 </div>
             </form>
             {move || error.get().map(|e| view! { <ErrorBox error=e /> })}

@@ -5,6 +5,7 @@ use async_graphql::{Context, InputObject, Object, SimpleObject};
 use crate::error::GqlResult;
 use crate::graphql::context::ContextExt;
 use crate::jobs::runner::Runner;
+use crate::service::retention;
 use crate::service::settings::{self, RuntimeSettings, SettingsPatch};
 
 /// Scan scope and limits. Defaults: loopback only (127.0.0.0/8, ::1), 65,536 addresses per
@@ -23,6 +24,12 @@ pub struct Settings {
     /// A scan over more addresses runs as chunks of at most this many, which workers and
     /// agents run in parallel and whose results are merged into the one scan; 0: never.
     pub chunk_addresses: i32,
+    /// Retention: the finished scans kept per config, newest first; older ones are deleted by
+    /// the daily retention run (their change history stays). 0: keep all.
+    pub keep_scans_per_config: i32,
+    /// Retention: finished scans older than this many days are deleted by the daily run (their
+    /// change history stays). 0: never.
+    pub keep_days: i32,
 }
 
 impl From<RuntimeSettings> for Settings {
@@ -33,6 +40,8 @@ impl From<RuntimeSettings> for Settings {
             max_addresses_per_scan: i64::try_from(s.scope.max_addresses).unwrap_or(i64::MAX),
             max_concurrent_scans: i32::try_from(s.max_concurrent_scans).unwrap_or(i32::MAX),
             chunk_addresses: i32::try_from(s.chunk_addresses).unwrap_or(i32::MAX),
+            keep_scans_per_config: i32::try_from(s.keep_scans_per_config).unwrap_or(i32::MAX),
+            keep_days: i32::try_from(s.keep_days).unwrap_or(i32::MAX),
         }
     }
 }
@@ -45,6 +54,8 @@ pub struct UpdateSettingsInput {
     pub max_addresses_per_scan: Option<i64>,
     pub max_concurrent_scans: Option<i32>,
     pub chunk_addresses: Option<i32>,
+    pub keep_scans_per_config: Option<i32>,
+    pub keep_days: Option<i32>,
 }
 
 #[derive(Default)]
@@ -75,10 +86,23 @@ impl SettingsMutation {
             max_addresses_per_scan: input.max_addresses_per_scan,
             max_concurrent_scans: input.max_concurrent_scans.map(i64::from),
             chunk_addresses: input.chunk_addresses.map(i64::from),
+            keep_scans_per_config: input.keep_scans_per_config.map(i64::from),
+            keep_days: input.keep_days.map(i64::from),
         };
         let updated = settings::update(ctx.db(), ctx.actor()?, patch).await?;
         // More slots may be free now.
         ctx.data_unchecked::<Runner>().wake();
         Ok(updated.into())
+    }
+
+    /// Applies the retention settings now (ADMIN), as the daily run does: deletes the finished
+    /// scans beyond `keepScansPerConfig` per config and older than `keepDays` (their change
+    /// history stays). Answers how many scans were deleted.
+    async fn apply_retention(&self, ctx: &Context<'_>) -> GqlResult<i32> {
+        let data_dir = &ctx
+            .data_unchecked::<std::sync::Arc<crate::config::Settings>>()
+            .data_dir;
+        let deleted = retention::apply_now(ctx.db(), ctx.actor()?, data_dir).await?;
+        Ok(i32::try_from(deleted).unwrap_or(i32::MAX))
     }
 }

@@ -50,6 +50,7 @@ use crate::error::{AppError, AppResult};
 use crate::events::{EventBus, ScanEvent};
 use crate::service::chunks::{self, Merge};
 use crate::service::results;
+use crate::service::retention;
 use crate::service::scans;
 use crate::service::settings;
 use crate::service::workers;
@@ -910,6 +911,10 @@ impl Runner {
             }
             if let Err(e) = self.sweep().await {
                 tracing::warn!(error = ?e, "pushing jobs of queued scans failed");
+            }
+            let data_dir = &self.inner.settings.data_dir;
+            if let Err(e) = retention::run_if_due(&self.inner.db, data_dir).await {
+                tracing::warn!(error = ?e, "the daily retention run failed");
             }
         }
     }

@@ -2,10 +2,10 @@
 //!
 //! 1. results stored (the caller: the job's `results::finish`, the import's batches), the scan
 //!    still RUNNING in phase `finishing` ([`ScanPhase::Finishing`]);
-//! 2. findings computed once and stored (`scan_findings`);
-//! 3. the JSON/HTML/ZIP reports written;
-//! 4. the host history and change events recorded against each host's baseline
+//! 2. the host history and change events recorded against each host's baseline
 //!    (`service::history`; wave 2: alerts);
+//! 3. findings computed once and stored (`scan_findings`);
+//! 4. the JSON/HTML/ZIP reports written (with the changes since the baseline);
 //! 5. status COMPLETED set last, in one conditional update — only then may a client see it,
 //!    download its reports or delete it, so nothing races a writer that is still at work.
 //!
@@ -37,6 +37,16 @@ pub async fn complete(
     expiry_days: i64,
     scan_id: i32,
 ) -> AppResult<Option<scan::Model>> {
+    // The history first: the reports include the changes since the baseline.
+    match history::record(db, scan_id, expiry_days).await {
+        Ok(r) => tracing::debug!(
+            scan_id,
+            events = r.events,
+            new_hosts = r.new_hosts,
+            "history recorded"
+        ),
+        Err(e) => tracing::error!(scan_id, error = ?e, "recording the history failed"),
+    }
     let Some(row) = scan::Entity::find_by_id(scan_id).one(db).await? else {
         return Ok(None);
     };
@@ -48,15 +58,6 @@ pub async fn complete(
             }
         }
         Err(e) => tracing::error!(scan_id, error = ?e, "writing the reports failed"),
-    }
-    match history::record(db, scan_id, expiry_days).await {
-        Ok(r) => tracing::debug!(
-            scan_id,
-            events = r.events,
-            new_hosts = r.new_hosts,
-            "history recorded"
-        ),
-        Err(e) => tracing::error!(scan_id, error = ?e, "recording the history failed"),
     }
     let done = scan::Entity::update_many()
         .col_expr(

@@ -13,6 +13,7 @@ pub mod imports;
 pub mod pagination;
 pub mod reports;
 pub mod results;
+pub mod retention;
 pub mod scans;
 pub mod sessions;
 pub mod settings;

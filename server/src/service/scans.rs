@@ -310,6 +310,21 @@ pub async fn delete(
             existing.status
         )));
     }
+    remove(db, data_dir, id).await?;
+    audit::record(
+        db,
+        actor,
+        "scan.delete",
+        Some(format!("scan:{id}")),
+        Some(serde_json::json!({ "title": existing.title })),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Removes a finished scan's rows (cascade; its history stays: events and intervals only lose
+/// their link to it) and its files. The caller checked it may (a user's delete, retention).
+pub async fn remove(db: &DatabaseConnection, data_dir: &Path, id: i32) -> AppResult<()> {
     // Its chunks first (no foreign key: see the chunks migration).
     scan::Entity::delete_many()
         .filter(scan::Column::ParentId.eq(id))
@@ -329,14 +344,6 @@ pub async fn delete(
             }
         }
     }
-    audit::record(
-        db,
-        actor,
-        "scan.delete",
-        Some(format!("scan:{id}")),
-        Some(serde_json::json!({ "title": existing.title })),
-    )
-    .await?;
     Ok(())
 }
 

@@ -1,5 +1,6 @@
-//! Admin-editable runtime settings, kept in the `settings` table (key → JSON): the scan scope
-//! how many scans run at once and how large a chunk of a scan is. Missing keys read as the documented defaults.
+//! Admin-editable runtime settings, kept in the `settings` table (key → JSON): the scan scope,
+//! how many scans run at once, how large a chunk of a scan is, and how long per-scan results are
+//! kept (retention). Missing keys read as the documented defaults.
 
 use chrono::Utc;
 use ipnet::IpNet;
@@ -17,6 +18,11 @@ use crate::service::audit;
 const KEY_SCOPE: &str = "scope";
 const KEY_MAX_CONCURRENT: &str = "scans.max_concurrent";
 const KEY_CHUNK_ADDRESSES: &str = "scans.chunk_addresses";
+const KEY_KEEP_SCANS: &str = "retention.keep_scans_per_config";
+const KEY_KEEP_DAYS: &str = "retention.keep_days";
+/// Most scans per config retention may keep / most days (larger: keep everything, i.e. 0).
+pub const MAX_KEEP_SCANS: u32 = 100_000;
+pub const MAX_KEEP_DAYS: u32 = 36_500;
 
 /// Defaults: loopback-only scope, 65,536 addresses per scan, 3 scans at once.
 pub const DEFAULT_MAX_CONCURRENT_SCANS: u32 = 3;
@@ -33,6 +39,10 @@ pub struct RuntimeSettings {
     pub max_concurrent_scans: u32,
     /// Addresses per chunk of a scan (0: scans are never chunked).
     pub chunk_addresses: u32,
+    /// Retention: the finished scans kept per config, newest first (0: all).
+    pub keep_scans_per_config: u32,
+    /// Retention: finished scans older than this many days are deleted (0: never).
+    pub keep_days: u32,
 }
 
 impl Default for RuntimeSettings {
@@ -41,6 +51,8 @@ impl Default for RuntimeSettings {
             scope: Scope::default(),
             max_concurrent_scans: DEFAULT_MAX_CONCURRENT_SCANS,
             chunk_addresses: DEFAULT_CHUNK_ADDRESSES,
+            keep_scans_per_config: 0,
+            keep_days: 0,
         }
     }
 }
@@ -53,6 +65,8 @@ pub struct SettingsPatch {
     pub max_addresses_per_scan: Option<i64>,
     pub max_concurrent_scans: Option<i64>,
     pub chunk_addresses: Option<i64>,
+    pub keep_scans_per_config: Option<i64>,
+    pub keep_days: Option<i64>,
 }
 
 /// Current settings, for internal use (scope checks, the job runner).
@@ -73,6 +87,14 @@ pub async fn load<C: ConnectionTrait>(db: &C) -> AppResult<RuntimeSettings> {
             KEY_CHUNK_ADDRESSES => match serde_json::from_str(&row.value) {
                 Ok(n) => out.chunk_addresses = n,
                 Err(e) => tracing::warn!(error = %e, "stored chunk_addresses is unreadable"),
+            },
+            KEY_KEEP_SCANS => match serde_json::from_str(&row.value) {
+                Ok(n) => out.keep_scans_per_config = n,
+                Err(e) => tracing::warn!(error = %e, "stored keep_scans is unreadable"),
+            },
+            KEY_KEEP_DAYS => match serde_json::from_str(&row.value) {
+                Ok(n) => out.keep_days = n,
+                Err(e) => tracing::warn!(error = %e, "stored keep_days is unreadable"),
             },
             _ => {}
         }
@@ -161,6 +183,28 @@ pub async fn update(
                 ))
             })?;
     }
+    for (value, current, max, field) in [
+        (
+            patch.keep_scans_per_config,
+            &mut current.keep_scans_per_config,
+            MAX_KEEP_SCANS,
+            "keepScansPerConfig",
+        ),
+        (
+            patch.keep_days,
+            &mut current.keep_days,
+            MAX_KEEP_DAYS,
+            "keepDays",
+        ),
+    ] {
+        if let Some(n) = value {
+            *current = u32::try_from(n).ok().filter(|n| *n <= max).ok_or_else(|| {
+                AppError::validation(format!(
+                    "{field} must be between 0 (keep everything) and {max}"
+                ))
+            })?;
+        }
+    }
     let now = Utc::now();
     let rows = [
         (KEY_SCOPE, serde_json::to_string(&current.scope)),
@@ -172,6 +216,11 @@ pub async fn update(
             KEY_CHUNK_ADDRESSES,
             serde_json::to_string(&current.chunk_addresses),
         ),
+        (
+            KEY_KEEP_SCANS,
+            serde_json::to_string(&current.keep_scans_per_config),
+        ),
+        (KEY_KEEP_DAYS, serde_json::to_string(&current.keep_days)),
     ]
     .into_iter()
     .map(|(key, value)| {
@@ -201,6 +250,8 @@ pub async fn update(
             "max_addresses": current.scope.max_addresses,
             "max_concurrent_scans": current.max_concurrent_scans,
             "chunk_addresses": current.chunk_addresses,
+            "keep_scans_per_config": current.keep_scans_per_config,
+            "keep_days": current.keep_days,
         })),
     )
     .await?;

@@ -16,7 +16,8 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, Set,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
+    QuerySelect, Set,
 };
 
 use entity::{certificate, change_event, host, host_fact, scan};
@@ -54,7 +55,7 @@ pub async fn record(
     }
     let now = Utc::now();
     let at = row.completed_at.unwrap_or(now);
-    let seen = observe::scan(db, &row, now, expiry_days).await?;
+    let seen = observe::scan_with_certificates(db, &row, now, expiry_days).await?;
 
     let txn = db::begin_write(db).await?;
     if txn.get_database_backend() == DbBackend::Postgres {
@@ -120,15 +121,24 @@ pub async fn record(
     let host_ids: Vec<i32> = hosts.values().map(|h| h.id).collect();
     let mut open: HashMap<i32, Vec<(i64, Fact)>> = HashMap::new();
     for chunk in host_ids.chunks(IDS_PER_STATEMENT) {
-        for f in host_fact::Entity::find()
+        for (id, host_id, fact, key, value) in host_fact::Entity::find()
+            .select_only()
+            .columns([
+                host_fact::Column::Id,
+                host_fact::Column::HostId,
+                host_fact::Column::Fact,
+                host_fact::Column::Key,
+                host_fact::Column::Value,
+            ])
             .filter(host_fact::Column::HostId.is_in(chunk.iter().copied()))
             .filter(host_fact::Column::EndedAt.is_null())
+            .into_tuple::<(i64, i32, String, String, String)>()
             .all(&txn)
             .await?
         {
-            open.entry(f.host_id)
+            open.entry(host_id)
                 .or_default()
-                .push((f.id, Fact::new(&f.fact, f.key, f.value)));
+                .push((id, Fact { fact, key, value }));
         }
     }
 
@@ -137,6 +147,8 @@ pub async fn record(
     let mut inserts: Vec<host_fact::ActiveModel> = Vec::new();
     let mut events: Vec<change_event::ActiveModel> = Vec::new();
     let mut baseline: Option<i32> = None;
+    let mut by_state: HashMap<&str, Vec<i32>> = HashMap::new();
+    let mut went_up: Vec<i32> = Vec::new();
     for h in &seen.hosts {
         let Some(row) = hosts.get(&(h.site.clone(), h.address.clone())) else {
             continue; // never seen up
@@ -206,26 +218,50 @@ pub async fn record(
             });
         }
         let up = h.obs.is_up();
-        let mut update = host::Entity::update_many()
-            .col_expr(
-                host::Column::State,
-                Expr::value(match h.obs.up {
-                    Some(false) => "down",
-                    _ if up => "up",
-                    _ => "unknown",
-                }),
-            )
-            .col_expr(host::Column::OpenPorts, Expr::value(open_ports as i32))
-            .col_expr(host::Column::LastSeenAt, Expr::value(at))
-            .col_expr(host::Column::LastScanId, Expr::value(Some(scan_id)));
+        let state = match h.obs.up {
+            Some(false) => "down",
+            _ if up => "up",
+            _ => "unknown",
+        };
+        by_state.entry(state).or_default().push(row.id);
         if up {
-            update = update.col_expr(host::Column::LastUpAt, Expr::value(Some(at)));
+            went_up.push(row.id);
         }
-        if let Some(name) = &h.obs.hostname {
-            update = update.col_expr(host::Column::Hostname, Expr::value(Some(name.clone())));
+        // What differs host by host is written only where it changed.
+        let open_ports = i32::try_from(open_ports).unwrap_or(i32::MAX);
+        let renamed = h
+            .obs
+            .hostname
+            .as_ref()
+            .filter(|name| row.hostname.as_ref() != Some(*name));
+        if open_ports != row.open_ports || renamed.is_some() {
+            let mut update = host::Entity::update_many()
+                .col_expr(host::Column::OpenPorts, Expr::value(open_ports));
+            if let Some(name) = renamed {
+                update = update.col_expr(host::Column::Hostname, Expr::value(Some(name.clone())));
+            }
+            update
+                .filter(host::Column::Id.eq(row.id))
+                .exec(&txn)
+                .await?;
         }
-        update
-            .filter(host::Column::Id.eq(row.id))
+    }
+    // What every host of the scan shares, a statement per state and batch.
+    for (state, ids) in &by_state {
+        for chunk in ids.chunks(IDS_PER_STATEMENT) {
+            host::Entity::update_many()
+                .col_expr(host::Column::State, Expr::value(*state))
+                .col_expr(host::Column::LastSeenAt, Expr::value(at))
+                .col_expr(host::Column::LastScanId, Expr::value(Some(scan_id)))
+                .filter(host::Column::Id.is_in(chunk.iter().copied()))
+                .exec(&txn)
+                .await?;
+        }
+    }
+    for chunk in went_up.chunks(IDS_PER_STATEMENT) {
+        host::Entity::update_many()
+            .col_expr(host::Column::LastUpAt, Expr::value(Some(at)))
+            .filter(host::Column::Id.is_in(chunk.iter().copied()))
             .exec(&txn)
             .await?;
     }

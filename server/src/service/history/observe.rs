@@ -5,12 +5,11 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
-
-use entity::{
-    scan, scan_certificate, scan_ip, scan_port, scan_script, scan_service, scan_site,
-    scan_tls_version,
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, Statement,
 };
+
+use entity::{scan, scan_certificate, scan_script, scan_tls_version};
 
 use crate::domain::changes::{ChangeKind, Coverage, HostObservation, PortFacts, ServiceFacts};
 use crate::domain::history::{Fact, observes, port_key};
@@ -32,171 +31,211 @@ pub struct ScanObservation {
     pub certificates: Vec<scan_certificate::Model>,
 }
 
-/// Reads what scan `row` saw. `expiry_days`: a certificate that ends within them is
-/// "expiring" at `now`.
-pub async fn scan<C: ConnectionTrait>(
+/// What scan `row` saw and its certificates (for the inventory).
+pub async fn scan_with_certificates<C: ConnectionTrait>(
     db: &C,
     row: &scan::Model,
     now: DateTime<Utc>,
     expiry_days: i64,
 ) -> AppResult<ScanObservation> {
+    let hosts = scan(db, row, now, expiry_days).await?;
+    let certificates = scan_certificate::Entity::find()
+        .filter(scan_certificate::Column::ScanId.eq(row.id))
+        .all(db)
+        .await?;
+    Ok(ScanObservation {
+        hosts,
+        certificates,
+    })
+}
+
+/// One row of the join of a scan's addresses, ports, services and certificates.
+const ROWS: &str = "SELECT i.id, s.name, i.address, i.hostname, i.status, i.ping_expected, \
+     i.ping_actual, p.id, p.port, p.protocol, p.state, p.expected, p.unexpected, v.id, v.name, \
+     v.product, v.version, v.extra_info, v.http_status, v.http_title, v.http_server, \
+     c.sha256_fingerprint, c.not_after \
+     FROM scan_ips i JOIN scan_sites s ON s.id = i.site_id \
+     LEFT JOIN scan_ports p ON p.ip_id = i.id \
+     LEFT JOIN scan_services v ON v.port_id = p.id \
+     LEFT JOIN scan_certificates c ON c.service_id = v.id \
+     WHERE i.scan_id = $1 ORDER BY i.id, p.id";
+
+/// Reads what scan `row` saw, in storage order (one joined query, plus TLS versions and
+/// scripts). `expiry_days`: a certificate that ends within them is "expiring" at `now`.
+pub async fn scan<C: ConnectionTrait>(
+    db: &C,
+    row: &scan::Model,
+    now: DateTime<Utc>,
+    expiry_days: i64,
+) -> AppResult<Vec<Observed>> {
     let id = row.id;
     let coverage: Coverage = row
         .coverage
         .as_deref()
         .and_then(|c| serde_json::from_str(c).ok())
         .unwrap_or_default();
-    let sites: HashMap<i32, String> = scan_site::Entity::find()
-        .filter(scan_site::Column::ScanId.eq(id))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|s| (s.id, s.name))
-        .collect();
-    let ips = scan_ip::Entity::find()
-        .filter(scan_ip::Column::ScanId.eq(id))
-        .order_by_asc(scan_ip::Column::Id)
-        .all(db)
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => ROWS.to_owned(),
+        _ => ROWS.replace("$1", "?"),
+    };
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, [id.into()]))
         .await?;
-    let ports = scan_port::Entity::find()
-        .filter(scan_port::Column::ScanId.eq(id))
-        .all(db)
-        .await?;
-    let mut services: HashMap<i32, scan_service::Model> = scan_service::Entity::find()
-        .filter(scan_service::Column::ScanId.eq(id))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|s| (s.port_id, s))
-        .collect();
-    let certificates = scan_certificate::Entity::find()
-        .filter(scan_certificate::Column::ScanId.eq(id))
-        .all(db)
-        .await?;
-    let cert_by_service: HashMap<i32, &scan_certificate::Model> =
-        certificates.iter().map(|c| (c.service_id, c)).collect();
     let mut tls: HashMap<i32, Vec<String>> = HashMap::new();
-    for t in scan_tls_version::Entity::find()
+    for (service_id, version) in scan_tls_version::Entity::find()
+        .select_only()
+        .columns([
+            scan_tls_version::Column::ServiceId,
+            scan_tls_version::Column::Version,
+        ])
         .filter(scan_tls_version::Column::ScanId.eq(id))
+        .into_tuple::<(i32, String)>()
         .all(db)
         .await?
     {
-        tls.entry(t.service_id).or_default().push(t.version);
+        tls.entry(service_id).or_default().push(version);
     }
     let mut scripts: HashMap<i32, Vec<(String, String)>> = HashMap::new();
-    for s in scan_script::Entity::find()
+    for (port_id, script_id, output) in scan_script::Entity::find()
+        .select_only()
+        .columns([
+            scan_script::Column::PortId,
+            scan_script::Column::ScriptId,
+            scan_script::Column::Output,
+        ])
         .filter(scan_script::Column::ScanId.eq(id))
         .filter(scan_script::Column::PortId.is_not_null())
+        .into_tuple::<(Option<i32>, String, String)>()
         .all(db)
         .await?
     {
-        if let Some(port_id) = s.port_id {
+        if let Some(port_id) = port_id {
             scripts
                 .entry(port_id)
                 .or_default()
-                .push((s.script_id, s.output));
+                .push((script_id, output));
         }
-    }
-    let mut ports_by_ip: HashMap<i32, Vec<scan_port::Model>> = HashMap::new();
-    for p in ports {
-        ports_by_ip.entry(p.ip_id).or_default().push(p);
     }
     let expiring_before = now + Duration::days(expiry_days);
 
-    let mut hosts = Vec::with_capacity(ips.len());
-    for ip in ips {
-        let mut obs = HostObservation {
-            hostname: ip.hostname.clone(),
-            up: match ip.status.as_str() {
-                "up" => Some(true),
-                "down" => Some(false),
-                _ => None,
-            },
-            ports: Default::default(),
-            coverage: coverage.clone(),
+    let mut hosts: Vec<Observed> = Vec::new();
+    let mut current: Option<i32> = None;
+    for r in rows {
+        let ip_id: i32 = r.try_get_by_index(0)?;
+        if current != Some(ip_id) {
+            if let Some(h) = hosts.last_mut() {
+                finish(h);
+            }
+            current = Some(ip_id);
+            let status: String = r.try_get_by_index(4)?;
+            let mut extra = Vec::new();
+            let ping: (Option<bool>, Option<bool>) =
+                (r.try_get_by_index(5)?, r.try_get_by_index(6)?);
+            if let (Some(expected), Some(actual)) = ping
+                && expected != actual
+            {
+                extra.push(Fact::new(
+                    "drift",
+                    "ping",
+                    ChangeKind::PingMismatch.as_str(),
+                ));
+            }
+            hosts.push(Observed {
+                site: r.try_get_by_index(1)?,
+                address: r.try_get_by_index(2)?,
+                obs: HostObservation {
+                    hostname: r.try_get_by_index(3)?,
+                    up: match status.as_str() {
+                        "up" => Some(true),
+                        "down" => Some(false),
+                        _ => None,
+                    },
+                    ports: Default::default(),
+                    coverage: coverage.clone(),
+                },
+                extra,
+            });
+        }
+        let Some(port_id) = r.try_get_by_index::<Option<i32>>(7)? else {
+            continue;
         };
-        let mut extra = Vec::new();
-        if let (Some(expected), Some(actual)) = (ip.ping_expected, ip.ping_actual)
-            && expected != actual
-        {
-            extra.push(Fact::new(
+        let Some(h) = hosts.last_mut() else { continue };
+        let Ok(number) = u16::try_from(r.try_get_by_index::<i32>(8)?) else {
+            continue;
+        };
+        let protocol: String = r.try_get_by_index(9)?;
+        let state: String = r.try_get_by_index(10)?;
+        let (expected, unexpected): (bool, bool) =
+            (r.try_get_by_index(11)?, r.try_get_by_index(12)?);
+        let key = port_key(&protocol, number);
+        if unexpected {
+            h.extra.push(Fact::new(
                 "drift",
-                "ping",
-                ChangeKind::PingMismatch.as_str(),
+                key.clone(),
+                ChangeKind::UnexpectedPort.as_str(),
             ));
         }
-        for p in ports_by_ip.remove(&ip.id).unwrap_or_default() {
-            let Ok(number) = u16::try_from(p.port) else {
-                continue;
-            };
-            let key = port_key(&p.protocol, number);
-            if p.unexpected {
-                extra.push(Fact::new(
-                    "drift",
-                    key.clone(),
-                    ChangeKind::UnexpectedPort.as_str(),
-                ));
-            }
-            if p.is_missing() {
-                extra.push(Fact::new(
-                    "drift",
-                    key.clone(),
-                    ChangeKind::ExpectedPortMissing.as_str(),
-                ));
-            }
-            if p.state == "missing" {
-                continue;
-            }
-            let mut facts = PortFacts {
-                state: p.state.clone(),
-                service: ServiceFacts::default(),
-            };
-            if let Some(s) = services.remove(&p.id) {
-                let cert = cert_by_service.get(&s.id);
-                if let Some(not_after) = cert.and_then(|c| c.not_after) {
-                    let kind = if not_after <= now {
-                        Some(ChangeKind::CertExpired)
-                    } else if not_after <= expiring_before {
-                        Some(ChangeKind::CertExpiring)
-                    } else {
-                        None
-                    };
-                    if let Some(kind) = kind {
-                        extra.push(Fact::new("expiry", key.clone(), kind.as_str()));
-                    }
-                }
-                facts.service = ServiceFacts {
-                    name: s.name,
-                    product: s.product,
-                    version: s.version,
-                    extra_info: s.extra_info,
-                    scripts: scripts
-                        .remove(&p.id)
-                        .unwrap_or_default()
-                        .into_iter()
-                        .collect(),
-                    http_status: s.http_status,
-                    http_title: s.http_title,
-                    http_server: s.http_server,
-                    cert_sha256: cert.and_then(|c| c.sha256_fingerprint.clone()),
-                    tls_versions: tls.remove(&s.id).unwrap_or_default().into_iter().collect(),
-                };
-            } else if let Some(list) = scripts.remove(&p.id) {
-                facts.service.scripts = list.into_iter().collect();
-            }
-            obs.ports.insert((p.protocol.clone(), number), facts);
+        // The one rule for "missing" (`scan_port::Model::is_missing`).
+        if expected && state != "open" {
+            h.extra.push(Fact::new(
+                "drift",
+                key.clone(),
+                ChangeKind::ExpectedPortMissing.as_str(),
+            ));
         }
-        // What the scan did not observe it does not say (a down host's expected ports).
-        extra.retain(|f| observes(&obs, f));
-        hosts.push(Observed {
-            site: sites.get(&ip.site_id).cloned().unwrap_or_default(),
-            address: ip.address,
-            obs,
-            extra,
-        });
+        if state == "missing" {
+            continue;
+        }
+        let mut facts = PortFacts {
+            state,
+            service: ServiceFacts::default(),
+        };
+        if let Some(service_id) = r.try_get_by_index::<Option<i32>>(13)? {
+            let not_after: Option<DateTime<Utc>> = r.try_get_by_index(22)?;
+            if let Some(not_after) = not_after {
+                let kind = if not_after <= now {
+                    Some(ChangeKind::CertExpired)
+                } else if not_after <= expiring_before {
+                    Some(ChangeKind::CertExpiring)
+                } else {
+                    None
+                };
+                if let Some(kind) = kind {
+                    h.extra
+                        .push(Fact::new("expiry", key.clone(), kind.as_str()));
+                }
+            }
+            facts.service = ServiceFacts {
+                name: r.try_get_by_index(14)?,
+                product: r.try_get_by_index(15)?,
+                version: r.try_get_by_index(16)?,
+                extra_info: r.try_get_by_index(17)?,
+                scripts: Default::default(),
+                http_status: r.try_get_by_index(18)?,
+                http_title: r.try_get_by_index(19)?,
+                http_server: r.try_get_by_index(20)?,
+                cert_sha256: r.try_get_by_index(21)?,
+                tls_versions: tls
+                    .remove(&service_id)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect(),
+            };
+        }
+        if let Some(list) = scripts.remove(&port_id) {
+            facts.service.scripts = list.into_iter().collect();
+        }
+        h.obs.ports.insert((protocol, number), facts);
     }
-    Ok(ScanObservation {
-        hosts,
-        certificates,
-    })
+    if let Some(h) = hosts.last_mut() {
+        finish(h);
+    }
+    Ok(hosts)
+}
+
+/// What the scan did not observe it does not say (a down host's expected ports).
+fn finish(h: &mut Observed) {
+    let obs = &h.obs;
+    h.extra.retain(|f| observes(obs, f));
 }

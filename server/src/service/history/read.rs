@@ -432,15 +432,17 @@ pub async fn diff(
     };
     let (base, head) = (get(base_id).await?, get(head_id).await?);
     let now = Utc::now();
-    let b = observe::scan(db, &base, now, 0).await?;
-    let h = observe::scan(db, &head, now, 0).await?;
+    // Both read at once (separate connections of the pool).
+    let (b, h) = tokio::try_join!(
+        observe::scan(db, &base, now, 0),
+        observe::scan(db, &head, now, 0)
+    )?;
     let base_hosts: HashMap<(&str, &str), _> = b
-        .hosts
         .iter()
         .map(|o| ((o.site.as_str(), o.address.as_str()), &o.obs))
         .collect();
     let mut out = Vec::new();
-    for o in &h.hosts {
+    for o in &h {
         let before = base_hosts
             .get(&(o.site.as_str(), o.address.as_str()))
             .copied();

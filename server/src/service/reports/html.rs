@@ -14,7 +14,7 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 
 use super::analysis::Finding;
-use super::model::{IpPart, PortPart, ScanPart, ServicePart};
+use super::model::{BaselinePart, ChangePart, IpPart, PortPart, ScanPart, ServicePart};
 
 /// Screenshots larger than this are left out of the HTML (they stay in the ZIP).
 const MAX_INLINE_IMAGE: usize = 2 * 1024 * 1024;
@@ -187,6 +187,57 @@ pub fn write_head(
                     message: &f.message,
                 })
                 .collect(),
+        },
+        out,
+    )
+}
+
+/// Changes shown in the page at most (all are in the JSON report).
+const CHANGES_SHOWN: usize = 1_000;
+
+/// The "Changes since <baseline>" section (report version 2).
+#[derive(Template)]
+#[template(path = "report_changes.html")]
+struct Changes<'a> {
+    baseline: Option<String>,
+    rows: Vec<ChangeRow<'a>>,
+    more: usize,
+}
+
+struct ChangeRow<'a> {
+    severity: &'a str,
+    kind: &'a str,
+    site: &'a str,
+    place: String,
+    summary: &'a str,
+}
+
+/// Writes the "Changes since <baseline>" section.
+pub fn write_changes(
+    out: &mut impl Write,
+    baseline: Option<&BaselinePart>,
+    changes: &[ChangePart],
+) -> std::io::Result<()> {
+    emit(
+        &Changes {
+            baseline: baseline.map(|b| format!("#{} {}", b.id, b.title)),
+            rows: changes
+                .iter()
+                .take(CHANGES_SHOWN)
+                .map(|c| ChangeRow {
+                    severity: &c.severity,
+                    kind: &c.kind,
+                    site: c.site.as_deref().unwrap_or_default(),
+                    place: match (c.port, &c.protocol) {
+                        (Some(p), Some(proto)) => {
+                            format!("{}:{p}/{proto}", c.address.as_deref().unwrap_or_default())
+                        }
+                        _ => c.address.clone().unwrap_or_default(),
+                    },
+                    summary: &c.summary,
+                })
+                .collect(),
+            more: changes.len().saturating_sub(CHANGES_SHOWN),
         },
         out,
     )
@@ -389,6 +440,7 @@ mod tests {
     fn render(report: &Report, screenshot: impl Fn(&str) -> Option<Vec<u8>>) -> String {
         let mut out = Vec::new();
         write_head(&mut out, &report.scan, &report.findings).expect("head");
+        write_changes(&mut out, report.baseline.as_ref(), &report.changes).expect("changes");
         for site in &report.sites {
             write_site(&mut out, &site.name, site.ips.is_empty()).expect("site");
             for ip in &site.ips {
@@ -452,7 +504,23 @@ mod tests {
             service_id: 1,
         };
         Report {
-            schema_version: 1,
+            schema_version: 2,
+            baseline: Some(BaselinePart {
+                id: 0,
+                title: evil(),
+                completed_at: None,
+            }),
+            changes: vec![ChangePart {
+                kind: evil(),
+                severity: evil(),
+                site: Some(evil()),
+                address: Some(evil()),
+                protocol: Some(evil()),
+                port: Some(1),
+                before: serde_json::Value::String(evil()),
+                after: serde_json::Value::Null,
+                summary: evil(),
+            }],
             generator: evil(),
             generated_at: Utc::now(),
             scan: ScanPart {

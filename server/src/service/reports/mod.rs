@@ -149,11 +149,13 @@ pub async fn write_reports(
 
     let mut json = BufWriter::new(File::create(aside("report.json")).map_err(io)?);
     let mut sites_html = BufWriter::new(File::create(aside("sites.html")).map_err(io)?);
+    let (baseline, changes) = model::changes(db, row).await?;
     let head = serde_json::json!({
         "schema_version": model::SCHEMA_VERSION,
         "generator": generator,
         "generated_at": now,
         "scan": &scan,
+        "baseline": &baseline,
     })
     .to_string();
     // The object without its closing brace, then the sites and findings as they come.
@@ -223,6 +225,8 @@ pub async fn write_reports(
     }
     json.write_all(b"],\"findings\":").map_err(io)?;
     serde_json::to_writer(&mut json, &findings).map_err(AppError::internal)?;
+    json.write_all(b",\"changes\":").map_err(io)?;
+    serde_json::to_writer(&mut json, &changes).map_err(AppError::internal)?;
     json.write_all(b"}\n").map_err(io)?;
     json.into_inner()
         .map_err(|e| io(e.into_error()))?
@@ -237,6 +241,7 @@ pub async fn write_reports(
     // The page: head (with the findings), the sites written above, the tail.
     let mut page = BufWriter::new(File::create(aside("report.html")).map_err(io)?);
     html::write_head(&mut page, &scan, &findings).map_err(io)?;
+    html::write_changes(&mut page, baseline.as_ref(), &changes).map_err(io)?;
     std::io::copy(&mut File::open(aside("sites.html")).map_err(io)?, &mut page).map_err(io)?;
     html::write_tail(&mut page, &scan, &generator, model::SCHEMA_VERSION, now).map_err(io)?;
     page.into_inner()

@@ -1,6 +1,7 @@
-//! The report document (JSON schema version 1, `docs/report.schema.json`): the scan, its sites →
-//! IPs → expected/actual and ports → services with HTTP, screenshot, certificate and TLS
-//! versions, and the findings. Read from the database a batch of addresses at a time.
+//! The report document (JSON schema version 2, `docs/report.schema.json`): the scan, its
+//! baseline, its sites → IPs → expected/actual and ports → services with HTTP, screenshot,
+//! certificate and TLS versions, the findings, and the changes since the baseline (version 2).
+//! Read from the database a batch of addresses at a time.
 
 use std::collections::HashMap;
 
@@ -9,14 +10,15 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use serde::Serialize;
 
 use entity::{
-    scan, scan_certificate, scan_ip, scan_port, scan_service, scan_site, scan_tls_version,
+    change_event, scan, scan_certificate, scan_ip, scan_port, scan_service, scan_site,
+    scan_tls_version,
 };
 
 use super::analysis::Finding;
 use crate::error::AppResult;
 use crate::service::results::list_from_json;
 
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The whole document. The writer (`reports::write_reports`) streams these same fields a batch
 /// of addresses at a time; tests build one whole.
@@ -26,8 +28,75 @@ pub struct Report {
     pub generator: String,
     pub generated_at: DateTime<Utc>,
     pub scan: ScanPart,
+    /// The scan its changes are against (version 2).
+    pub baseline: Option<BaselinePart>,
     pub sites: Vec<SitePart>,
     pub findings: Vec<Finding>,
+    /// What changed since the baseline (version 2).
+    pub changes: Vec<ChangePart>,
+}
+
+/// The scan a report's changes are against.
+#[derive(Debug, Clone, Serialize)]
+pub struct BaselinePart {
+    pub id: i32,
+    pub title: String,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+/// One change event of the scan (DESIGN §13's `ChangeEvent`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangePart {
+    pub kind: String,
+    pub severity: String,
+    pub site: Option<String>,
+    pub address: Option<String>,
+    pub protocol: Option<String>,
+    pub port: Option<i32>,
+    pub before: serde_json::Value,
+    pub after: serde_json::Value,
+    pub summary: String,
+}
+
+/// A scan's baseline (if it still exists) and its change events, in the order written.
+pub async fn changes<C: ConnectionTrait>(
+    db: &C,
+    row: &scan::Model,
+) -> AppResult<(Option<BaselinePart>, Vec<ChangePart>)> {
+    let baseline = match row.baseline_id {
+        Some(id) => scan::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .map(|b| BaselinePart {
+                id: b.id,
+                title: b.title,
+                completed_at: b.completed_at,
+            }),
+        None => None,
+    };
+    let json = |t: Option<String>| {
+        t.and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or(serde_json::Value::Null)
+    };
+    let changes = change_event::Entity::find()
+        .filter(change_event::Column::ScanId.eq(row.id))
+        .order_by_asc(change_event::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|e| ChangePart {
+            kind: e.kind,
+            severity: e.severity,
+            site: e.site,
+            address: e.address,
+            protocol: e.protocol,
+            port: e.port,
+            before: json(e.before),
+            after: json(e.after),
+            summary: e.summary,
+        })
+        .collect();
+    Ok((baseline, changes))
 }
 
 #[derive(Debug, Clone, Serialize)]
