@@ -10,7 +10,6 @@
 
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, Set};
@@ -20,20 +19,6 @@ use server::service::imports;
 use server::service::pagination::PageRequest;
 
 const RUNS: usize = 3;
-
-async fn fresh_db(dir: &Path, name: &str) -> DatabaseConnection {
-    let file = dir.join(format!("{name}.db"));
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
-    }
-    server::db::connect_migrated(
-        &format!("sqlite://{}?mode=rwc", file.display()),
-        Arc::new(server::db::DbMetrics::default()),
-        async |_| Ok(()),
-    )
-    .await
-    .expect("db")
-}
 
 async fn import(
     db: &DatabaseConnection,
@@ -100,7 +85,7 @@ async fn main() {
     let mut events = 0;
     let mut diff_db = None;
     for run in 0..RUNS {
-        let db = fresh_db(&dir, "import").await;
+        let db = e2e::processes::fresh_sqlite(&dir, "import").await;
         let (base, _) = import(&db, &dir, &a).await;
         let (head, took) = import(&db, &dir, &b).await;
         whole.push(took);
@@ -139,6 +124,26 @@ async fn main() {
         ours.push(t.elapsed());
         entries = list.len();
     }
+    // Its parts: reading one stored scan, and comparing two read ones.
+    let row = entity::scan::Entity::find_by_id(head)
+        .one(&db)
+        .await
+        .expect("read")
+        .expect("scan");
+    let t = Instant::now();
+    let observed = history::observe::scan(&db, &row, chrono::Utc::now(), 0)
+        .await
+        .expect("observe");
+    println!("diff_read_one_scan_s={:.4}", t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    let mut n = 0;
+    for o in &observed {
+        n += server::domain::changes::diff_host(Some(&o.obs), &o.obs).len();
+    }
+    println!(
+        "diff_compare_s={:.4} (equal: {n})",
+        t.elapsed().as_secs_f64()
+    );
     let mut theirs = Vec::new();
     let mut ndiff_lines = 0;
     for _ in 0..RUNS {
@@ -162,7 +167,7 @@ async fn main() {
     db.close().await.ok();
 
     // 3. hosts(filter) over 100,000 hosts.
-    let db = fresh_db(&dir, "hosts").await;
+    let db = e2e::processes::fresh_sqlite(&dir, "hosts").await;
     let now = chrono::Utc::now();
     let rows: Vec<entity::host::ActiveModel> = (0..100_000u32)
         .map(|i| entity::host::ActiveModel {

@@ -5,7 +5,6 @@
 
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nmap_parser::{Event, NmapReader};
@@ -14,20 +13,6 @@ use server::domain::auth::Actor;
 use server::service::imports;
 
 const RUNS: usize = 3;
-
-async fn fresh_db(dir: &Path, name: &str) -> DatabaseConnection {
-    let file = dir.join(format!("{name}.db"));
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
-    }
-    server::db::connect_migrated(
-        &format!("sqlite://{}?mode=rwc", file.display()),
-        Arc::new(server::db::DbMetrics::default()),
-        async |_| Ok(()),
-    )
-    .await
-    .expect("db")
-}
 
 fn best<F: FnMut() -> Duration>(mut f: F) -> Duration {
     (0..RUNS).map(|_| f()).min().unwrap_or_default()
@@ -190,7 +175,7 @@ async fn main() {
 
     let mut insert = Duration::MAX;
     for _ in 0..RUNS {
-        let db = fresh_db(&dir, "floor").await;
+        let db = e2e::processes::fresh_sqlite(&dir, "floor").await;
         let t = Instant::now();
         raw_insert(&db, &rows).await;
         insert = insert.min(t.elapsed());
@@ -201,7 +186,7 @@ async fn main() {
     let mut reports = Duration::MAX;
     let mut stored = 0;
     for _ in 0..RUNS {
-        let db = fresh_db(&dir, "ours").await;
+        let db = e2e::processes::fresh_sqlite(&dir, "ours").await;
         let input = BufReader::with_capacity(1 << 16, std::fs::File::open(&file).expect("open"));
         let t = Instant::now();
         let data_dir = dir.join("ours-data");

@@ -266,6 +266,21 @@ impl TestApp {
         }
     }
 
+    /// Imports an nmap XML document through `POST /api/imports` (`query`: its options, e.g.
+    /// `configId=3`); returns the new scan's id (panics unless it answers 201).
+    pub async fn import_xml(&self, client: &reqwest::Client, query: &str, xml: &str) -> String {
+        let res = client
+            .post(format!("{}/api/imports?{query}", self.base))
+            .header("Content-Type", "application/xml")
+            .body(xml.to_owned())
+            .send()
+            .await
+            .expect("upload");
+        assert_eq!(res.status().as_u16(), 201);
+        let body: Value = res.json().await.expect("json answer");
+        body["scan"]["id"].as_str().expect("scan id").to_owned()
+    }
+
     /// Saves a scan config through the API; returns its id (panics with the errors if refused).
     pub async fn create_config(&self, client: &reqwest::Client, yaml: &str) -> String {
         let body = self

@@ -171,3 +171,18 @@ pub fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
+
+/// A fresh SQLite database `<dir>/<name>.db`, migrated (benchmarks).
+pub async fn fresh_sqlite(dir: &Path, name: &str) -> sea_orm::DatabaseConnection {
+    let file = dir.join(format!("{name}.db"));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+    }
+    server::db::connect_migrated(
+        &format!("sqlite://{}?mode=rwc", file.display()),
+        std::sync::Arc::new(server::db::DbMetrics::default()),
+        async |_| Ok(()),
+    )
+    .await
+    .expect("db")
+}

@@ -416,26 +416,12 @@ async fn a_second_scan_records_exactly_what_changed_postgres() {
     a_second_scan_records_exactly_what_changed(Backend::Postgres).await;
 }
 
-/// `POST /api/imports` with the document as the raw body; the new scan's id.
-async fn import(app: &TestApp, client: &reqwest::Client, xml: &str) -> String {
-    let res = client
-        .post(format!("{}/api/imports", app.base))
-        .header("Content-Type", "application/xml")
-        .body(xml.to_owned())
-        .send()
-        .await
-        .expect("upload");
-    assert_eq!(res.status().as_u16(), 201);
-    let body: Value = res.json().await.expect("json");
-    body["scan"]["id"].as_str().expect("id").to_owned()
-}
-
 #[tokio::test]
 async fn re_importing_a_document_adds_no_event() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
     let xml = nmap_parser::synthetic::service_scan(50);
-    let first = import(&app, &admin, &xml).await;
+    let first = app.import_xml(&admin, "", &xml).await;
     let body = app
         .gql(
             &admin,
@@ -451,7 +437,7 @@ async fn re_importing_a_document_adds_no_event() {
     );
     let events = body["data"]["changes"]["totalCount"].clone();
 
-    let again = import(&app, &admin, &xml).await;
+    let again = app.import_xml(&admin, "", &xml).await;
     let (scan, changes) = scan_changes(&app, &admin, &again).await;
     assert_eq!(scan["status"], "COMPLETED");
     assert_eq!(scan["baseline"]["id"], first.as_str());
@@ -485,16 +471,10 @@ async fn retention_deletes_old_scans_and_keeps_their_history() {
     let second = nmap_parser::synthetic::changed_service_scan(&first);
     let mut ids = Vec::new();
     for xml in [&first, &second, &first] {
-        let res = admin
-            .post(format!("{}/api/imports?configId={config}", app.base))
-            .header("Content-Type", "application/xml")
-            .body(xml.clone())
-            .send()
-            .await
-            .expect("upload");
-        assert_eq!(res.status().as_u16(), 201);
-        let body: Value = res.json().await.expect("json");
-        ids.push(body["scan"]["id"].as_str().expect("id").to_owned());
+        ids.push(
+            app.import_xml(&admin, &format!("configId={config}"), xml)
+                .await,
+        );
     }
     let counts = "{ scans { totalCount } hosts { totalCount } changes { totalCount } }";
     let before = app.gql(&admin, counts, json!({})).await;

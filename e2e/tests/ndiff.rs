@@ -9,7 +9,7 @@ use std::process::Command;
 
 use e2e::TestApp;
 use e2e::listeners::{self, Kind};
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// (address, change, protocol, port): change `opened`, `closed` or `service`.
 type Changes = BTreeSet<(String, String, String, u16)>;
@@ -76,22 +76,12 @@ fn ndiff(a: &Path, b: &Path) -> Changes {
     changes
 }
 
-async fn import(app: &TestApp, client: &reqwest::Client, xml: &str) -> String {
-    let res = client
-        .post(format!("{}/api/imports", app.base))
-        .header("Content-Type", "application/xml")
-        .body(xml.to_owned())
-        .send()
-        .await
-        .expect("upload");
-    assert_eq!(res.status().as_u16(), 201);
-    let body: Value = res.json().await.expect("json");
-    body["scan"]["id"].as_str().expect("id").to_owned()
-}
-
 /// What `scanDiff` says of the two documents imported.
 async fn ours(app: &TestApp, client: &reqwest::Client, a: &str, b: &str) -> Changes {
-    let (base, head) = (import(app, client, a).await, import(app, client, b).await);
+    let (base, head) = (
+        app.import_xml(client, "", a).await,
+        app.import_xml(client, "", b).await,
+    );
     let body = app
         .gql(
             client,

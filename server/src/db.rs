@@ -55,6 +55,10 @@ pub async fn connect(url: &str, metrics: Arc<DbMetrics>) -> anyhow::Result<Datab
                 .busy_timeout(Duration::from_secs(10))
                 .row_buffer_size(1024)
                 .foreign_keys(true)
+                // Reads through memory-mapped pages shared by every connection, rather than a
+                // read call per page into each connection's small page cache (a 10,000-host
+                // scan read cold took 2–3× longer without: bench_history).
+                .pragma("mmap_size", "268435456")
         });
     let mut db = Database::connect(opts)
         .await

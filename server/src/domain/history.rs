@@ -319,7 +319,10 @@ pub fn summary(
         K::UnexpectedPort => format!("{at} is open and not expected"),
         K::ExpectedPortMissing => format!("{at} is expected and not open"),
         K::PingMismatch => format!("{at} ping differs from the config"),
-        K::DriftResolved => format!("{at} matches the config again ({})", short(before)),
+        K::DriftResolved => format!(
+            "{at} matches the config again (was {})",
+            before.as_str().unwrap_or("drift")
+        ),
         other => format!("{at} {}", other.as_str()),
     }
 }

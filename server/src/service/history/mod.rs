@@ -16,8 +16,8 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
-    QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, Set,
+    Statement,
 };
 
 use entity::{certificate, change_event, host, host_fact, scan};
@@ -25,7 +25,7 @@ use entity::{certificate, change_event, host, host_fact, scan};
 use crate::db;
 use crate::domain::changes::{Change, diff_host};
 use crate::domain::history::{self, Fact};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::service::reports::model::IDS_PER_STATEMENT;
 
 /// PostgreSQL advisory lock under which history is recorded.
@@ -118,29 +118,7 @@ pub async fn record(
             }
         }
     }
-    let host_ids: Vec<i32> = hosts.values().map(|h| h.id).collect();
-    let mut open: HashMap<i32, Vec<(i64, Fact)>> = HashMap::new();
-    for chunk in host_ids.chunks(IDS_PER_STATEMENT) {
-        for (id, host_id, fact, key, value) in host_fact::Entity::find()
-            .select_only()
-            .columns([
-                host_fact::Column::Id,
-                host_fact::Column::HostId,
-                host_fact::Column::Fact,
-                host_fact::Column::Key,
-                host_fact::Column::Value,
-            ])
-            .filter(host_fact::Column::HostId.is_in(chunk.iter().copied()))
-            .filter(host_fact::Column::EndedAt.is_null())
-            .into_tuple::<(i64, i32, String, String, String)>()
-            .all(&txn)
-            .await?
-        {
-            open.entry(host_id)
-                .or_default()
-                .push((id, Fact { fact, key, value }));
-        }
-    }
+    let mut open = open_facts(&txn, &sites).await?;
 
     let mut extend: Vec<i64> = Vec::new();
     let mut end: Vec<i64> = Vec::new();
@@ -304,6 +282,56 @@ pub async fn record(
         events: event_count,
         new_hosts,
     })
+}
+
+/// The open facts of the hosts of these sites, by host, read as one JSON document built by
+/// the database (one row through the driver instead of one per fact: see `observe`).
+async fn open_facts<C: ConnectionTrait>(
+    db: &C,
+    sites: &[String],
+) -> AppResult<HashMap<i32, Vec<(i64, Fact)>>> {
+    let mut open: HashMap<i32, Vec<(i64, Fact)>> = HashMap::new();
+    if sites.is_empty() {
+        return Ok(open);
+    }
+    let backend = db.get_database_backend();
+    let placeholders: Vec<String> = (1..=sites.len())
+        .map(|n| match backend {
+            DbBackend::Postgres => format!("${n}"),
+            _ => "?".to_owned(),
+        })
+        .collect();
+    let list = placeholders.join(", ");
+    let sql = match backend {
+        DbBackend::Postgres => format!(
+            "SELECT coalesce(json_agg(json_build_array(f.id, f.host_id, f.fact, f.key, f.value)), \
+             '[]'::json)::text FROM host_facts f JOIN hosts h ON h.id = f.host_id \
+             WHERE h.site IN ({list}) AND f.ended_at IS NULL"
+        ),
+        _ => format!(
+            "SELECT json_group_array(json_array(f.id, f.host_id, f.fact, f.key, f.value)) \
+             FROM host_facts f JOIN hosts h ON h.id = f.host_id \
+             WHERE h.site IN ({list}) AND f.ended_at IS NULL"
+        ),
+    };
+    let values: Vec<sea_orm::Value> = sites.iter().map(|s| s.clone().into()).collect();
+    let document: Option<String> = match db
+        .query_one_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?
+    {
+        Some(r) => r.try_get_by_index(0)?,
+        None => None,
+    };
+    let rows: Vec<(i64, i32, String, String, String)> = match document {
+        Some(text) => serde_json::from_str(&text).map_err(AppError::internal)?,
+        None => Vec::new(),
+    };
+    for (id, host_id, fact, key, value) in rows {
+        open.entry(host_id)
+            .or_default()
+            .push((id, Fact { fact, key, value }));
+    }
+    Ok(open)
 }
 
 /// The hosts of these sites, by (site, address).
