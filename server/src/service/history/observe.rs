@@ -150,11 +150,6 @@ pub async fn scan<C: ConnectionTrait>(
         Some(r) => r.try_get_by_index(0)?,
         None => None,
     };
-    let mut ips: Vec<IpRow> = match document {
-        Some(text) => serde_json::from_str(&text).map_err(AppError::internal)?,
-        None => Vec::new(),
-    };
-    ips.sort_by_key(|ip| ip.0);
     let mut tls: HashMap<i32, Vec<String>> = HashMap::new();
     for (service_id, version) in scan_tls_version::Entity::find()
         .select_only()
@@ -190,6 +185,27 @@ pub async fn scan<C: ConnectionTrait>(
                 .push((script_id, output));
         }
     }
+    // Parsing and building is CPU work: off the async threads (two scans of a diff in
+    // parallel).
+    tokio::task::spawn_blocking(move || build(document, tls, scripts, coverage, now, expiry_days))
+        .await
+        .map_err(AppError::internal)?
+}
+
+/// The hosts of a scan from its document and its TLS versions and scripts by service / port.
+fn build(
+    document: Option<String>,
+    mut tls: HashMap<i32, Vec<String>>,
+    mut scripts: HashMap<i32, Vec<(String, String)>>,
+    coverage: Coverage,
+    now: DateTime<Utc>,
+    expiry_days: i64,
+) -> AppResult<Vec<Observed>> {
+    let mut ips: Vec<IpRow> = match document {
+        Some(text) => serde_json::from_str(&text).map_err(AppError::internal)?,
+        None => Vec::new(),
+    };
+    ips.sort_by_key(|ip| ip.0);
     let expiring_before = now + Duration::days(expiry_days);
 
     let mut hosts: Vec<Observed> = Vec::with_capacity(ips.len());
