@@ -9,8 +9,8 @@ use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
 /// Counts SQL statements sent to the database (exported at `/metrics`; tests use it to check
@@ -130,6 +130,57 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
         ..Default::default()
     })
     .await
+}
+
+/// Ids per `IN (…)` list (below SQLite's and PostgreSQL's bound-parameter limits).
+pub const IDS_PER_STATEMENT: usize = 5_000;
+
+/// On PostgreSQL, takes the transaction-scoped advisory lock `keys` (one `bigint`, or two
+/// `int`s); SQLite's write transaction already serialises writers.
+pub async fn advisory_lock(txn: &DatabaseTransaction, keys: &[i64]) -> Result<(), DbErr> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        let keys: Vec<String> = keys.iter().map(ToString::to_string).collect();
+        txn.execute_unprepared(&format!(
+            "SELECT pg_advisory_xact_lock({})",
+            keys.join(", ")
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// Rows of `T` read as one JSON array the database builds (`sqlite` with `?` placeholders,
+/// `postgres` with `$n`, each returning one text column): one row crosses the driver instead
+/// of one per record, whose cost per row dominates large reads (bench_history).
+pub async fn json_rows<C, T>(
+    db: &C,
+    sqlite: &str,
+    postgres: &str,
+    values: Vec<sea_orm::Value>,
+) -> anyhow::Result<Vec<T>>
+where
+    C: ConnectionTrait,
+    T: serde::de::DeserializeOwned,
+{
+    let backend = db.get_database_backend();
+    let sql = if backend == DbBackend::Postgres {
+        postgres
+    } else {
+        sqlite
+    };
+    let document: Option<String> = match db
+        .query_one_raw(sea_orm::Statement::from_sql_and_values(
+            backend, sql, values,
+        ))
+        .await?
+    {
+        Some(row) => row.try_get_by_index(0)?,
+        None => None,
+    };
+    Ok(match document {
+        Some(text) => serde_json::from_str(&text)?,
+        None => Vec::new(),
+    })
 }
 
 fn sqlite_path(url: &str) -> Option<&str> {

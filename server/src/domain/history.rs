@@ -16,7 +16,7 @@
 //! (`UNEXPECTED_PORT`, `EXPECTED_PORT_MISSING`; key `ping`: `PING_MISMATCH`), `expiry`
 //! (`CERT_EXPIRING` / `CERT_EXPIRED`).
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashSet};
 
 use serde_json::{Value, json};
 
@@ -325,17 +325,6 @@ pub fn summary(
         ),
         other => format!("{at} {}", other.as_str()),
     }
-}
-
-/// A host's ports as the facts say, for the inventory: (protocol, port) → state.
-pub fn port_states<'a>(
-    facts: impl IntoIterator<Item = &'a Fact>,
-) -> BTreeMap<(String, u16), String> {
-    facts
-        .into_iter()
-        .filter(|f| f.fact == "port")
-        .filter_map(|f| Some((f.port()?, f.value.clone())))
-        .collect()
 }
 
 #[cfg(test)]

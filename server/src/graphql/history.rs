@@ -10,16 +10,16 @@ use serde_json::Value;
 use entity::{certificate, change_event, host};
 
 use crate::domain;
-use crate::error::GqlResult;
+use crate::domain::auth::Role;
+use crate::error::{AppError, GqlResult};
 use crate::graphql::answers;
 use crate::graphql::connection::connection;
 use crate::graphql::context::{ContextExt, parse_id};
 use crate::graphql::enums::{HostStatus, Protocol, Severity, typed};
-use crate::graphql::scans::Scan;
+use crate::graphql::scans::{Scan, loaders};
 use crate::service::history::read::{self, ChangeScope, DiffEntry as Entry, HostUpdate};
 use crate::service::pagination::PageRequest;
 use crate::service::results::list_from_json;
-use crate::service::scans;
 
 /// A typed change (DESIGN §13).
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -60,13 +60,20 @@ fn protocol(text: &str) -> Protocol {
     .into()
 }
 
+/// A scan by id through the request's loader (one statement for a page of events); none
+/// when it was deleted. Chunks never carry history.
 async fn scan_or_none(ctx: &Context<'_>, id: Option<i32>) -> GqlResult<Option<Scan>> {
+    ctx.actor()?.require(Role::Viewer)?;
     let Some(id) = id else { return Ok(None) };
-    match scans::get(ctx.db(), ctx.actor()?, id).await {
-        Ok(row) => Ok(Some(Scan(row))),
-        Err(crate::error::AppError::NotFound(_)) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
+    let rows = loaders(ctx)
+        .scans
+        .load_one(id)
+        .await
+        .map_err(AppError::from)?;
+    Ok(rows
+        .and_then(|mut v| v.pop())
+        .filter(|row| row.parent_id.is_none())
+        .map(Scan))
 }
 
 /// A host of the inventory: one per (site, address) ever seen up.
@@ -248,10 +255,16 @@ impl ChangeEvent {
     }
     async fn host(&self, ctx: &Context<'_>) -> GqlResult<Option<Host>> {
         answers::read_mutable(ctx);
+        ctx.actor()?.require(Role::Viewer)?;
         let Some(id) = self.0.host_id else {
             return Ok(None);
         };
-        Ok(Some(Host(read::host(ctx.db(), ctx.actor()?, id).await?)))
+        let rows = loaders(ctx)
+            .hosts
+            .load_one(id)
+            .await
+            .map_err(AppError::from)?;
+        Ok(rows.and_then(|mut v| v.pop()).map(Host))
     }
     async fn site(&self) -> Option<&str> {
         self.0.site.as_deref()

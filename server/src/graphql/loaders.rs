@@ -14,7 +14,8 @@ use async_graphql::dataloader::{DataLoader, Loader};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 
 use entity::{
-    scan_certificate, scan_config, scan_ip, scan_port, scan_service, scan_site, scan_tls_version,
+    host, scan, scan_certificate, scan_config, scan_ip, scan_port, scan_service, scan_site,
+    scan_tls_version,
 };
 
 use crate::error::AppError;
@@ -189,6 +190,9 @@ where
 /// One set of loaders per request (their caches live as long as the request).
 pub struct Loaders {
     pub configs: DataLoader<ByParent<scan_config::Entity>>,
+    /// Scans and hosts by id (the scans and hosts of a page of change events).
+    pub scans: DataLoader<ByParent<scan::Entity>>,
+    pub hosts: DataLoader<ByParent<host::Entity>>,
     /// The rows under the addresses of one page of `hosts` (keyed by the page's rows: a page
     /// costs what it holds, not what its scan holds).
     pub ports_by_ip: DataLoader<ByParent<scan_port::Entity>>,
@@ -214,6 +218,12 @@ impl Loaders {
                 scan_config::Column::Id,
                 |r: &scan_config::Model| r.id,
             ),
+            scans: loader(db, scan::Column::Id, scan::Column::Id, |r: &scan::Model| {
+                r.id
+            }),
+            hosts: loader(db, host::Column::Id, host::Column::Id, |r: &host::Model| {
+                r.id
+            }),
             sites_by_id: loader(
                 db,
                 scan_site::Column::Id,

@@ -31,8 +31,8 @@ use std::time::Duration;
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    PaginatorTrait, QueryFilter, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
+    QueryFilter, QuerySelect,
 };
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -516,10 +516,7 @@ impl Runner {
             Decision::Start | Decision::TakeOver => {}
         }
         let txn = crate::db::begin_write(db).await?;
-        if txn.get_database_backend() == DbBackend::Postgres {
-            txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({CLAIM_LOCK})"))
-                .await?;
-        }
+        crate::db::advisory_lock(&txn, &[CLAIM_LOCK]).await?;
         let (decision, row) = self.look(&txn, scan_id, max).await?;
         let row = match (decision, row) {
             (Decision::Start | Decision::TakeOver, Some(row)) => row,

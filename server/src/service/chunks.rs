@@ -14,8 +14,8 @@ use std::io::Write;
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use entity::{scan, scan_artifact};
@@ -214,12 +214,7 @@ pub async fn merge(
     lease_until: chrono::DateTime<Utc>,
 ) -> AppResult<Merge> {
     let txn = crate::db::begin_write(db).await?;
-    if txn.get_database_backend() == DbBackend::Postgres {
-        txn.execute_unprepared(&format!(
-            "SELECT pg_advisory_xact_lock({MERGE_LOCK}, {parent_id})"
-        ))
-        .await?;
-    }
+    crate::db::advisory_lock(&txn, &[i64::from(MERGE_LOCK), i64::from(parent_id)]).await?;
     let Some(parent) = scan::Entity::find_by_id(parent_id).one(&txn).await? else {
         return Ok(Merge::Gone);
     };

@@ -13,8 +13,8 @@ use std::path::Path;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 
 use entity::{scan, setting};
@@ -152,10 +152,7 @@ async fn last_run<C: ConnectionTrait>(db: &C) -> AppResult<Option<DateTime<Utc>>
 async fn claim(db: &DatabaseConnection, force: bool) -> AppResult<bool> {
     let now = Utc::now();
     let txn = db::begin_write(db).await?;
-    if txn.get_database_backend() == DbBackend::Postgres {
-        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({RETENTION_LOCK})"))
-            .await?;
-    }
+    db::advisory_lock(&txn, &[RETENTION_LOCK]).await?;
     let last = last_run(&txn).await?;
     if !force && last.is_some_and(|t| now - t < EVERY) {
         return Ok(false);

@@ -36,7 +36,7 @@ pub enum ScanStatus {
     Interrupted,
 }
 
-pub(super) fn loaders<'a>(ctx: &'a Context<'_>) -> &'a Loaders {
+pub(crate) fn loaders<'a>(ctx: &'a Context<'_>) -> &'a Loaders {
     ctx.data_unchecked::<Loaders>()
 }
 

@@ -15,18 +15,14 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, Set,
-    Statement,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 
 use entity::{certificate, change_event, host, host_fact, scan};
 
-use crate::db;
+use crate::db::{self, IDS_PER_STATEMENT};
 use crate::domain::changes::{Change, diff_host};
 use crate::domain::history::{self, Fact};
 use crate::error::{AppError, AppResult};
-use crate::service::reports::model::IDS_PER_STATEMENT;
 
 /// PostgreSQL advisory lock under which history is recorded.
 const HISTORY_LOCK: i64 = 0x5C4E_0003;
@@ -58,10 +54,7 @@ pub async fn record(
     let seen = observe::scan_with_certificates(db, &row, now, expiry_days).await?;
 
     let txn = db::begin_write(db).await?;
-    if txn.get_database_backend() == DbBackend::Postgres {
-        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({HISTORY_LOCK})"))
-            .await?;
-    }
+    db::advisory_lock(&txn, &[HISTORY_LOCK]).await?;
     let claimed = scan::Entity::update_many()
         .col_expr(scan::Column::HistoryAt, Expr::value(Some(now)))
         .filter(scan::Column::Id.eq(scan_id))
@@ -294,38 +287,29 @@ async fn open_facts<C: ConnectionTrait>(
     if sites.is_empty() {
         return Ok(open);
     }
-    let backend = db.get_database_backend();
-    let placeholders: Vec<String> = (1..=sites.len())
-        .map(|n| match backend {
-            DbBackend::Postgres => format!("${n}"),
-            _ => "?".to_owned(),
-        })
-        .collect();
-    let list = placeholders.join(", ");
-    let sql = match backend {
-        DbBackend::Postgres => format!(
-            "SELECT coalesce(json_agg(json_build_array(f.id, f.host_id, f.fact, f.key, f.value)), \
-             '[]'::json)::text FROM host_facts f JOIN hosts h ON h.id = f.host_id \
-             WHERE h.site IN ({list}) AND f.ended_at IS NULL"
-        ),
-        _ => format!(
-            "SELECT json_group_array(json_array(f.id, f.host_id, f.fact, f.key, f.value)) \
-             FROM host_facts f JOIN hosts h ON h.id = f.host_id \
-             WHERE h.site IN ({list}) AND f.ended_at IS NULL"
-        ),
+    let list = |placeholder: &dyn Fn(usize) -> String| -> String {
+        (1..=sites.len())
+            .map(placeholder)
+            .collect::<Vec<_>>()
+            .join(", ")
     };
-    let values: Vec<sea_orm::Value> = sites.iter().map(|s| s.clone().into()).collect();
-    let document: Option<String> = match db
-        .query_one_raw(Statement::from_sql_and_values(backend, sql, values))
-        .await?
-    {
-        Some(r) => r.try_get_by_index(0)?,
-        None => None,
-    };
-    let rows: Vec<(i64, i32, String, String, String)> = match document {
-        Some(text) => serde_json::from_str(&text).map_err(AppError::internal)?,
-        None => Vec::new(),
-    };
+    let sqlite = format!(
+        "SELECT json_group_array(json_array(f.id, f.host_id, f.fact, f.key, f.value)) \
+         FROM host_facts f JOIN hosts h ON h.id = f.host_id \
+         WHERE h.site IN ({}) AND f.ended_at IS NULL",
+        list(&|_| "?".to_owned())
+    );
+    let postgres = format!(
+        "SELECT coalesce(json_agg(json_build_array(f.id, f.host_id, f.fact, f.key, f.value)), \
+         '[]'::json)::text FROM host_facts f JOIN hosts h ON h.id = f.host_id \
+         WHERE h.site IN ({}) AND f.ended_at IS NULL",
+        list(&|n| format!("${n}"))
+    );
+    let values = sites.iter().map(|s| s.clone().into()).collect();
+    let rows: Vec<(i64, i32, String, String, String)> =
+        db::json_rows(db, &sqlite, &postgres, values)
+            .await
+            .map_err(AppError::internal)?;
     for (id, host_id, fact, key, value) in rows {
         open.entry(host_id)
             .or_default()

@@ -5,9 +5,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, Statement,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use entity::{scan, scan_certificate, scan_script, scan_tls_version};
 
@@ -138,18 +136,10 @@ pub async fn scan<C: ConnectionTrait>(
         .as_deref()
         .and_then(|c| serde_json::from_str(c).ok())
         .unwrap_or_default();
-    let backend = db.get_database_backend();
-    let sql = match backend {
-        DbBackend::Postgres => POSTGRES_DOCUMENT,
-        _ => SQLITE_DOCUMENT,
-    };
-    let document: Option<String> = match db
-        .query_one_raw(Statement::from_sql_and_values(backend, sql, [id.into()]))
-        .await?
-    {
-        Some(r) => r.try_get_by_index(0)?,
-        None => None,
-    };
+    let ips: Vec<IpRow> =
+        crate::db::json_rows(db, SQLITE_DOCUMENT, POSTGRES_DOCUMENT, vec![id.into()])
+            .await
+            .map_err(AppError::internal)?;
     let mut tls: HashMap<i32, Vec<String>> = HashMap::new();
     for (service_id, version) in scan_tls_version::Entity::find()
         .select_only()
@@ -185,26 +175,21 @@ pub async fn scan<C: ConnectionTrait>(
                 .push((script_id, output));
         }
     }
-    // Parsing and building is CPU work: off the async threads (two scans of a diff in
-    // parallel).
-    tokio::task::spawn_blocking(move || build(document, tls, scripts, coverage, now, expiry_days))
+    // Building is CPU work: off the async threads (two scans of a diff in parallel).
+    tokio::task::spawn_blocking(move || build(ips, tls, scripts, coverage, now, expiry_days))
         .await
         .map_err(AppError::internal)?
 }
 
 /// The hosts of a scan from its document and its TLS versions and scripts by service / port.
 fn build(
-    document: Option<String>,
+    mut ips: Vec<IpRow>,
     mut tls: HashMap<i32, Vec<String>>,
     mut scripts: HashMap<i32, Vec<(String, String)>>,
     coverage: Coverage,
     now: DateTime<Utc>,
     expiry_days: i64,
 ) -> AppResult<Vec<Observed>> {
-    let mut ips: Vec<IpRow> = match document {
-        Some(text) => serde_json::from_str(&text).map_err(AppError::internal)?,
-        None => Vec::new(),
-    };
     ips.sort_by_key(|ip| ip.0);
     let expiring_before = now + Duration::days(expiry_days);
 

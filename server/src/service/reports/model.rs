@@ -278,8 +278,7 @@ pub async fn sites<C: ConnectionTrait>(db: &C, scan_id: i32) -> AppResult<Vec<sc
         .await?)
 }
 
-/// Ids per `IN (…)` list (below SQLite's and PostgreSQL's bound-parameter limits).
-pub const IDS_PER_STATEMENT: usize = 5_000;
+use crate::db::IDS_PER_STATEMENT;
 
 /// Rows of `E` whose `column` is one of `ids`, in chunks.
 async fn rows_in<C, E>(db: &C, column: E::Column, ids: &[i32]) -> AppResult<Vec<E::Model>>
