@@ -368,6 +368,14 @@ impl TestApp {
         self.relaunch(self.addr).await;
     }
 
+    /// Stops the server gracefully, keeps it down until `until` (a downtime across some moment),
+    /// then starts it again on the same database and data dir.
+    pub async fn restart_after(&mut self, until: tokio::time::Instant) {
+        self.shut_down().await;
+        tokio::time::sleep_until(until).await;
+        self.relaunch(LOOPBACK_ANY_PORT).await;
+    }
+
     async fn relaunch(&mut self, bind: SocketAddr) {
         self.shut_down().await;
         let (addr, tx, handle) = launch(self.settings.clone(), bind).await;

@@ -24,6 +24,7 @@ pub mod scan_service;
 pub mod scan_site;
 pub mod scan_tls_version;
 pub mod schedule;
+pub mod schedule_run;
 pub mod session;
 pub mod setting;
 pub mod user;

@@ -63,6 +63,8 @@ pub struct Model {
     pub history_at: Option<DateTimeUtc>,
     /// The latest earlier scan that observed any of this scan's hosts (its baseline).
     pub baseline_id: Option<i32>,
+    /// The schedule that started the scan (none: started by hand, the CLI or an import).
+    pub schedule_id: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

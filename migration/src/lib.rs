@@ -12,6 +12,7 @@ mod m20261204_000007_artifacts;
 mod m20261205_000008_chunks;
 mod m20261205_000009_coverage;
 mod m20261206_000010_history;
+mod m20261207_000011_schedules;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000008_chunks::Migration),
             Box::new(m20261205_000009_coverage::Migration),
             Box::new(m20261206_000010_history::Migration),
+            Box::new(m20261207_000011_schedules::Migration),
         ]
     }
 }

@@ -90,6 +90,8 @@ pub async fn run(
     let csp: Arc<str> = http::spa::content_security_policy(&settings.frontend_dir).into();
     let agents = jobs::agents::AgentHub::new(runner.clone());
     agents.start();
+    // Every serve process fires schedules; the database makes each firing happen once.
+    let scheduler = jobs::scheduler::start(runner.clone());
     let state = AppState {
         db: db.clone(),
         settings: settings.clone(),
@@ -140,6 +142,7 @@ pub async fn run(
     };
     // Also when serving failed: never leave scans running.
     runner.shutdown().await;
+    scheduler.abort();
     purge.abort();
     if let Some(relay) = relay {
         relay.stop().await;

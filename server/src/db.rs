@@ -162,23 +162,38 @@ where
     C: ConnectionTrait,
     T: serde::de::DeserializeOwned,
 {
+    parse_rows(json_text(db, sqlite, postgres, values).await?.as_deref())
+}
+
+/// The document of [`json_rows`] as the database wrote it, for callers that parse it off the
+/// async threads ([`parse_rows`] on a blocking thread).
+pub async fn json_text<C: ConnectionTrait>(
+    db: &C,
+    sqlite: &str,
+    postgres: &str,
+    values: Vec<sea_orm::Value>,
+) -> Result<Option<String>, DbErr> {
     let backend = db.get_database_backend();
     let sql = if backend == DbBackend::Postgres {
         postgres
     } else {
         sqlite
     };
-    let document: Option<String> = match db
+    match db
         .query_one_raw(sea_orm::Statement::from_sql_and_values(
             backend, sql, values,
         ))
         .await?
     {
-        Some(row) => row.try_get_by_index(0)?,
-        None => None,
-    };
-    Ok(match document {
-        Some(text) => serde_json::from_str(&text)?,
+        Some(row) => row.try_get_by_index(0),
+        None => Ok(None),
+    }
+}
+
+/// The rows of a [`json_text`] document (none when the database returned no document).
+pub fn parse_rows<T: serde::de::DeserializeOwned>(text: Option<&str>) -> anyhow::Result<Vec<T>> {
+    Ok(match text {
+        Some(text) => serde_json::from_str(text)?,
         None => Vec::new(),
     })
 }

@@ -440,7 +440,12 @@ mod tests {
         "ScanTlsVersion.grade",
         "ScanTlsVersion.version",
     ];
-    const MUTABLE: &[&str] = &["Scan.baseline", "Scan.changes", "Scan.config"];
+    const MUTABLE: &[&str] = &[
+        "Scan.baseline",
+        "Scan.changes",
+        "Scan.config",
+        "Scan.schedule",
+    ];
 
     #[test]
     fn every_field_under_scan_is_classified() {

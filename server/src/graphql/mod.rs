@@ -14,6 +14,7 @@ pub mod history;
 pub mod loaders;
 pub mod reauth;
 pub mod scans;
+pub mod schedules;
 pub mod settings;
 pub mod subscription;
 pub mod workers;
@@ -35,6 +36,7 @@ pub struct Query(
     configs::ConfigQuery,
     history::HistoryQuery,
     scans::ScanQuery,
+    schedules::ScheduleQuery,
     settings::SettingsQuery,
     workers::WorkerQuery,
 );
@@ -46,6 +48,7 @@ pub struct Mutation(
     configs::ConfigMutation,
     history::HistoryMutation,
     scans::ScanMutation,
+    schedules::ScheduleMutation,
     settings::SettingsMutation,
 );
 

@@ -6,5 +6,6 @@ pub mod agents;
 pub mod queue;
 pub mod runner;
 pub mod scan;
+pub mod scheduler;
 pub mod wire;
 pub mod worker;

@@ -1258,6 +1258,7 @@ mod tests {
             coverage: None,
             history_at: None,
             baseline_id: None,
+            schedule_id: None,
         }
     }
 

@@ -97,15 +97,19 @@ pub async fn update(
 pub async fn delete(db: &DatabaseConnection, actor: &Actor, id: i32) -> AppResult<()> {
     actor.require(Role::Operator)?;
     let existing = get(db, actor, id).await?;
-    scan_config::Entity::delete_by_id(id).exec(db).await?;
+    let txn = crate::db::begin_write(db).await?;
+    // Its schedules stay, disabled with the reason (their config link becomes null).
+    let schedules = super::schedules::disable_for_config(&txn, id, &existing.title).await?;
+    scan_config::Entity::delete_by_id(id).exec(&txn).await?;
     audit::record(
-        db,
+        &txn,
         actor,
         "config.delete",
         Some(format!("config:{id}")),
-        Some(serde_json::json!({ "title": existing.title })),
+        Some(serde_json::json!({ "title": existing.title, "schedules_disabled": schedules })),
     )
     .await?;
+    txn.commit().await?;
     Ok(())
 }
 

@@ -15,6 +15,7 @@ pub mod reports;
 pub mod results;
 pub mod retention;
 pub mod scans;
+pub mod schedules;
 pub mod sessions;
 pub mod settings;
 pub mod users;

@@ -43,6 +43,33 @@ pub async fn start(
     actor: &Actor,
     req: StartRequest,
 ) -> AppResult<Started> {
+    let prepared = prepare(db, actor, req).await?;
+    let txn = db::begin_write(db).await?;
+    let started = insert(&txn, actor, prepared, None).await?;
+    txn.commit().await?;
+    Ok(started)
+}
+
+/// A validated, scope-checked scan about to be stored ([`prepare`] → [`insert`]).
+#[derive(Debug)]
+pub struct Prepared {
+    title: String,
+    config_id: Option<i32>,
+    yaml: String,
+    chunks: Option<Vec<scan_config::ScanConfig>>,
+    status: ScanStatus,
+    phase: ScanPhase,
+    started_at: Option<chrono::DateTime<Utc>>,
+    message: Option<String>,
+    pool: Option<String>,
+}
+
+/// The reads and checks of [`start`], before anything is written (OPERATOR).
+pub async fn prepare(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    req: StartRequest,
+) -> AppResult<Prepared> {
     actor.require(Role::Operator)?;
     let title = clean_title(req.title.as_deref())?;
     let (config_id, yaml) = match (req.config_id, req.targets) {
@@ -95,45 +122,67 @@ pub async fn start(
         ),
     };
 
-    let txn = db::begin_write(db).await?;
+    Ok(Prepared {
+        title: title.unwrap_or_else(|| config.title.clone()),
+        config_id,
+        yaml,
+        pool: pool.map(str::to_owned),
+        chunks,
+        status,
+        phase,
+        started_at,
+        message,
+    })
+}
+
+/// Stores a [`prepare`]d scan QUEUED (with its chunks) in the caller's write transaction,
+/// started by `schedule` when given; audited.
+pub async fn insert(
+    txn: &sea_orm::DatabaseTransaction,
+    actor: &Actor,
+    p: Prepared,
+    schedule: Option<i32>,
+) -> AppResult<Started> {
     let mut row = scan::ActiveModel {
-        title: Set(title.unwrap_or_else(|| config.title.clone())),
-        status: Set(status.as_str().to_owned()),
-        phase: Set(phase.as_str().to_owned()),
-        started_at: Set(started_at),
-        chunk_count: Set(chunks
+        title: Set(p.title),
+        status: Set(p.status.as_str().to_owned()),
+        phase: Set(p.phase.as_str().to_owned()),
+        started_at: Set(p.started_at),
+        chunk_count: Set(p
+            .chunks
             .as_ref()
             .map(|c| i32::try_from(c.len()).unwrap_or(i32::MAX))),
         percent: Set(0.0),
-        config_id: Set(config_id),
+        config_id: Set(p.config_id),
         triggered_by: Set(actor.username.clone()),
         triggered_by_user_id: Set(actor.user_id),
         created_at: Set(Utc::now()),
         command_lines: Set("[]".to_owned()),
-        config_yaml: Set(Some(yaml)),
-        pool: Set(pool.map(str::to_owned)),
-        message: Set(message),
+        config_yaml: Set(Some(p.yaml)),
+        pool: Set(p.pool),
+        message: Set(p.message),
+        schedule_id: Set(schedule),
         ..Default::default()
     };
     results::apply(Counters::default(), &mut row);
-    let row = row.insert(&txn).await?;
-    let chunks = match &chunks {
-        Some(configs) => chunks::insert(&txn, &row, configs).await?,
+    let row = row.insert(txn).await?;
+    let chunks = match &p.chunks {
+        Some(configs) => chunks::insert(txn, &row, configs).await?,
         None => Vec::new(),
     };
     audit::record(
-        &txn,
+        txn,
         actor,
         "scan.start",
         Some(format!("scan:{}", row.id)),
         Some(serde_json::json!({
             "title": row.title,
-            "config_id": config_id,
+            "config_id": p.config_id,
             "chunks": row.chunk_count,
+            "schedule_id": schedule,
         })),
     )
     .await?;
-    txn.commit().await?;
     Ok(Started { scan: row, chunks })
 }
 

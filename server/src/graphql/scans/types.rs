@@ -91,6 +91,13 @@ impl Scan {
     async fn triggered_by(&self) -> &str {
         &self.0.triggered_by
     }
+    /// The schedule that started it ("schedule:<name>" in `triggeredBy`).
+    async fn schedule(
+        &self,
+        ctx: &Context<'_>,
+    ) -> GqlResult<Option<crate::graphql::schedules::Schedule>> {
+        crate::graphql::schedules::scan_schedule(ctx, self.0.schedule_id).await
+    }
     /// The worker (process) running the scan, or that ran it last (`agent:<name>` for an
     /// agent); null before it starts and for imports.
     async fn worker(&self) -> Option<&str> {

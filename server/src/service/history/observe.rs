@@ -76,11 +76,23 @@ struct Flag(bool);
 
 impl<'de> serde::Deserialize<'de> for Flag {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match serde_json::Value::deserialize(d)? {
-            serde_json::Value::Bool(b) => Ok(Flag(b)),
-            serde_json::Value::Number(n) => Ok(Flag(n.as_i64() != Some(0))),
-            other => Err(serde::de::Error::custom(format!("not a boolean: {other}"))),
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Flag;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a boolean, 0 or 1")
+            }
+            fn visit_bool<E: serde::de::Error>(self, b: bool) -> Result<Flag, E> {
+                Ok(Flag(b))
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Flag, E> {
+                Ok(Flag(n != 0))
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Flag, E> {
+                Ok(Flag(n != 0))
+            }
         }
+        d.deserialize_any(Visitor)
     }
 }
 
@@ -136,12 +148,8 @@ pub async fn scan<C: ConnectionTrait>(
         .as_deref()
         .and_then(|c| serde_json::from_str(c).ok())
         .unwrap_or_default();
-    let ips: Vec<IpRow> =
-        crate::db::json_rows(db, SQLITE_DOCUMENT, POSTGRES_DOCUMENT, vec![id.into()])
-            .await
-            .map_err(AppError::internal)?;
-    let mut tls: HashMap<i32, Vec<String>> = HashMap::new();
-    for (service_id, version) in scan_tls_version::Entity::find()
+    // The document and the two small tables at once, each on a connection of its own.
+    let tls = scan_tls_version::Entity::find()
         .select_only()
         .columns([
             scan_tls_version::Column::ServiceId,
@@ -149,13 +157,8 @@ pub async fn scan<C: ConnectionTrait>(
         ])
         .filter(scan_tls_version::Column::ScanId.eq(id))
         .into_tuple::<(i32, String)>()
-        .all(db)
-        .await?
-    {
-        tls.entry(service_id).or_default().push(version);
-    }
-    let mut scripts: HashMap<i32, Vec<(String, String)>> = HashMap::new();
-    for (port_id, script_id, output) in scan_script::Entity::find()
+        .all(db);
+    let scripts = scan_script::Entity::find()
         .select_only()
         .columns([
             scan_script::Column::PortId,
@@ -165,9 +168,18 @@ pub async fn scan<C: ConnectionTrait>(
         .filter(scan_script::Column::ScanId.eq(id))
         .filter(scan_script::Column::PortId.is_not_null())
         .into_tuple::<(Option<i32>, String, String)>()
-        .all(db)
-        .await?
-    {
+        .all(db);
+    let (document, tls_rows, script_rows) = tokio::try_join!(
+        crate::db::json_text(db, SQLITE_DOCUMENT, POSTGRES_DOCUMENT, vec![id.into()]),
+        tls,
+        scripts
+    )?;
+    let mut tls: HashMap<i32, Vec<String>> = HashMap::new();
+    for (service_id, version) in tls_rows {
+        tls.entry(service_id).or_default().push(version);
+    }
+    let mut scripts: HashMap<i32, Vec<(String, String)>> = HashMap::new();
+    for (port_id, script_id, output) in script_rows {
         if let Some(port_id) = port_id {
             scripts
                 .entry(port_id)
@@ -175,10 +187,15 @@ pub async fn scan<C: ConnectionTrait>(
                 .push((script_id, output));
         }
     }
-    // Building is CPU work: off the async threads (two scans of a diff in parallel).
-    tokio::task::spawn_blocking(move || build(ips, tls, scripts, coverage, now, expiry_days))
-        .await
-        .map_err(AppError::internal)?
+    // Parsing and building are CPU work: off the async threads (the two scans of a diff in
+    // parallel).
+    tokio::task::spawn_blocking(move || {
+        let ips: Vec<IpRow> =
+            crate::db::parse_rows(document.as_deref()).map_err(AppError::internal)?;
+        build(ips, tls, scripts, coverage, now, expiry_days)
+    })
+    .await
+    .map_err(AppError::internal)?
 }
 
 /// The hosts of a scan from its document and its TLS versions and scripts by service / port.
