@@ -932,6 +932,37 @@ scan:
     b.nav("/certificates").await;
     b.find("table.certificates tbody tr").await;
     b.shot("21-certificates").await;
+
+    // Schedules: create with the live preview (a bad expression is shown as such), pause,
+    // run now, and the run in its history.
+    b.nav("/schedules").await;
+    b.text_of("h1", "Schedules").await;
+    b.fill("#schedule-name", "nightly lab").await;
+    b.fill("#schedule-config", &config_id).await;
+    b.fill("#schedule-timezone", "Europe/Berlin").await;
+    b.fill("#schedule-cron", "61 * * * *").await;
+    b.text_of("#schedule-preview", "cron:").await;
+    b.fill("#schedule-cron", "30 2 * * *").await;
+    b.text_of("#schedule-preview", "At 02:30, Europe/Berlin")
+        .await;
+    b.text_of("#schedule-preview", "Next runs").await;
+    b.shot("22-schedule-editor").await;
+    b.button("Create schedule")
+        .await
+        .click()
+        .await
+        .expect("create schedule");
+    let row = "tr[data-schedule='nightly lab']";
+    b.text_of(row, "At 02:30, Europe/Berlin").await;
+    b.text_of(row, "active").await;
+    b.button("Pause").await.click().await.expect("pause");
+    b.text_of(row, "paused").await;
+    b.button("Run now").await.click().await.expect("run now");
+    b.text_of(".notice", "started scan #").await;
+    b.button("Runs").await.click().await.expect("runs");
+    b.text_of("table.runs", "run now by admin").await;
+    b.text_of("table.runs", "started").await;
+    b.shot("23-schedules").await;
     b.nav("/scans").await;
     b.find(&format!("tr[data-scan-id='{third}'] a"))
         .await

@@ -20,6 +20,7 @@ use crate::pages::login::LoginPage;
 use crate::pages::not_found::NotFoundPage;
 use crate::pages::scan_detail::ScanDetailPage;
 use crate::pages::scans::ScansPage;
+use crate::pages::schedules::SchedulesPage;
 use crate::pages::settings::SettingsPage;
 use crate::pages::workers::WorkersPage;
 use crate::route::{Route, Router};
@@ -134,6 +135,7 @@ fn page(route: Route) -> AnyView {
         Route::Hosts => view! { <HostsPage /> }.into_any(),
         Route::Host(id) => view! { <HostDetailPage id=id /> }.into_any(),
         Route::Certificates => view! { <CertificatesPage /> }.into_any(),
+        Route::Schedules => view! { <SchedulesPage /> }.into_any(),
         Route::Diff { base, head } => view! { <DiffPage base=base head=head /> }.into_any(),
         Route::NotFound(path) => view! { <NotFoundPage path=path /> }.into_any(),
     }

@@ -21,6 +21,7 @@ pub enum Route {
     Hosts,
     Host(String),
     Certificates,
+    Schedules,
     /// Compare scans: `/diff?base=<id>&head=<id>` (either may be absent).
     Diff {
         base: Option<String>,
@@ -65,6 +66,7 @@ impl Route {
             ["hosts"] => Route::Hosts,
             ["hosts", id] if is_id(id) => Route::Host((*id).to_owned()),
             ["certificates"] => Route::Certificates,
+            ["schedules"] => Route::Schedules,
             ["diff"] => Route::Diff {
                 base: query_id(query, "base"),
                 head: query_id(query, "head"),
@@ -89,6 +91,7 @@ impl Route {
             Route::Hosts => "/hosts".to_owned(),
             Route::Host(id) => format!("/hosts/{id}"),
             Route::Certificates => "/certificates".to_owned(),
+            Route::Schedules => "/schedules".to_owned(),
             Route::Diff { base, head } => {
                 let params: Vec<String> = [("base", base), ("head", head)]
                     .into_iter()
@@ -121,6 +124,7 @@ impl Route {
             Route::Hosts => "Hosts".to_owned(),
             Route::Host(id) => format!("Host {id}"),
             Route::Certificates => "Certificates".to_owned(),
+            Route::Schedules => "Schedules".to_owned(),
             Route::Diff { .. } => "Compare scans".to_owned(),
             Route::NotFound(_) => "Not found".to_owned(),
         };
@@ -235,6 +239,7 @@ mod tests {
             Route::Hosts,
             Route::Host("3".into()),
             Route::Certificates,
+            Route::Schedules,
             Route::Diff {
                 base: None,
                 head: None,

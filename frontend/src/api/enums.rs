@@ -2,12 +2,12 @@
 //! TLS grades, finding codes and severities), shared by every operation (`extern_enums`):
 //! the wire name (SCREAMING_SNAKE) and the word the pages show.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 macro_rules! api_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => ($wire:literal, $label:literal)),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
         pub enum $name {
             $(#[serde(rename = $wire)] $variant),+
         }
@@ -17,6 +17,23 @@ macro_rules! api_enum {
             pub fn label(self) -> &'static str {
                 match self {
                     $($name::$variant => $label),+
+                }
+            }
+
+            /// The schema's name (`RUN_ONCE`).
+            #[allow(dead_code)]
+            pub fn wire(self) -> &'static str {
+                match self {
+                    $($name::$variant => $wire),+
+                }
+            }
+
+            /// From the schema's name.
+            #[allow(dead_code)]
+            pub fn from_wire(name: &str) -> Option<Self> {
+                match name {
+                    $($wire => Some($name::$variant),)+
+                    _ => None,
                 }
             }
         }
@@ -159,5 +176,31 @@ mod tests {
         let phase: ScanPhase = serde_json::from_str("\"FINISHING\"").expect("decodes");
         assert_eq!(phase.label(), "finishing");
         assert!(serde_json::from_str::<Severity>("\"medium\"").is_err());
+    }
+}
+
+api_enum! {
+    /// `enum OverlapPolicy`: while a schedule's last scan still runs.
+    OverlapPolicy {
+        Forbid => ("FORBID", "skip the run"),
+        Allow => ("ALLOW", "run beside it"),
+        Replace => ("REPLACE", "cancel it and run"),
+    }
+}
+
+api_enum! {
+    /// `enum MisfirePolicy`: runs missed while no server ran.
+    MisfirePolicy {
+        Skip => ("SKIP", "record them missed"),
+        RunOnce => ("RUN_ONCE", "catch up the latest once"),
+    }
+}
+
+api_enum! {
+    /// `enum ScheduleRunOutcome`.
+    ScheduleRunOutcome {
+        Started => ("STARTED", "started"),
+        SkippedOverlap => ("SKIPPED_OVERLAP", "skipped: still running"),
+        Missed => ("MISSED", "missed"),
     }
 }

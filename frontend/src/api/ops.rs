@@ -7,7 +7,8 @@
 use graphql_client::GraphQLQuery;
 
 pub use super::enums::{
-    ChangeKind, FindingCode, HostStatus, PortState, Protocol, ScanPhase, Severity, TlsGrade,
+    ChangeKind, FindingCode, HostStatus, MisfirePolicy, OverlapPolicy, PortState, Protocol,
+    ScanPhase, ScheduleRunOutcome, Severity, TlsGrade,
 };
 pub use super::{Role, ScanStatus};
 
@@ -26,7 +27,8 @@ macro_rules! operation {
             variables_derives = "Clone",
             extern_enums(
                 "Role", "ScanStatus", "ScanPhase", "PortState", "Protocol", "HostStatus",
-                "TlsGrade", "FindingCode", "Severity", "ChangeKind"
+                "TlsGrade", "FindingCode", "Severity", "ChangeKind", "OverlapPolicy",
+                "MisfirePolicy", "ScheduleRunOutcome"
             ),
             skip_serializing_none
         )]
@@ -76,6 +78,15 @@ operation!(ScanChanges, "graphql/history.graphql");
 operation!(Certificates, "graphql/history.graphql");
 operation!(ScanDiff, "graphql/history.graphql");
 operation!(DiffChoices, "graphql/history.graphql");
+
+operation!(Schedules, "graphql/schedules.graphql");
+operation!(ScheduleRuns, "graphql/schedules.graphql");
+operation!(PreviewSchedule, "graphql/schedules.graphql");
+operation!(CreateSchedule, "graphql/schedules.graphql");
+operation!(UpdateSchedule, "graphql/schedules.graphql");
+operation!(PauseSchedule, "graphql/schedules.graphql");
+operation!(RunScheduleNow, "graphql/schedules.graphql");
+operation!(DeleteSchedule, "graphql/schedules.graphql");
 
 operation!(ScanUpdates, "graphql/subscriptions.graphql");
 operation!(ScanProgress, "graphql/subscriptions.graphql");

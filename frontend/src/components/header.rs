@@ -40,6 +40,7 @@ pub fn Header(user: User, session: RwSignal<Session>) -> impl IntoView {
         (Route::Dashboard, "Dashboard"),
         (Route::Scans, "Scans"),
         (Route::Configs, "Configs"),
+        (Route::Schedules, "Schedules"),
         (Route::Hosts, "Hosts"),
         (Route::Certificates, "Certificates"),
     ];

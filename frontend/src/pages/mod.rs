@@ -12,5 +12,6 @@ pub mod login;
 pub mod not_found;
 pub mod scan_detail;
 pub mod scans;
+pub mod schedules;
 pub mod settings;
 pub mod workers;

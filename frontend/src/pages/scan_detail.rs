@@ -260,7 +260,10 @@ fn Overview(scan: Scan) -> impl IntoView {
                     Some(c) => view! { <a href=Route::Config(c.id).href()>{c.title}</a> }.into_any(),
                     None => view! { <span class="muted">"ad-hoc / import"</span> }.into_any(),
                 }}</dd>
-                <dt>"Started by"</dt><dd>{scan.triggered_by}</dd>
+                <dt>"Started by"</dt><dd>{match scan.schedule {
+                    Some(s) => view! { "schedule " <a href=Route::Schedules.href()>{s.name}</a> }.into_any(),
+                    None => view! { {scan.triggered_by} }.into_any(),
+                }}</dd>
                 {scan.chunk_count.map(|n| view! {
                     <dt>"Chunks"</dt><dd>{format!("{n} (run in parallel, merged into this scan)")}</dd>
                 })}
