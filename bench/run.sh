@@ -3,7 +3,8 @@
 # peak memory), a 256-address loopback scan (through the API vs the best nmap command), and the
 # fan-out of progress events to idle subscriptions (relayed over PostgreSQL vs in process), and a
 # /20 scan whole vs in chunks over one and two workers, and the history: tracking cost on an
-# import, the diff of two stored 10,000-host scans vs ndiff, hosts(filter) over 100,000 hosts.
+# import, the diff of two stored 10,000-host scans vs ndiff, hosts(filter) over 100,000 hosts, and
+# the scheduler: its idle tick and the cost of a firing vs starting the scan by hand.
 # Figures go to docs/BENCHMARKS.md by hand, with the machine and versions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +42,9 @@ PY
 
 echo "== history: tracking cost on a 10,000-host import, diff vs ndiff, hosts(filter) on 100,000 hosts"
 "$TARGET/release/examples/bench_history" "$OUT" | tee "$OUT/history.txt"
+
+echo "== schedules: the idle tick with 1,000 schedules, 100 firings at once vs starting them by hand"
+"$TARGET/release/examples/bench_schedules" "$OUT" | tee "$OUT/schedules.txt"
 
 echo "== core: pages, write lock, streamed upload"
 command -v wrk >/dev/null || { [ "$(id -u)" = 0 ] && apt-get install -y -q wrk >/dev/null 2>&1; } || true

@@ -285,17 +285,18 @@ async fn an_every_minute_schedule_fires_and_its_scan_runs(backend: Backend) {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn an_every_minute_schedule_fires_and_its_scan_runs_sqlite() {
-    an_every_minute_schedule_fires_and_its_scan_runs(Backend::Sqlite).await;
+/// The tests that wait for a minute boundary run at once: together they take about a minute
+/// and a half of a test slot instead of four times that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schedules_on_the_real_clock() {
+    tokio::join!(
+        an_every_minute_schedule_fires_and_its_scan_runs(Backend::Sqlite),
+        an_every_minute_schedule_fires_and_its_scan_runs(Backend::Postgres),
+        a_server_down_across_a_firing_catches_up_once_or_records_missed(),
+        forbid_skips_a_firing_while_its_scan_runs_and_replace_cancels_it(),
+    );
 }
 
-#[tokio::test]
-async fn an_every_minute_schedule_fires_and_its_scan_runs_postgres() {
-    an_every_minute_schedule_fires_and_its_scan_runs(Backend::Postgres).await;
-}
-
-#[tokio::test]
 async fn a_server_down_across_a_firing_catches_up_once_or_records_missed() {
     let mut app = TestApp::spawn().await;
     let admin = app.admin().await;
@@ -384,7 +385,6 @@ async fn a_server_down_across_a_firing_catches_up_once_or_records_missed() {
     app.stop().await;
 }
 
-#[tokio::test]
 async fn forbid_skips_a_firing_while_its_scan_runs_and_replace_cancels_it() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;

@@ -134,6 +134,38 @@ impl MigrationTrait for Migration {
                 .drop_table(Table::drop().table(table).to_owned())
                 .await?;
         }
+        // The first migration's placeholder, as it was (its own `down` drops it).
+        manager
+            .create_table(
+                Table::create()
+                    .table("schedules")
+                    .col(pk_auto("id"))
+                    .col(string("name"))
+                    .col(integer("config_id"))
+                    .col(string("cron"))
+                    .col(boolean("enabled"))
+                    .col(timestamp_with_time_zone_null("last_run_at"))
+                    .col(timestamp_with_time_zone_null("next_run_at"))
+                    .col(timestamp_with_time_zone("created_at"))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("fk_schedules_config_id")
+                            .from("schedules", "config_id")
+                            .to("scan_configs", "id")
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_schedules_config_id")
+                    .table("schedules")
+                    .col("config_id")
+                    .to_owned(),
+            )
+            .await?;
         Ok(())
     }
 }
