@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use e2e::listeners::{self, Kind};
 use e2e::{Backend, TestApp, error_code};
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 const CHANGES: &str = "query($id:ID!){ scan(id:$id){ status baseline { id }
@@ -560,4 +561,56 @@ async fn retention_deletes_old_scans_and_keeps_their_history() {
     assert_eq!(after["data"]["scans"]["totalCount"], 0);
     assert_eq!(after["data"]["changes"], before["data"]["changes"]);
     app.stop().await;
+}
+
+/// A diff reads only the head's hosts whose digest differs from the base's: its entries equal
+/// those of reading every host (the digests dropped), on both databases.
+async fn a_diff_through_digests_equals_the_whole_read(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |_| {}).await else {
+        return;
+    };
+    let admin = app.admin().await;
+    let first = nmap_parser::synthetic::service_scan(60);
+    let base = app.import_xml(&admin, "", &first).await;
+    let head = app
+        .import_xml(
+            &admin,
+            "",
+            &nmap_parser::synthetic::changed_service_scan(&first),
+        )
+        .await;
+    let query = "query($b:ID!,$h:ID!){ scanDiff(baseId:$b, headId:$h){ counts { total changed } \
+                 entries(first: 100) { totalCount edges { node { kind site address protocol port before after } } } } }";
+    let through = app
+        .gql(&admin, query, json!({ "b": base, "h": head }))
+        .await;
+    assert!(through["errors"].is_null(), "{through}");
+    let total = through["data"]["scanDiff"]["counts"]["total"]
+        .as_u64()
+        .unwrap_or_default();
+    assert!(total > 10, "the changed copy differs: {through}");
+    let db = app.db().await;
+    let digests = db
+        .execute_unprepared(&format!(
+            "DELETE FROM scan_digests WHERE scan_id IN ({base}, {head})"
+        ))
+        .await
+        .expect("drop digests")
+        .rows_affected();
+    assert_eq!(digests, 2, "both scans had digests");
+    let whole = app
+        .gql(&admin, query, json!({ "b": base, "h": head }))
+        .await;
+    assert_eq!(through, whole);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_diff_through_digests_equals_the_whole_read_sqlite() {
+    a_diff_through_digests_equals_the_whole_read(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_diff_through_digests_equals_the_whole_read_postgres() {
+    a_diff_through_digests_equals_the_whole_read(Backend::Postgres).await;
 }

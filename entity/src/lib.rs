@@ -16,6 +16,7 @@ pub mod scan;
 pub mod scan_artifact;
 pub mod scan_certificate;
 pub mod scan_config;
+pub mod scan_digest;
 pub mod scan_finding;
 pub mod scan_ip;
 pub mod scan_port;

@@ -13,6 +13,7 @@ mod m20261205_000008_chunks;
 mod m20261205_000009_coverage;
 mod m20261206_000010_history;
 mod m20261207_000011_schedules;
+mod m20261207_000012_scan_digests;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000009_coverage::Migration),
             Box::new(m20261206_000010_history::Migration),
             Box::new(m20261207_000011_schedules::Migration),
+            Box::new(m20261207_000012_scan_digests::Migration),
         ]
     }
 }

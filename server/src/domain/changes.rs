@@ -161,7 +161,7 @@ impl Coverage {
 }
 
 /// What a scan saw of a service on an open port.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct ServiceFacts {
     pub name: Option<String>,
     pub product: Option<String>,
@@ -176,7 +176,7 @@ pub struct ServiceFacts {
 }
 
 /// What a scan saw on one port.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct PortFacts {
     /// nmap's state: `open`, `closed`, `filtered`, …
     pub state: String,
@@ -195,6 +195,21 @@ pub struct HostObservation {
 }
 
 impl HostObservation {
+    /// A fingerprint of what was seen (hostname, state, every port's facts; not the scan's
+    /// coverage): two observations with equal digests have no change between them, whatever
+    /// the coverage (`diff_host` finds changes only between differing port maps or states).
+    /// Stored per scan so that a diff reads only the hosts whose digests differ. A digest
+    /// computed by another build may differ for equal content: that only makes a diff read
+    /// more.
+    pub fn digest(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.hostname.hash(&mut h);
+        self.up.hash(&mut h);
+        self.ports.hash(&mut h);
+        h.finish()
+    }
+
     /// Up as discovery said, or (no discovery) when a port is open.
     pub fn is_up(&self) -> bool {
         self.up

@@ -152,6 +152,28 @@ impl Spec {
     }
 }
 
+/// What a firing that may start does, given the schedule's scan still queued or running.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OnOverlap {
+    /// Start a scan (nothing runs, or ALLOW).
+    Start,
+    /// Record SKIPPED_OVERLAP with the reason (FORBID).
+    Skip(String),
+    /// Start a scan and cancel the running one (REPLACE).
+    Replace(i32),
+}
+
+/// The overlap policy applied to the schedule's running scan, if any.
+pub fn on_overlap(policy: OverlapPolicy, running: Option<i32>) -> OnOverlap {
+    match (policy, running) {
+        (_, None) | (OverlapPolicy::Allow, _) => OnOverlap::Start,
+        (OverlapPolicy::Forbid, Some(id)) => OnOverlap::Skip(format!(
+            "scan #{id} of this schedule is still running (overlap policy FORBID)"
+        )),
+        (OverlapPolicy::Replace, Some(id)) => OnOverlap::Replace(id),
+    }
+}
+
 /// One scheduled time that is due, and whether it starts a scan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Firing {
@@ -553,6 +575,26 @@ mod tests {
                 .as_deref()
                 .is_some_and(|r| r.contains("earlier firings"))
         );
+    }
+
+    #[test]
+    fn overlap_policies() {
+        for policy in [
+            OverlapPolicy::Forbid,
+            OverlapPolicy::Allow,
+            OverlapPolicy::Replace,
+        ] {
+            assert_eq!(on_overlap(policy, None), OnOverlap::Start, "{policy:?}");
+        }
+        assert_eq!(on_overlap(OverlapPolicy::Allow, Some(7)), OnOverlap::Start);
+        assert_eq!(
+            on_overlap(OverlapPolicy::Replace, Some(7)),
+            OnOverlap::Replace(7)
+        );
+        match on_overlap(OverlapPolicy::Forbid, Some(7)) {
+            OnOverlap::Skip(reason) => assert!(reason.contains("#7"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

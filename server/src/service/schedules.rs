@@ -17,7 +17,9 @@ use entity::{change_event, scan, scan_config, schedule, schedule_run};
 use crate::db;
 use crate::domain::auth::{Actor, AuthMethod, Role};
 use crate::domain::changes::ChangeKind;
-use crate::domain::schedule::{self as rules, MisfirePolicy, OverlapPolicy, RunOutcome, Spec};
+use crate::domain::schedule::{
+    self as rules, MisfirePolicy, OnOverlap, OverlapPolicy, RunOutcome, Spec,
+};
 use crate::domain::status::ScanStatus;
 use crate::error::{AppError, AppResult};
 use crate::service::audit;
@@ -551,20 +553,13 @@ async fn fire(
             } else {
                 active_scan(&txn, row.id).await?
             };
-            match (overlap, running) {
-                (OverlapPolicy::Forbid, Some(scan_id)) => (
-                    RunOutcome::SkippedOverlap,
-                    None,
-                    Some(format!(
-                        "scan #{scan_id} of this schedule is still running (overlap policy \
-                         FORBID)"
-                    )),
-                ),
-                (_, running) => {
+            match rules::on_overlap(overlap, running) {
+                OnOverlap::Skip(reason) => (RunOutcome::SkippedOverlap, None, Some(reason)),
+                decision => {
                     let started = scans::insert(&txn, &as_schedule, p, Some(row.id)).await?;
                     let id = started.scan.id;
                     let mut reason = firing.reason.clone();
-                    if let Some(old) = running {
+                    if let OnOverlap::Replace(old) = decision {
                         fired.replaced = Some(old);
                         reason = Some(format!(
                             "{}replaces scan #{old} (overlap policy REPLACE)",

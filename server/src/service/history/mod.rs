@@ -65,6 +65,7 @@ pub async fn record(
     if claimed == 0 {
         return Ok(Recorded::default());
     }
+    observe::write_digests(&txn, scan_id, &seen.hosts).await?;
 
     // The hosts of the scan's sites that exist, and their open intervals.
     let sites: Vec<String> = seen

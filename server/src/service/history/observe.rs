@@ -5,9 +5,11 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
+};
 
-use entity::{scan, scan_certificate, scan_script, scan_tls_version};
+use entity::{scan, scan_certificate, scan_digest, scan_script, scan_tls_version};
 
 use crate::domain::changes::{ChangeKind, Coverage, HostObservation, PortFacts, ServiceFacts};
 use crate::domain::history::{Fact, observes, port_key};
@@ -142,6 +144,17 @@ pub async fn scan<C: ConnectionTrait>(
     now: DateTime<Utc>,
     expiry_days: i64,
 ) -> AppResult<Vec<Observed>> {
+    scan_hosts(db, row, now, expiry_days, None).await
+}
+
+/// [`scan`], of the hosts at `addresses` only (all when `None`).
+pub async fn scan_hosts<C: ConnectionTrait>(
+    db: &C,
+    row: &scan::Model,
+    now: DateTime<Utc>,
+    expiry_days: i64,
+    addresses: Option<&[&str]>,
+) -> AppResult<Vec<Observed>> {
     let id = row.id;
     let coverage: Coverage = row
         .coverage
@@ -169,8 +182,27 @@ pub async fn scan<C: ConnectionTrait>(
         .filter(scan_script::Column::PortId.is_not_null())
         .into_tuple::<(Option<i32>, String, String)>()
         .all(db);
+    let (sqlite, postgres, values) = match addresses {
+        None => (
+            SQLITE_DOCUMENT.to_owned(),
+            POSTGRES_DOCUMENT.to_owned(),
+            vec![id.into()],
+        ),
+        Some(list) => (
+            format!("{SQLITE_DOCUMENT} AND i.address IN (SELECT value FROM json_each(?))"),
+            format!(
+                "{POSTGRES_DOCUMENT} AND i.address IN (SELECT json_array_elements_text($2::json))"
+            ),
+            vec![
+                id.into(),
+                serde_json::to_string(list)
+                    .map_err(AppError::internal)?
+                    .into(),
+            ],
+        ),
+    };
     let (document, tls_rows, script_rows) = tokio::try_join!(
-        crate::db::json_text(db, SQLITE_DOCUMENT, POSTGRES_DOCUMENT, vec![id.into()]),
+        crate::db::json_text(db, &sqlite, &postgres, values),
         tls,
         scripts
     )?;
@@ -327,4 +359,48 @@ fn build(
 fn finish(h: &mut Observed) {
     let obs = &h.obs;
     h.extra.retain(|f| observes(obs, f));
+}
+
+/// A scan's host digests by (site, address) ([`HostObservation::digest`]).
+pub type Digests = HashMap<(String, String), u64>;
+
+/// Stores the digests of a scan's hosts (replacing any), in the caller's transaction.
+pub async fn write_digests<C: ConnectionTrait>(
+    conn: &C,
+    scan_id: i32,
+    hosts: &[Observed],
+) -> AppResult<()> {
+    let list: Vec<(&str, &str, u64)> = hosts
+        .iter()
+        .map(|h| (h.site.as_str(), h.address.as_str(), h.obs.digest()))
+        .collect();
+    scan_digest::Entity::delete_by_id(scan_id)
+        .exec(conn)
+        .await?;
+    scan_digest::ActiveModel {
+        scan_id: Set(scan_id),
+        hosts: Set(serde_json::to_string(&list).map_err(AppError::internal)?),
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
+}
+
+/// The digests of a scan's hosts, if they were stored (scans recorded before digests existed
+/// have none).
+pub async fn digests<C: ConnectionTrait>(conn: &C, scan_id: i32) -> AppResult<Option<Digests>> {
+    let Some(row) = scan_digest::Entity::find_by_id(scan_id).one(conn).await? else {
+        return Ok(None);
+    };
+    tokio::task::spawn_blocking(move || {
+        let list: Vec<(String, String, u64)> =
+            serde_json::from_str(&row.hosts).map_err(AppError::internal)?;
+        Ok(Some(
+            list.into_iter()
+                .map(|(site, address, digest)| ((site, address), digest))
+                .collect(),
+        ))
+    })
+    .await
+    .map_err(AppError::internal)?
 }

@@ -432,10 +432,32 @@ pub async fn diff(
     };
     let (base, head) = (get(base_id).await?, get(head_id).await?);
     let now = Utc::now();
+    // Where both scans have host digests, only the hosts of the head whose digest differs
+    // from the base's (or that the base did not see) can differ: only they are read.
+    let (base_digests, head_digests) =
+        tokio::try_join!(observe::digests(db, base.id), observe::digests(db, head.id))?;
+    let changed: Option<Vec<&str>> = match (&base_digests, &head_digests) {
+        (Some(b), Some(h)) => {
+            let mut list: Vec<&str> = h
+                .iter()
+                .filter(|(key, digest)| b.get(*key) != Some(*digest))
+                .map(|((_, address), _)| address.as_str())
+                .collect();
+            list.sort_unstable();
+            list.dedup();
+            // Most hosts changed: one read of everything costs less than a filtered one.
+            (list.len() * 2 <= h.len()).then_some(list)
+        }
+        _ => None,
+    };
+    if changed.as_ref().is_some_and(Vec::is_empty) {
+        return Ok((base, head, Vec::new()));
+    }
     // Both at once, on two connections of the pool.
+    let only = changed.as_deref();
     let (b, h) = tokio::try_join!(
-        observe::scan(db, &base, now, 0),
-        observe::scan(db, &head, now, 0)
+        observe::scan_hosts(db, &base, now, 0, only),
+        observe::scan_hosts(db, &head, now, 0, only)
     )?;
     let base_hosts: HashMap<(&str, &str), _> = b
         .iter()
