@@ -16,7 +16,7 @@ use crate::graphql::answers;
 use crate::graphql::connection::connection;
 use crate::graphql::context::{ContextExt, parse_id};
 use crate::graphql::enums::{HostStatus, Protocol, Severity, typed};
-use crate::graphql::scans::{Scan, loaders};
+use crate::graphql::scans::{Scan, loaders, scan_or_none};
 use crate::service::history::read::{self, ChangeScope, DiffEntry as Entry, HostUpdate};
 use crate::service::pagination::PageRequest;
 use crate::service::results::list_from_json;
@@ -62,20 +62,6 @@ fn protocol(text: &str) -> Protocol {
 
 /// A scan by id through the request's loader (one statement for a page of events); none
 /// when it was deleted. Chunks never carry history.
-async fn scan_or_none(ctx: &Context<'_>, id: Option<i32>) -> GqlResult<Option<Scan>> {
-    ctx.actor()?.require(Role::Viewer)?;
-    let Some(id) = id else { return Ok(None) };
-    let rows = loaders(ctx)
-        .scans
-        .load_one(id)
-        .await
-        .map_err(AppError::from)?;
-    Ok(rows
-        .and_then(|mut v| v.pop())
-        .filter(|row| row.parent_id.is_none())
-        .map(Scan))
-}
-
 /// A host of the inventory: one per (site, address) ever seen up.
 pub struct Host(pub host::Model);
 

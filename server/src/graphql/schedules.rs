@@ -12,7 +12,7 @@ use crate::error::{AppError, GqlResult};
 use crate::graphql::configs::ScanConfig;
 use crate::graphql::connection::connection;
 use crate::graphql::context::{ContextExt, parse_id};
-use crate::graphql::scans::{Scan, loaders};
+use crate::graphql::scans::{Scan, config_or_none, scan_or_none};
 use crate::jobs::runner::Runner;
 use crate::service::pagination::PageRequest;
 use crate::service::schedules::{self, ScheduleInput as Input};
@@ -60,15 +60,7 @@ impl Schedule {
     }
     /// The config it scans (null once that config was deleted: the schedule is then disabled).
     async fn config(&self, ctx: &Context<'_>) -> GqlResult<Option<ScanConfig>> {
-        let Some(id) = self.0.config_id else {
-            return Ok(None);
-        };
-        let rows = loaders(ctx)
-            .configs
-            .load_one(id)
-            .await
-            .map_err(AppError::from)?;
-        Ok(rows.and_then(|mut v| v.pop()).map(ScanConfig::new))
+        config_or_none(ctx, self.0.config_id).await
     }
     async fn cron(&self) -> &str {
         &self.0.cron
@@ -178,15 +170,7 @@ impl ScheduleRun {
     }
     /// The scan it started (null if none, or once that scan was deleted).
     async fn scan(&self, ctx: &Context<'_>) -> GqlResult<Option<Scan>> {
-        let Some(id) = self.0.scan_id else {
-            return Ok(None);
-        };
-        let rows = loaders(ctx)
-            .scans
-            .load_one(id)
-            .await
-            .map_err(AppError::from)?;
-        Ok(rows.and_then(|mut v| v.pop()).map(Scan))
+        scan_or_none(ctx, self.0.scan_id).await
     }
     async fn reason(&self) -> Option<&str> {
         self.0.reason.as_deref()

@@ -40,6 +40,32 @@ pub(crate) fn loaders<'a>(ctx: &'a Context<'_>) -> &'a Loaders {
     ctx.data_unchecked::<Loaders>()
 }
 
+/// The scan `id` (not a chunk) through the request's loader, for fields that link one.
+pub async fn scan_or_none(ctx: &Context<'_>, id: Option<i32>) -> GqlResult<Option<Scan>> {
+    ctx.actor()?.require(crate::domain::auth::Role::Viewer)?;
+    let Some(id) = id else { return Ok(None) };
+    let rows = loaders(ctx)
+        .scans
+        .load_one(id)
+        .await
+        .map_err(AppError::from)?;
+    Ok(rows
+        .and_then(|mut v| v.pop())
+        .filter(|row| row.parent_id.is_none())
+        .map(Scan))
+}
+
+/// The config `id` through the request's loader, for fields that link one.
+pub async fn config_or_none(ctx: &Context<'_>, id: Option<i32>) -> GqlResult<Option<ScanConfig>> {
+    let Some(id) = id else { return Ok(None) };
+    let rows = loaders(ctx)
+        .configs
+        .load_one(id)
+        .await
+        .map_err(AppError::from)?;
+    Ok(rows.and_then(|mut v| v.pop()).map(ScanConfig::new))
+}
+
 #[derive(SimpleObject)]
 pub struct ScanSummary {
     pub hosts_total: i32,
@@ -143,15 +169,7 @@ impl Scan {
     async fn config(&self, ctx: &Context<'_>) -> GqlResult<Option<ScanConfig>> {
         // Configs are edited: an answer that shows one is not kept.
         crate::graphql::answers::read_mutable(ctx);
-        let Some(id) = self.0.config_id else {
-            return Ok(None);
-        };
-        let rows = loaders(ctx)
-            .configs
-            .load_one(id)
-            .await
-            .map_err(AppError::from)?;
-        Ok(rows.and_then(|mut v| v.pop()).map(ScanConfig::new))
+        config_or_none(ctx, self.0.config_id).await
     }
     async fn summary(&self) -> ScanSummary {
         ScanSummary {
