@@ -42,12 +42,12 @@ pub fn HostsPage() -> impl IntoView {
             <h1>"Hosts"</h1>
             <form class="filters" role="search" on:submit=search>
                 <label for="host-filter">"Search"</label>
-                <input id="host-filter" type="search" placeholder="site, address, hostname, tag, owner" bind:value=filter />
+                <input id="host-filter" type="search" placeholder="port:443 -product:nginx site:dmz tag:prod" bind:value=filter />
                 <button type="submit" class="button secondary">"Search"</button>
             </form>
         </div>
         <section class="card">
-            <p class="hint">"Every host a scan or an import has seen up. A port a later scan did not probe stays known open; a host that is down closes no port."</p>
+            <p class="hint">"Every host a scan or an import has seen up. A port a later scan did not probe stays known open; a host that is down closes no port. Search with the filter language: "<code>"port:443 -product:nginx"</code>", "<code>"address:10.0.0.0/8 tag:prod"</code>", "<code>"(port:80 OR port:8080) seen<24h"</code>"."</p>
             {move || show(rows.get(), |list| {
                 if list.is_empty() {
                     return view! { <Empty>"No hosts match. Hosts appear here when a scan completes."</Empty> }.into_any();

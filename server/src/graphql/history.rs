@@ -494,8 +494,9 @@ pub struct HistoryQuery;
 
 #[Object]
 impl HistoryQuery {
-    /// The host inventory, newest first (VIEWER). `filter`: words, each found in the site,
-    /// address, hostname, owner or tags.
+    /// The host inventory, newest first (VIEWER). `filter`: the filter language
+    /// (`site:dmz port:443 -product:nginx address:127.0.0.0/8 tag:prod seen<24h`; README); a
+    /// bad filter is VALIDATION with its `column`.
     async fn hosts(
         &self,
         ctx: &Context<'_>,
@@ -514,8 +515,9 @@ impl HistoryQuery {
         ))
     }
 
-    /// Change events, newest first (VIEWER). `filter`: words, each found in the site,
-    /// address or summary; `kinds`: only these; `sinceHours`: only the last hours.
+    /// Change events, newest first (VIEWER). `filter`: the filter language over the event
+    /// (`kind:PORT_OPENED port:22 severity>=medium changed<24h address:…`) and its host
+    /// (`hostname:`, `tag:`, `owner:`); `kinds`: only these; `sinceHours`: only the last hours.
     async fn changes(
         &self,
         ctx: &Context<'_>,

@@ -8,6 +8,7 @@
 //! covering it left — by `domain::changes::diff_host`; drift and certificate expiry come from
 //! their facts opening and ending (`domain::history`). A host never seen up gets no row.
 
+pub mod filter;
 pub mod observe;
 pub mod read;
 

@@ -44,16 +44,7 @@ pub async fn hosts(
     text: Option<&str>,
 ) -> AppResult<Page<host::Model>> {
     actor.require(Role::Viewer)?;
-    let mut filter = search(
-        text,
-        &[
-            host::Column::Site,
-            host::Column::Address,
-            host::Column::Hostname,
-            host::Column::Owner,
-            host::Column::Tags,
-        ],
-    );
+    let mut filter = super::filter::hosts(text, db.get_database_backend(), Utc::now())?;
     let total_count = host::Entity::find()
         .filter(filter.clone())
         .count(db)
@@ -158,7 +149,7 @@ pub struct ChangeScope {
     /// Only events at or after this time.
     pub since: Option<DateTime<Utc>>,
     pub kinds: Vec<ChangeKind>,
-    /// Words each found in the site, address or summary.
+    /// A filter in the filter language (`service::history::filter::changes`).
     pub text: Option<String>,
 }
 
@@ -170,14 +161,8 @@ pub async fn changes(
     scope: &ChangeScope,
 ) -> AppResult<Page<change_event::Model>> {
     actor.require(Role::Viewer)?;
-    let mut filter = search(
-        scope.text.as_deref(),
-        &[
-            change_event::Column::Site,
-            change_event::Column::Address,
-            change_event::Column::Summary,
-        ],
-    );
+    let mut filter =
+        super::filter::changes(scope.text.as_deref(), db.get_database_backend(), Utc::now())?;
     if let Some(id) = scope.scan_id {
         filter = filter.add(change_event::Column::ScanId.eq(id));
     }

@@ -1,0 +1,470 @@
+//! The filter language (`filter` crate) compiled to SQL conditions over the host inventory,
+//! for SQLite and PostgreSQL. A host matches a port, protocol or service term when one of its
+//! ports as last known (an open interval) does; `changed`, `kind` and `severity` look at its
+//! change events; `cert.*` at the certificates it serves now. Each term is its own condition
+//! (`port:443 product:nginx`: a host with port 443 open and an nginx somewhere).
+
+use chrono::{DateTime, Duration, Utc};
+use filter::{Expr, Field, Op, Term, Value};
+use sea_orm::DbBackend;
+use sea_orm::sea_query::{Condition, Expr as Sql, ExprTrait};
+
+use crate::error::AppError;
+
+/// Parses `text` (none or blank: everything) into a condition on `hosts`. A bad filter is
+/// VALIDATION with its column.
+pub fn hosts(
+    text: Option<&str>,
+    backend: DbBackend,
+    now: DateTime<Utc>,
+) -> Result<Condition, AppError> {
+    let expr = parse(text)?;
+    Compiler {
+        backend,
+        now,
+        on: On::Hosts,
+    }
+    .expr(&expr)
+}
+
+/// [`hosts`] for `change_events`: site, address, port, protocol, kind, severity and `changed`
+/// (the event's time) are the event's own; hostname, tag, owner, state and `seen` its host's;
+/// a bare word is found in the site, address, kind or summary.
+pub fn changes(
+    text: Option<&str>,
+    backend: DbBackend,
+    now: DateTime<Utc>,
+) -> Result<Condition, AppError> {
+    let expr = parse(text)?;
+    Compiler {
+        backend,
+        now,
+        on: On::Changes,
+    }
+    .expr(&expr)
+}
+
+/// The table a filter selects from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum On {
+    Hosts,
+    Changes,
+}
+
+fn invalid(column: usize, message: String) -> AppError {
+    AppError::validation_at(
+        format!("filter, column {column}: {message}"),
+        Some(crate::error::SourcePos {
+            line: 1,
+            column: u64::try_from(column).unwrap_or(u64::MAX),
+        }),
+    )
+}
+
+/// Parses a filter; errors are VALIDATION at line 1 and the filter's column.
+pub fn parse(text: Option<&str>) -> Result<Expr, AppError> {
+    filter::parse(text.unwrap_or_default()).map_err(|e| invalid(e.column, e.message))
+}
+
+#[derive(Clone, Copy)]
+struct Compiler {
+    backend: DbBackend,
+    now: DateTime<Utc>,
+    on: On,
+}
+
+/// `*` → `%`, with `%`, `_` and `\` escaped (`ESCAPE '\'`).
+fn like(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    for c in pattern.chars() {
+        match c {
+            '*' => out.push('%'),
+            '%' | '_' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+impl Compiler {
+    fn pg(&self) -> bool {
+        self.backend == DbBackend::Postgres
+    }
+
+    /// A custom SQL condition with (at most) one value at `?`: PostgreSQL's builder numbers
+    /// its placeholders (`$1` within the expression).
+    fn raw(&self, sql: &str, values: Vec<sea_orm::Value>) -> sea_orm::sea_query::SimpleExpr {
+        let sql = if self.pg() {
+            sql.replace('?', "$1")
+        } else {
+            sql.to_owned()
+        };
+        Sql::cust_with_values(sql, values)
+    }
+
+    fn cust(&self, sql: String, values: Vec<sea_orm::Value>) -> Condition {
+        Condition::all().add(self.raw(&sql, values))
+    }
+
+    fn expr(&self, expr: &Expr) -> Result<Condition, AppError> {
+        Ok(match expr {
+            Expr::And(parts) => {
+                let mut all = Condition::all();
+                for p in parts {
+                    all = all.add(self.expr(p)?);
+                }
+                all
+            }
+            Expr::Or(parts) => {
+                let mut any = Condition::any();
+                for p in parts {
+                    any = any.add(self.expr(p)?);
+                }
+                any
+            }
+            Expr::Not(inner) => self.expr(inner)?.not(),
+            Expr::Term(term) => self.term(term)?,
+        })
+    }
+
+    /// `lower(<sql>) = ?` or `LIKE ?` for a text value.
+    fn text(&self, sql: &str, value: &Value) -> (String, Vec<sea_orm::Value>) {
+        match value {
+            Value::Text {
+                text,
+                pattern: true,
+            } => (
+                format!("lower({sql}) LIKE ? ESCAPE '\\'"),
+                vec![like(text).into()],
+            ),
+            Value::Text { text, .. } => (format!("lower({sql}) = ?"), vec![text.clone().into()]),
+            _ => ("1 = 0".into(), Vec::new()),
+        }
+    }
+
+    /// An open fact of the host (`fact`) whose condition holds.
+    fn open_fact(&self, fact: &str, condition: &str, values: Vec<sea_orm::Value>) -> Condition {
+        self.cust(
+            format!(
+                "EXISTS (SELECT 1 FROM host_facts f WHERE f.host_id = \"hosts\".\"id\" AND \
+                 f.fact = '{fact}' AND f.ended_at IS NULL AND {condition})"
+            ),
+            values,
+        )
+    }
+
+    /// The number of a port key (`tcp/443`), and its protocol.
+    fn port_number(&self) -> &'static str {
+        if self.pg() {
+            "split_part(f.key, '/', 2)::int"
+        } else {
+            "CAST(substr(f.key, instr(f.key, '/') + 1) AS INTEGER)"
+        }
+    }
+
+    fn port_protocol(&self) -> &'static str {
+        if self.pg() {
+            "split_part(f.key, '/', 1)"
+        } else {
+            "substr(f.key, 1, instr(f.key, '/') - 1)"
+        }
+    }
+
+    fn json_field(&self, column: &str, key: &str) -> String {
+        if self.pg() {
+            format!("({column}::json ->> '{key}')")
+        } else {
+            format!("json_extract({column}, '$.{key}')")
+        }
+    }
+
+    /// `column op (now - age)` for "its age op value" (`seen<24h`: seen after now − 24 h).
+    fn age(&self, sql: &str, op: Op, seconds: i64) -> (String, Vec<sea_orm::Value>) {
+        let at = self.now - Duration::seconds(seconds);
+        let op = match op {
+            // `seen:24h` reads as "within 24 h".
+            Op::Eq | Op::Le => ">=",
+            Op::Lt => ">",
+            Op::Gt => "<",
+            Op::Ge => "<=",
+        };
+        (format!("{sql} {op} ?"), vec![at.into()])
+    }
+
+    fn compare(op: Op) -> &'static str {
+        match op {
+            Op::Eq => "=",
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+        }
+    }
+
+    /// A term on a change event.
+    fn change_term(&self, term: &Term) -> Result<Condition, AppError> {
+        const E: &str = "\"change_events\"";
+        let value = &term.value;
+        let Some(field) = term.field else {
+            let Value::Text { text, .. } = value else {
+                return Ok(self.cust("1 = 0".into(), Vec::new()));
+            };
+            let pattern = format!("%{}%", like(text));
+            let mut any = Condition::any();
+            for column in ["site", "address", "kind", "summary"] {
+                any = any.add(self.raw(
+                    &format!("lower({E}.\"{column}\") LIKE ? ESCAPE '\\'"),
+                    vec![pattern.clone().into()],
+                ));
+            }
+            return Ok(any);
+        };
+        Ok(match field {
+            Field::Site | Field::Protocol | Field::Kind => {
+                let (sql, values) = self.text(&format!("{E}.\"{}\"", field.name()), value);
+                self.cust(sql, values)
+            }
+            Field::Address => match value {
+                Value::Network(net) => {
+                    self.network(net, term.column, &format!("{E}.\"address\""))?
+                }
+                _ => self.cust("1 = 0".into(), Vec::new()),
+            },
+            Field::Port => match value {
+                Value::Number(n) => self.cust(
+                    format!("{E}.\"port\" {} ?", Self::compare(term.op)),
+                    vec![(*n).into()],
+                ),
+                _ => self.cust("1 = 0".into(), Vec::new()),
+            },
+            Field::Severity => match value {
+                Value::Severity(s) => self.cust(
+                    format!(
+                        "(CASE {E}.\"severity\" WHEN 'INFO' THEN 0 WHEN 'LOW' THEN 1 WHEN \
+                         'MEDIUM' THEN 2 ELSE 3 END) {} ?",
+                        Self::compare(term.op)
+                    ),
+                    vec![i32::from(*s).into()],
+                ),
+                _ => self.cust("1 = 0".into(), Vec::new()),
+            },
+            Field::Changed => match value {
+                Value::Duration(d) => {
+                    let (sql, values) = self.age(&format!("{E}.\"at\""), term.op, *d);
+                    self.cust(sql, values)
+                }
+                _ => self.cust("1 = 0".into(), Vec::new()),
+            },
+            // Its host's.
+            Field::Hostname | Field::Tag | Field::Owner | Field::State | Field::Seen => {
+                let host = Compiler {
+                    on: On::Hosts,
+                    ..*self
+                }
+                .term(term)?;
+                Condition::all().add(sea_orm::sea_query::Expr::exists(
+                    sea_orm::sea_query::Query::select()
+                        .expr(Sql::val(1))
+                        .from("hosts")
+                        .and_where(Sql::col(("hosts", "id")).equals(("change_events", "host_id")))
+                        .cond_where(host)
+                        .to_owned(),
+                ))
+            }
+            Field::Service
+            | Field::Product
+            | Field::Version
+            | Field::CertExpires
+            | Field::CertIssuer => {
+                return Err(invalid(
+                    term.column,
+                    format!(
+                        "`{}` does not apply to change events; search its words instead",
+                        field.name()
+                    ),
+                ));
+            }
+        })
+    }
+
+    fn term(&self, term: &Term) -> Result<Condition, AppError> {
+        if self.on == On::Changes {
+            return self.change_term(term);
+        }
+        let Some(field) = term.field else {
+            // A bare word: in the site, address, hostname, owner or tags.
+            let Value::Text { text, .. } = &term.value else {
+                return Ok(self.cust("1 = 0".into(), Vec::new()));
+            };
+            let pattern = format!("%{}%", like(text));
+            let mut any = Condition::any();
+            for column in ["site", "address", "hostname", "owner", "tags"] {
+                any = any.add(self.raw(
+                    &format!("lower(\"hosts\".\"{column}\") LIKE ? ESCAPE '\\'"),
+                    vec![pattern.clone().into()],
+                ));
+            }
+            return Ok(any);
+        };
+        let value = &term.value;
+        Ok(match field {
+            Field::Site | Field::Hostname | Field::Owner | Field::State => {
+                let (sql, values) = self.text(&format!("\"hosts\".\"{}\"", field.name()), value);
+                self.cust(sql, values)
+            }
+            Field::Tag => {
+                let (sql, values) = if self.pg() {
+                    self.text("t.v", value)
+                } else {
+                    self.text("value", value)
+                };
+                let from = if self.pg() {
+                    "json_array_elements_text(\"hosts\".\"tags\"::json) AS t(v)"
+                } else {
+                    "json_each(\"hosts\".\"tags\")"
+                };
+                self.cust(format!("EXISTS (SELECT 1 FROM {from} WHERE {sql})"), values)
+            }
+            Field::Address => match value {
+                Value::Network(net) => self.network(net, term.column, "\"hosts\".\"address\"")?,
+                _ => self.cust("1 = 0".into(), Vec::new()),
+            },
+            Field::Port => match value {
+                Value::Number(n) => self.open_fact(
+                    "port",
+                    &format!(
+                        "f.value = 'open' AND {} {} ?",
+                        self.port_number(),
+                        Self::compare(term.op)
+                    ),
+                    vec![(*n).into()],
+                ),
+                _ => self.cust("1 = 0".into(), Vec::new()),
+            },
+            Field::Protocol => {
+                let (sql, values) = self.text(self.port_protocol(), value);
+                self.open_fact("port", &format!("f.value = 'open' AND {sql}"), values)
+            }
+            Field::Service | Field::Product | Field::Version => {
+                let key = if field == Field::Service {
+                    "name"
+                } else {
+                    field.name()
+                };
+                let (sql, values) = self.text(&self.json_field("f.value", key), value);
+                self.open_fact("service", &sql, values)
+            }
+            Field::Seen => match value {
+                Value::Duration(d) => {
+                    let (sql, values) = self.age("\"hosts\".\"last_seen_at\"", term.op, *d);
+                    self.cust(sql, values)
+                }
+                _ => self.cust("1 = 0".into(), Vec::new()),
+            },
+            Field::Changed => match value {
+                Value::Duration(d) => {
+                    let (sql, values) = self.age(
+                        "(SELECT max(e.at) FROM change_events e WHERE e.host_id = \"hosts\".\"id\")",
+                        term.op,
+                        *d,
+                    );
+                    self.cust(sql, values)
+                }
+                _ => self.cust("1 = 0".into(), Vec::new()),
+            },
+            Field::Kind => {
+                let (sql, values) = self.text("e.kind", value);
+                self.cust(
+                    format!(
+                        "EXISTS (SELECT 1 FROM change_events e WHERE e.host_id = \"hosts\".\"id\" AND {sql})"
+                    ),
+                    values,
+                )
+            }
+            Field::Severity => match value {
+                Value::Severity(s) => self.cust(
+                    format!(
+                        "EXISTS (SELECT 1 FROM change_events e WHERE e.host_id = \"hosts\".\"id\" AND \
+                         (CASE e.severity WHEN 'INFO' THEN 0 WHEN 'LOW' THEN 1 WHEN 'MEDIUM' THEN 2 \
+                         ELSE 3 END) {} ?)",
+                        Self::compare(term.op)
+                    ),
+                    vec![i32::from(*s).into()],
+                ),
+                _ => self.cust("1 = 0".into(), Vec::new()),
+            },
+            Field::CertExpires | Field::CertIssuer => {
+                let (sql, values) = match value {
+                    // Days left op value: not_after op now + value.
+                    Value::Duration(d) => {
+                        let at = self.now + Duration::seconds(*d);
+                        let op = match term.op {
+                            Op::Eq => "<=",
+                            op => Self::compare(op),
+                        };
+                        (format!("c.not_after {op} ?"), vec![at.into()])
+                    }
+                    other => self.text("c.issuer", other),
+                };
+                self.open_fact(
+                    "cert",
+                    &format!(
+                        "EXISTS (SELECT 1 FROM certificates c WHERE c.sha256_fingerprint = f.value \
+                         AND {sql})"
+                    ),
+                    values,
+                )
+            }
+        })
+    }
+
+    /// An address or a network: PostgreSQL compares as `inet`; SQLite, IPv4 only, as the
+    /// dotted prefixes the network covers (at most 128 of them).
+    fn network(&self, net: &ipnet::IpNet, column: usize, sql: &str) -> Result<Condition, AppError> {
+        let single = net.prefix_len() == net.max_prefix_len();
+        if single {
+            return Ok(self.cust(format!("{sql} = ?"), vec![net.addr().to_string().into()]));
+        }
+        if self.pg() {
+            return Ok(self.cust(
+                format!("{sql}::inet <<= ?::inet"),
+                vec![net.trunc().to_string().into()],
+            ));
+        }
+        let ipnet::IpNet::V4(v4) = net.trunc() else {
+            return Err(invalid(
+                column,
+                "an IPv6 network needs PostgreSQL; give an address".into(),
+            ));
+        };
+        let octets = v4.network().octets();
+        let prefix = usize::from(v4.prefix_len());
+        let (whole, rest) = (prefix / 8, prefix % 8);
+        let mut any = Condition::any();
+        if whole == 0 && rest == 0 {
+            return Ok(Condition::all());
+        }
+        let fixed: Vec<String> = octets[..whole].iter().map(ToString::to_string).collect();
+        let variants: Vec<Option<u8>> = if rest == 0 {
+            vec![None]
+        } else {
+            let base = octets[whole];
+            let count = 1u16 << (8 - rest);
+            (0..count)
+                .map(|i| u8::try_from(u16::from(base) + i).ok())
+                .collect()
+        };
+        for v in variants {
+            let mut parts = fixed.clone();
+            if let Some(v) = v {
+                parts.push(v.to_string());
+            }
+            let pattern = format!("{}.%", parts.join("."));
+            any = any.add(self.raw(&format!("{sql} LIKE ?"), vec![pattern.into()]));
+        }
+        Ok(any)
+    }
+}
