@@ -624,6 +624,19 @@ pub enum Fact<'a> {
 pub trait Record {
     /// The record's values of `field` (a host has many ports; none: the field does not apply).
     fn facts(&self, field: Field) -> Vec<Fact<'_>>;
+
+    /// The texts a bare word is looked for in (by default every text field's values).
+    fn words(&self) -> Vec<String> {
+        Field::ALL
+            .into_iter()
+            .filter(|f| f.kind() == Type::Text)
+            .flat_map(|f| self.facts(f))
+            .filter_map(|fact| match fact {
+                Fact::Text(t) => Some(t.to_owned()),
+                _ => None,
+            })
+            .collect()
+    }
 }
 
 impl Expr {
@@ -654,21 +667,14 @@ impl Term {
             let Value::Text { text, pattern } = &self.value else {
                 return false;
             };
-            return Field::ALL
-                .into_iter()
-                .filter(|f| f.kind() == Type::Text)
-                .flat_map(|f| record.facts(f))
-                .any(|fact| match fact {
-                    Fact::Text(t) => {
-                        let t = t.to_lowercase();
-                        if *pattern {
-                            glob(&format!("*{text}*"), &t)
-                        } else {
-                            t.contains(text.as_str())
-                        }
-                    }
-                    _ => false,
-                });
+            return record.words().iter().any(|t| {
+                let t = t.to_lowercase();
+                if *pattern {
+                    glob(&format!("*{text}*"), &t)
+                } else {
+                    t.contains(text.as_str())
+                }
+            });
         };
         record
             .facts(field)

@@ -137,10 +137,13 @@ impl Compiler {
                 text,
                 pattern: true,
             } => (
-                format!("lower({sql}) LIKE ? ESCAPE '\\'"),
+                format!("({sql} IS NOT NULL AND lower({sql}) LIKE ? ESCAPE '\\')"),
                 vec![like(text).into()],
             ),
-            Value::Text { text, .. } => (format!("lower({sql}) = ?"), vec![text.clone().into()]),
+            Value::Text { text, .. } => (
+                format!("({sql} IS NOT NULL AND lower({sql}) = ?)"),
+                vec![text.clone().into()],
+            ),
             _ => ("1 = 0".into(), Vec::new()),
         }
     }
@@ -191,7 +194,10 @@ impl Compiler {
             Op::Gt => "<",
             Op::Ge => "<=",
         };
-        (format!("{sql} {op} ?"), vec![at.into()])
+        (
+            format!("({sql} IS NOT NULL AND {sql} {op} ?)"),
+            vec![at.into()],
+        )
     }
 
     fn compare(op: Op) -> &'static str {
@@ -216,7 +222,9 @@ impl Compiler {
             let mut any = Condition::any();
             for column in ["site", "address", "kind", "summary"] {
                 any = any.add(self.raw(
-                    &format!("lower({E}.\"{column}\") LIKE ? ESCAPE '\\'"),
+                    &format!(
+                        "({E}.\"{column}\" IS NOT NULL AND lower({E}.\"{column}\") LIKE ? ESCAPE '\\')"
+                    ),
                     vec![pattern.clone().into()],
                 ));
             }
@@ -235,7 +243,10 @@ impl Compiler {
             },
             Field::Port => match value {
                 Value::Number(n) => self.cust(
-                    format!("{E}.\"port\" {} ?", Self::compare(term.op)),
+                    format!(
+                        "({E}.\"port\" IS NOT NULL AND {E}.\"port\" {} ?)",
+                        Self::compare(term.op)
+                    ),
                     vec![(*n).into()],
                 ),
                 _ => self.cust("1 = 0".into(), Vec::new()),
@@ -303,7 +314,9 @@ impl Compiler {
             let mut any = Condition::any();
             for column in ["site", "address", "hostname", "owner", "tags"] {
                 any = any.add(self.raw(
-                    &format!("lower(\"hosts\".\"{column}\") LIKE ? ESCAPE '\\'"),
+                    &format!(
+                        "(\"hosts\".\"{column}\" IS NOT NULL AND lower(\"hosts\".\"{column}\") LIKE ? ESCAPE '\\')"
+                    ),
                     vec![pattern.clone().into()],
                 ));
             }
@@ -423,7 +436,19 @@ impl Compiler {
 
     /// An address or a network: PostgreSQL compares as `inet`; SQLite, IPv4 only, as the
     /// dotted prefixes the network covers (at most 128 of them).
+    /// An address or a network (a row without an address matches neither, also negated).
     fn network(&self, net: &ipnet::IpNet, column: usize, sql: &str) -> Result<Condition, AppError> {
+        Ok(Condition::all()
+            .add(self.raw(&format!("{sql} IS NOT NULL"), Vec::new()))
+            .add(self.network_of(net, column, sql)?))
+    }
+
+    fn network_of(
+        &self,
+        net: &ipnet::IpNet,
+        column: usize,
+        sql: &str,
+    ) -> Result<Condition, AppError> {
         let single = net.prefix_len() == net.max_prefix_len();
         if single {
             return Ok(self.cust(format!("{sql} = ?"), vec![net.addr().to_string().into()]));
@@ -462,8 +487,15 @@ impl Compiler {
             if let Some(v) = v {
                 parts.push(v.to_string());
             }
-            let pattern = format!("{}.%", parts.join("."));
-            any = any.add(self.raw(&format!("{sql} LIKE ?"), vec![pattern.into()]));
+            // Four octets: one address; fewer: every address under that dotted prefix.
+            any = any.add(if parts.len() == 4 {
+                self.raw(&format!("{sql} = ?"), vec![parts.join(".").into()])
+            } else {
+                self.raw(
+                    &format!("{sql} LIKE ?"),
+                    vec![format!("{}.%", parts.join(".")).into()],
+                )
+            });
         }
         Ok(any)
     }
