@@ -813,14 +813,16 @@ async fn the_filter_language_selects_hosts_postgres() {
     the_filter_language_selects_hosts(Backend::Postgres).await;
 }
 
+/// (port, protocol, service, product, version) of an open port.
+type OpenPort = (i64, String, String, Option<String>, Option<String>);
+
 /// A host of an imported document, for the in-memory matcher.
 struct Seen {
     site: String,
     address: String,
     ip: std::net::IpAddr,
     hostname: Option<String>,
-    /// (port, protocol, service, product, version) of its open ports.
-    ports: Vec<(i64, String, String, Option<String>, Option<String>)>,
+    ports: Vec<OpenPort>,
 }
 
 impl filter::Record for Seen {
