@@ -891,8 +891,20 @@ scan:
     assert_eq!(b.path().await, "/diff");
     b.shot("19-diff").await;
     b.nav("/hosts").await;
-    b.fill("#host-filter", &host.to_string()).await;
+    // The filter language: a bad filter says where and what was expected; a good one narrows
+    // the list and stays in the address bar.
+    b.fill("#host-filter", "port:http").await;
     b.button("Search").await.click().await.expect("search");
+    b.text_of(".error-box", "expected a port number").await;
+    b.fill("#host-filter", &format!("address:{host} -port:1")).await;
+    b.button("Search").await.click().await.expect("search");
+    b.find("table.hosts tbody tr:only-child").await;
+    let url = b.client.current_url().await.expect("url");
+    assert_eq!(
+        url.query_pairs().find(|(k, _)| k == "filter").map(|(_, v)| v.into_owned()),
+        Some(format!("address:{host} -port:1")),
+        "the filter is kept in the address bar: {url}"
+    );
     b.find("table.hosts tbody tr:only-child a[href^='/hosts/']")
         .await
         .click()

@@ -14,10 +14,33 @@ const PAGE: i64 = 50;
 
 pub type HostRow = ops::hosts::HostsHostsEdgesNode;
 
+/// The filter in the address bar (`/hosts?filter=…`): a view can be bookmarked and shared.
+fn filter_in_address_bar() -> String {
+    let search = window().location().search().unwrap_or_default();
+    search
+        .trim_start_matches('?')
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("filter="))
+        .and_then(|v| js_sys::decode_uri_component(&v.replace('+', " ")).ok())
+        .and_then(|v| v.as_string())
+        .unwrap_or_default()
+}
+
+fn keep_in_address_bar(filter: &str) {
+    let url = if filter.is_empty() {
+        "/hosts".to_owned()
+    } else {
+        format!("/hosts?filter={}", js_sys::encode_uri_component(filter))
+    };
+    if let Ok(history) = window().history() {
+        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
+    }
+}
+
 #[component]
 pub fn HostsPage() -> impl IntoView {
     let rows = RwSignal::new(None::<Result<Vec<HostRow>, ApiError>>);
-    let filter = RwSignal::new(String::new());
+    let filter = RwSignal::new(filter_in_address_bar());
     let cursors = Cursors::default();
     let load = move || {
         let text = filter.get_untracked().trim().to_owned();
@@ -33,6 +56,7 @@ pub fn HostsPage() -> impl IntoView {
     load();
     let search = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
+        keep_in_address_bar(filter.get_untracked().trim());
         cursors.reset();
         load();
     };
