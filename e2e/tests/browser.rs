@@ -896,12 +896,15 @@ scan:
     b.fill("#host-filter", "port:http").await;
     b.button("Search").await.click().await.expect("search");
     b.text_of(".error-box", "expected a port number").await;
-    b.fill("#host-filter", &format!("address:{host} -port:1")).await;
+    b.fill("#host-filter", &format!("address:{host} -port:1"))
+        .await;
     b.button("Search").await.click().await.expect("search");
     b.find("table.hosts tbody tr:only-child").await;
     let url = b.client.current_url().await.expect("url");
     assert_eq!(
-        url.query_pairs().find(|(k, _)| k == "filter").map(|(_, v)| v.into_owned()),
+        url.query_pairs()
+            .find(|(k, _)| k == "filter")
+            .map(|(_, v)| v.into_owned()),
         Some(format!("address:{host} -port:1")),
         "the filter is kept in the address bar: {url}"
     );
