@@ -442,15 +442,29 @@ async fn a_slash_20_in_chunks_over_two_workers_stores_what_one_worker_stores() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let chunked = run(1024).await;
-    assert_eq!(chunked["status"], "COMPLETED", "{chunked:#}");
-    // The listed address, then four /22s.
-    assert_eq!(chunked["chunkCount"], 5, "{chunked:#}");
-    let workers = chunked["message"]
-        .as_str()
-        .and_then(|m| m.strip_prefix("ran as 5 chunks on "))
-        .map(|w| w.split(", ").count());
-    assert_eq!(workers, Some(2), "both workers ran chunks: {chunked:#}");
+    // The chunks spread over both workers. A worker registered ONLINE may not have polled the
+    // queue yet when a run's chunks are pushed and, on a loaded machine, miss that whole run:
+    // up to three runs, each storing the same, one of which must use both workers.
+    let mut chunked = Value::Null;
+    let mut workers = None;
+    for _ in 0..3 {
+        chunked = run(1024).await;
+        assert_eq!(chunked["status"], "COMPLETED", "{chunked:#}");
+        // The listed address, then four /22s.
+        assert_eq!(chunked["chunkCount"], 5, "{chunked:#}");
+        workers = chunked["message"]
+            .as_str()
+            .and_then(|m| m.strip_prefix("ran as 5 chunks on "))
+            .map(|w| w.split(", ").count());
+        if workers == Some(2) {
+            break;
+        }
+    }
+    assert_eq!(
+        workers,
+        Some(2),
+        "both workers ran chunks in one of three runs: {chunked:#}"
+    );
 
     let client = reqwest::Client::builder()
         .default_headers({

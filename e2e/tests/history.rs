@@ -618,6 +618,23 @@ async fn a_diff_through_digests_equals_the_whole_read_postgres() {
 /// `hosts(filter:)` in the filter language over an imported corpus: each count equals the one
 /// computed from the XML itself (nmap_parser), on both databases; a bad filter is VALIDATION
 /// with its column and changes nothing.
+/// Asserts `list(filter:)`'s `totalCount` for each (filter, count).
+async fn expect_totals(app: &TestApp, client: &reqwest::Client, list: &str, cases: &[(&str, u64)]) {
+    for (filter, expected) in cases {
+        let body = app
+            .gql(
+                client,
+                &format!("query($f:String){{ {list}(first: 1, filter:$f){{ totalCount }} }}"),
+                json!({ "f": filter }),
+            )
+            .await;
+        assert_eq!(
+            body["data"][list]["totalCount"], *expected,
+            "{list} {filter:?}: {body}"
+        );
+    }
+}
+
 async fn the_filter_language_selects_hosts(backend: Backend) {
     let Some(app) = TestApp::spawn_with(backend, |_| {}).await else {
         return;
@@ -693,26 +710,14 @@ async fn the_filter_language_selects_hosts(backend: Backend) {
         ("severity>=high", count(&|_| true)),
         ("probe.local", count(&|_| true)),
     ];
-    for (filter, expected) in cases {
-        let body = app
-            .gql(
-                &admin,
-                "query($f:String){ hosts(first: 1, filter:$f){ totalCount } }",
-                json!({ "f": filter }),
-            )
-            .await;
-        assert_eq!(
-            body["data"]["hosts"]["totalCount"], expected,
-            "{filter:?}: {body}"
-        );
-    }
+    expect_totals(&app, &admin, "hosts", &cases).await;
     // The same language over change events (the import's HOST_NEW and PORT_OPENED).
     let opened: u64 = run
         .hosts
         .iter()
         .map(|h| h.open_ports().count() as u64)
         .sum();
-    for (filter, expected) in [
+    let changes = [
         ("kind:PORT_OPENED", opened),
         ("kind:port_opened port:8080", count(&|h| open(h, 8080))),
         (
@@ -726,19 +731,8 @@ async fn the_filter_language_selects_hosts(backend: Backend) {
         ("port>=5432 -port:8080", count(&|h| open(h, 5432))),
         ("changed>7d kind:PORT_OPENED protocol:tcp", opened),
         ("changed<1d", 0),
-    ] {
-        let body = app
-            .gql(
-                &admin,
-                "query($f:String){ changes(first: 1, filter:$f){ totalCount } }",
-                json!({ "f": filter }),
-            )
-            .await;
-        assert_eq!(
-            body["data"]["changes"]["totalCount"], expected,
-            "changes {filter:?}: {body}"
-        );
-    }
+    ];
+    expect_totals(&app, &admin, "changes", &changes).await;
     let body = app
         .gql(
             &admin,
@@ -765,26 +759,15 @@ async fn the_filter_language_selects_hosts(backend: Backend) {
         )
         .await;
     assert!(body["errors"].is_null(), "{body}");
-    for (filter, expected) in [
+    let tagged = [
         ("tag:prod", 1),
         ("tag:WEB owner:netops", 1),
         ("-tag:prod", run.hosts.len() as u64 - 1),
         ("tag:pro*", 1),
         ("owner:other", 0),
         ("netops", 1),
-    ] {
-        let body = app
-            .gql(
-                &admin,
-                "query($f:String){ hosts(filter:$f){ totalCount } }",
-                json!({ "f": filter }),
-            )
-            .await;
-        assert_eq!(
-            body["data"]["hosts"]["totalCount"], expected,
-            "{filter:?}: {body}"
-        );
-    }
+    ];
+    expect_totals(&app, &admin, "hosts", &tagged).await;
     let body = app
         .gql(
             &admin,

@@ -18,13 +18,7 @@ pub fn hosts(
     backend: DbBackend,
     now: DateTime<Utc>,
 ) -> Result<Condition, AppError> {
-    let expr = parse(text)?;
-    Compiler {
-        backend,
-        now,
-        on: On::Hosts,
-    }
-    .expr(&expr)
+    compile(text, backend, now, On::Hosts)
 }
 
 /// [`hosts`] for `change_events`: site, address, port, protocol, kind, severity and `changed`
@@ -35,13 +29,16 @@ pub fn changes(
     backend: DbBackend,
     now: DateTime<Utc>,
 ) -> Result<Condition, AppError> {
-    let expr = parse(text)?;
-    Compiler {
-        backend,
-        now,
-        on: On::Changes,
-    }
-    .expr(&expr)
+    compile(text, backend, now, On::Changes)
+}
+
+fn compile(
+    text: Option<&str>,
+    backend: DbBackend,
+    now: DateTime<Utc>,
+    on: On,
+) -> Result<Condition, AppError> {
+    Compiler { backend, now, on }.expr(&parse(text)?)
 }
 
 /// The table a filter selects from.
