@@ -337,6 +337,45 @@ async fn a_second_scan_records_exactly_what_changed(backend: Backend) {
         assert_eq!(node["endpoints"][0]["port"], t);
         assert!(node["daysLeft"].as_i64().expect("days") > 3000);
     }
+    // The filter language over certificates: where served now, days left, words.
+    let current_fp = certs
+        .iter()
+        .map(|c| &c["node"])
+        .find(|n| n["endpoints"][0]["current"] == true)
+        .and_then(|n| n["sha256Fingerprint"].as_str())
+        .expect("current certificate")
+        .to_owned();
+    let address = host["address"].as_str().expect("address").to_owned();
+    for (filter, expected) in [
+        (format!("port:{t}"), 1),
+        (format!("address:{address}"), 1),
+        (format!("address:{address} port:{t}"), 1),
+        (format!("port:{}", t + 1), 0),
+        ("cert.expires<30d".to_owned(), 0),
+        ("cert.expires>3000d".to_owned(), 2),
+        (current_fp[..12].to_lowercase(), 1),
+        (format!("-{}", &current_fp[..12]), 1),
+    ] {
+        let body = app
+            .gql(
+                &admin,
+                "query($f:String){ certificates(filter:$f){ totalCount } }",
+                json!({ "f": filter }),
+            )
+            .await;
+        assert_eq!(
+            body["data"]["certificates"]["totalCount"], expected,
+            "certificates {filter:?}: {body}"
+        );
+    }
+    let body = app
+        .gql(
+            &admin,
+            "{ certificates(filter: \"product:x\") { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&body), "VALIDATION", "{body}");
 
     // What an operator says of a host: tags, owner; a bad tag changes nothing.
     let update =

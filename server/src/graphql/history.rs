@@ -546,8 +546,9 @@ impl HistoryQuery {
         ))
     }
 
-    /// The certificate inventory, soonest expiry first (VIEWER). `filter`: words, each found
-    /// in the subject, issuer, SANs or fingerprint.
+    /// The certificate inventory, soonest expiry first (VIEWER). `filter`: the filter
+    /// language (`cert.expires<30d cert.issuer:*letsencrypt* port:443 address:…`; a bare word
+    /// is found in the subject, issuer, names or fingerprint).
     async fn certificates(
         &self,
         ctx: &Context<'_>,

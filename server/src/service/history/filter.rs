@@ -32,6 +32,17 @@ pub fn changes(
     compile(text, backend, now, On::Changes)
 }
 
+/// [`hosts`] for the certificate inventory: `cert.expires` (days left: `cert.expires<30d`) and
+/// `cert.issuer` are the certificate's; site, address, hostname, port, tag and owner those of
+/// a host serving it now; a bare word is found in its subject, issuer, names or fingerprint.
+pub fn certificates(
+    text: Option<&str>,
+    backend: DbBackend,
+    now: DateTime<Utc>,
+) -> Result<Condition, AppError> {
+    compile(text, backend, now, On::Certificates)
+}
+
 fn compile(
     text: Option<&str>,
     backend: DbBackend,
@@ -46,6 +57,7 @@ fn compile(
 enum On {
     Hosts,
     Changes,
+    Certificates,
 }
 
 fn invalid(column: usize, message: String) -> AppError {
@@ -298,9 +310,99 @@ impl Compiler {
         })
     }
 
+    /// A term on a certificate.
+    fn certificate_term(&self, term: &Term) -> Result<Condition, AppError> {
+        const C: &str = "\"certificates\"";
+        let value = &term.value;
+        let Some(field) = term.field else {
+            let Value::Text { text, .. } = value else {
+                return Ok(self.cust("1 = 0".into(), Vec::new()));
+            };
+            let pattern = format!("%{}%", like(text));
+            let mut any = Condition::any();
+            for column in ["subject", "issuer", "sans", "sha256_fingerprint"] {
+                any = any.add(self.raw(
+                    &format!(
+                        "({C}.\"{column}\" IS NOT NULL AND lower({C}.\"{column}\") LIKE ? ESCAPE '\\')"
+                    ),
+                    vec![pattern.clone().into()],
+                ));
+            }
+            return Ok(any);
+        };
+        Ok(match field {
+            Field::CertExpires => match value {
+                Value::Duration(d) => {
+                    let at = self.now + Duration::seconds(*d);
+                    let op = match term.op {
+                        Op::Eq => "<=",
+                        op => Self::compare(op),
+                    };
+                    self.cust(
+                        format!("({C}.\"not_after\" IS NOT NULL AND {C}.\"not_after\" {op} ?)"),
+                        vec![at.into()],
+                    )
+                }
+                _ => self.cust("1 = 0".into(), Vec::new()),
+            },
+            Field::CertIssuer => {
+                let (sql, values) = self.text(&format!("{C}.\"issuer\""), value);
+                self.cust(sql, values)
+            }
+            // Where it is served now: a host's open `cert` fact names it.
+            Field::Site
+            | Field::Address
+            | Field::Hostname
+            | Field::Tag
+            | Field::Owner
+            | Field::Port => {
+                let host = Compiler {
+                    on: On::Hosts,
+                    ..*self
+                };
+                let on_host = if field == Field::Port {
+                    match value {
+                        Value::Number(n) => self.cust(
+                            format!("{} {} ?", self.port_number(), Self::compare(term.op)),
+                            vec![(*n).into()],
+                        ),
+                        _ => self.cust("1 = 0".into(), Vec::new()),
+                    }
+                } else {
+                    host.term(term)?
+                };
+                Condition::all().add(sea_orm::sea_query::Expr::exists(
+                    sea_orm::sea_query::Query::select()
+                        .expr(Sql::val(1))
+                        .from_as("host_facts", "f")
+                        .inner_join("hosts", Sql::col(("hosts", "id")).equals(("f", "host_id")))
+                        .and_where(Sql::col(("f", "fact")).eq("cert"))
+                        .and_where(Sql::col(("f", "ended_at")).is_null())
+                        .and_where(
+                            Sql::col(("f", "value")).equals(("certificates", "sha256_fingerprint")),
+                        )
+                        .cond_where(on_host)
+                        .to_owned(),
+                ))
+            }
+            _ => {
+                return Err(invalid(
+                    term.column,
+                    format!(
+                        "`{}` does not apply to certificates; use cert.expires, cert.issuer, \
+                         site, address, hostname, port, tag or owner",
+                        field.name()
+                    ),
+                ));
+            }
+        })
+    }
+
     fn term(&self, term: &Term) -> Result<Condition, AppError> {
-        if self.on == On::Changes {
-            return self.change_term(term);
+        match self.on {
+            On::Changes => return self.change_term(term),
+            On::Certificates => return self.certificate_term(term),
+            On::Hosts => {}
         }
         let Some(field) = term.field else {
             // A bare word: in the site, address, hostname, owner or tags.

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, NullOrdering};
+use sea_orm::sea_query::NullOrdering;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, Order,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -22,18 +22,6 @@ use crate::service::audit;
 use crate::service::history::observe;
 use crate::service::pagination::{Page, PageRequest};
 use crate::service::results::{list_from_json, list_to_json};
-
-/// Words of a search: each must be found (case-insensitive) in one of `columns`.
-fn search<C: ColumnTrait>(text: Option<&str>, columns: &[C]) -> Condition {
-    let mut all = Condition::all();
-    for word in text.unwrap_or_default().split_whitespace() {
-        let pattern = format!("%{}%", word.to_lowercase());
-        all = all.add(columns.iter().fold(Condition::any(), |any, c| {
-            any.add(Expr::expr(Func::lower(Expr::col(*c))).like(pattern.clone()))
-        }));
-    }
-    all
-}
 
 /// The host inventory, newest first; `text`: words each found in the site, address,
 /// hostname, owner or tags.
@@ -201,15 +189,7 @@ pub async fn certificates(
     text: Option<&str>,
 ) -> AppResult<Page<certificate::Model>> {
     actor.require(Role::Viewer)?;
-    let mut filter = search(
-        text,
-        &[
-            certificate::Column::Subject,
-            certificate::Column::Issuer,
-            certificate::Column::Sans,
-            certificate::Column::Sha256Fingerprint,
-        ],
-    );
+    let mut filter = super::filter::certificates(text, db.get_database_backend(), Utc::now())?;
     let total_count = certificate::Entity::find()
         .filter(filter.clone())
         .count(db)
