@@ -219,25 +219,30 @@ impl Compiler {
         }
     }
 
+    /// A bare word: found (case-insensitive, `*` a wildcard) in any of `columns` of `table`.
+    fn word(&self, table: &str, columns: &[&str], value: &Value) -> Condition {
+        let Value::Text { text, .. } = value else {
+            return self.cust("1 = 0".into(), Vec::new());
+        };
+        let pattern = format!("%{}%", like(text));
+        let mut any = Condition::any();
+        for column in columns {
+            any = any.add(self.raw(
+                &format!(
+                    "({table}.\"{column}\" IS NOT NULL AND lower({table}.\"{column}\") LIKE ? ESCAPE '\\')"
+                ),
+                vec![pattern.clone().into()],
+            ));
+        }
+        any
+    }
+
     /// A term on a change event.
     fn change_term(&self, term: &Term) -> Result<Condition, AppError> {
         const E: &str = "\"change_events\"";
         let value = &term.value;
         let Some(field) = term.field else {
-            let Value::Text { text, .. } = value else {
-                return Ok(self.cust("1 = 0".into(), Vec::new()));
-            };
-            let pattern = format!("%{}%", like(text));
-            let mut any = Condition::any();
-            for column in ["site", "address", "kind", "summary"] {
-                any = any.add(self.raw(
-                    &format!(
-                        "({E}.\"{column}\" IS NOT NULL AND lower({E}.\"{column}\") LIKE ? ESCAPE '\\')"
-                    ),
-                    vec![pattern.clone().into()],
-                ));
-            }
-            return Ok(any);
+            return Ok(self.word(E, &["site", "address", "kind", "summary"], value));
         };
         Ok(match field {
             Field::Site | Field::Protocol | Field::Kind => {
@@ -315,20 +320,11 @@ impl Compiler {
         const C: &str = "\"certificates\"";
         let value = &term.value;
         let Some(field) = term.field else {
-            let Value::Text { text, .. } = value else {
-                return Ok(self.cust("1 = 0".into(), Vec::new()));
-            };
-            let pattern = format!("%{}%", like(text));
-            let mut any = Condition::any();
-            for column in ["subject", "issuer", "sans", "sha256_fingerprint"] {
-                any = any.add(self.raw(
-                    &format!(
-                        "({C}.\"{column}\" IS NOT NULL AND lower({C}.\"{column}\") LIKE ? ESCAPE '\\')"
-                    ),
-                    vec![pattern.clone().into()],
-                ));
-            }
-            return Ok(any);
+            return Ok(self.word(
+                C,
+                &["subject", "issuer", "sans", "sha256_fingerprint"],
+                value,
+            ));
         };
         Ok(match field {
             Field::CertExpires => match value {
@@ -406,20 +402,11 @@ impl Compiler {
         }
         let Some(field) = term.field else {
             // A bare word: in the site, address, hostname, owner or tags.
-            let Value::Text { text, .. } = &term.value else {
-                return Ok(self.cust("1 = 0".into(), Vec::new()));
-            };
-            let pattern = format!("%{}%", like(text));
-            let mut any = Condition::any();
-            for column in ["site", "address", "hostname", "owner", "tags"] {
-                any = any.add(self.raw(
-                    &format!(
-                        "(\"hosts\".\"{column}\" IS NOT NULL AND lower(\"hosts\".\"{column}\") LIKE ? ESCAPE '\\')"
-                    ),
-                    vec![pattern.clone().into()],
-                ));
-            }
-            return Ok(any);
+            return Ok(self.word(
+                "\"hosts\"",
+                &["site", "address", "hostname", "owner", "tags"],
+                &term.value,
+            ));
         };
         let value = &term.value;
         Ok(match field {
