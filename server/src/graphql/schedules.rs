@@ -233,11 +233,7 @@ impl ScheduleQuery {
     }
 
     async fn schedule(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Schedule>> {
-        match schedules::get(ctx.db(), ctx.actor()?, parse_id(&id, "schedule")?).await {
-            Ok(row) => Ok(Some(Schedule(row))),
-            Err(AppError::NotFound(_)) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+        schedule_or_none(ctx, parse_id(&id, "schedule")?).await
     }
 
     /// The next `count` firings (default 5, at most 50) of a cron expression in a timezone,
@@ -332,9 +328,14 @@ impl ScheduleMutation {
 /// `Scan.schedule`: the schedule that started it.
 pub async fn scan_schedule(ctx: &Context<'_>, id: Option<i32>) -> GqlResult<Option<Schedule>> {
     crate::graphql::answers::read_mutable(ctx);
-    let Some(id) = id else {
-        return Ok(None);
-    };
+    match id {
+        Some(id) => schedule_or_none(ctx, id).await,
+        None => Ok(None),
+    }
+}
+
+/// The schedule `id`, or none where it does not exist.
+async fn schedule_or_none(ctx: &Context<'_>, id: i32) -> GqlResult<Option<Schedule>> {
     match schedules::get(ctx.db(), ctx.actor()?, id).await {
         Ok(row) => Ok(Some(Schedule(row))),
         Err(AppError::NotFound(_)) => Ok(None),

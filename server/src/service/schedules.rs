@@ -601,9 +601,7 @@ async fn fire(
         update.last_outcome = Set(Some(outcome.as_str().to_owned()));
     }
     if config_gone {
-        update.enabled = Set(false);
-        update.next_run_at = Set(None);
-        update.disabled_reason = Set(Some("its config was deleted".into()));
+        disabled(&mut update, "its config was deleted");
     }
     update.update(&txn).await?;
     txn.commit().await?;
@@ -674,9 +672,14 @@ fn missed_event(
 /// Disables a schedule with a reason (its firing could never succeed).
 async fn disable(db: &DatabaseConnection, row: &schedule::Model, reason: &str) -> AppResult<()> {
     let mut update: schedule::ActiveModel = row.clone().into();
+    disabled(&mut update, reason);
+    update.update(db).await?;
+    Ok(())
+}
+
+/// A schedule's row, disabled with the reason and no next run.
+fn disabled(update: &mut schedule::ActiveModel, reason: &str) {
     update.enabled = Set(false);
     update.next_run_at = Set(None);
     update.disabled_reason = Set(Some(reason.to_owned()));
-    update.update(db).await?;
-    Ok(())
 }
