@@ -893,10 +893,10 @@ scan:
     b.nav("/hosts").await;
     // The filter language: a bad filter says where and what was expected; a good one narrows
     // the list and stays in the address bar.
-    b.fill("#host-filter", "port:http").await;
+    b.fill("#hosts-filter", "port:http").await;
     b.button("Search").await.click().await.expect("search");
     b.text_of(".error-box", "expected a port number").await;
-    b.fill("#host-filter", &format!("address:{host} -port:1"))
+    b.fill("#hosts-filter", &format!("address:{host} -port:1"))
         .await;
     b.button("Search").await.click().await.expect("search");
     b.find("table.hosts tbody tr:only-child").await;

@@ -807,6 +807,89 @@ async fn the_filter_language_selects_hosts(backend: Backend) {
         ("netops", 1),
     ];
     expect_totals(&app, &admin, "hosts", &tagged).await;
+
+    // `scans(filter: { query })`: a scan matches what it found. A second, smaller import
+    // (three of the same hosts, changed: a version, a port gone, CUPS on 631).
+    let second =
+        nmap_parser::synthetic::changed_service_scan(&nmap_parser::synthetic::service_scan(3));
+    app.import_xml(&admin, "", &second).await;
+    let docs = [run, nmap_parser::parse_str(&second).expect("parse")];
+    let scans_with = |keep: &dyn Fn(&nmap_parser::Host) -> bool| {
+        docs.iter().filter(|d| d.hosts.iter().any(keep)).count() as u64
+    };
+    let version = |h: &nmap_parser::Host, v: &str| {
+        h.open_ports().any(|p| {
+            p.service
+                .as_ref()
+                .and_then(|s| s.version.as_deref())
+                .is_some_and(|s| s == v)
+        })
+    };
+    let scan_cases: Vec<(&str, u64)> = vec![
+        ("", 2),
+        ("port:631", scans_with(&|h| open(h, 631))),
+        ("port:8080", scans_with(&|h| open(h, 8080))),
+        ("-port:631", 2 - scans_with(&|h| open(h, 631))),
+        ("product:cups", scans_with(&|h| product(h, "CUPS"))),
+        ("version:1.26.2", scans_with(&|h| version(h, "1.26.2"))),
+        (
+            "address:127.0.2.7",
+            scans_with(&|h| in_net(h, "127.0.2.7/32")),
+        ),
+        (
+            "address:127.0.0.0/30",
+            scans_with(&|h| in_net(h, "127.0.0.0/30")),
+        ),
+        (
+            "hostname:host599.probe.local",
+            scans_with(&|h| h.hostname() == Some("host599.probe.local")),
+        ),
+        ("state:up", 2),
+        // The first import found every host new; the second closed 22 on one of them.
+        ("kind:HOST_NEW", 1),
+        ("kind:PORT_CLOSED", 1),
+        ("kind:PORT_OPENED port:631", 1),
+        ("seen<1h", 2),
+        ("seen>1d", 0),
+        // 127.0.0.1, tagged above, is in both.
+        ("tag:prod owner:netops", 2),
+        ("completed", 2),
+    ];
+    for (filter, expected) in &scan_cases {
+        let body = app
+            .gql(
+                &admin,
+                "query($f:String){ scans(first: 1, filter:{query:$f}){ totalCount } }",
+                json!({ "f": filter }),
+            )
+            .await;
+        assert_eq!(
+            body["data"]["scans"]["totalCount"], *expected,
+            "scans {filter:?}: {body}"
+        );
+    }
+    // With the status filter: both apply.
+    for (status, expected) in [("COMPLETED", 1), ("FAILED", 0)] {
+        let body = app
+            .gql(
+                &admin,
+                &format!(
+                    "{{ scans(filter:{{status:[{status}], query:\"port:631\"}}){{ totalCount }} }}"
+                ),
+                json!({}),
+            )
+            .await;
+        assert_eq!(body["data"]["scans"]["totalCount"], expected, "{body}");
+    }
+    let body = app
+        .gql(
+            &admin,
+            "{ scans(filter:{query:\"port:http\"}){ totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&body), "VALIDATION", "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["column"], 6, "{body}");
     let body = app
         .gql(
             &admin,

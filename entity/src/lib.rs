@@ -12,6 +12,7 @@ pub mod host;
 pub mod host_fact;
 pub mod login_failure;
 pub mod notification_channel;
+pub mod saved_view;
 pub mod scan;
 pub mod scan_artifact;
 pub mod scan_certificate;

@@ -48,6 +48,8 @@ pub enum Field {
     Changed,
     Kind,
     Severity,
+    /// A TLS version a port offers now (`tls:TLSv1.0`).
+    Tls,
 }
 
 /// What kind of value a field takes.
@@ -62,7 +64,7 @@ pub enum Type {
 }
 
 impl Field {
-    pub const ALL: [Field; 17] = [
+    pub const ALL: [Field; 18] = [
         Field::Site,
         Field::Address,
         Field::Hostname,
@@ -80,6 +82,7 @@ impl Field {
         Field::Changed,
         Field::Kind,
         Field::Severity,
+        Field::Tls,
     ];
 
     /// The name typed before the operator.
@@ -102,6 +105,7 @@ impl Field {
             Field::Changed => "changed",
             Field::Kind => "kind",
             Field::Severity => "severity",
+            Field::Tls => "tls",
         }
     }
 

@@ -21,6 +21,8 @@ pub enum Route {
     Hosts,
     Host(String),
     Certificates,
+    /// Change events (`/changes?filter=…`).
+    Changes,
     Schedules,
     /// Compare scans: `/diff?base=<id>&head=<id>` (either may be absent).
     Diff {
@@ -66,6 +68,7 @@ impl Route {
             ["hosts"] => Route::Hosts,
             ["hosts", id] if is_id(id) => Route::Host((*id).to_owned()),
             ["certificates"] => Route::Certificates,
+            ["changes"] => Route::Changes,
             ["schedules"] => Route::Schedules,
             ["diff"] => Route::Diff {
                 base: query_id(query, "base"),
@@ -91,6 +94,7 @@ impl Route {
             Route::Hosts => "/hosts".to_owned(),
             Route::Host(id) => format!("/hosts/{id}"),
             Route::Certificates => "/certificates".to_owned(),
+            Route::Changes => "/changes".to_owned(),
             Route::Schedules => "/schedules".to_owned(),
             Route::Diff { base, head } => {
                 let params: Vec<String> = [("base", base), ("head", head)]
@@ -124,6 +128,7 @@ impl Route {
             Route::Hosts => "Hosts".to_owned(),
             Route::Host(id) => format!("Host {id}"),
             Route::Certificates => "Certificates".to_owned(),
+            Route::Changes => "Changes".to_owned(),
             Route::Schedules => "Schedules".to_owned(),
             Route::Diff { .. } => "Compare scans".to_owned(),
             Route::NotFound(_) => "Not found".to_owned(),
@@ -196,7 +201,7 @@ impl Router {
             };
             if is_app_link(&href) {
                 ev.prevent_default();
-                router.go(Route::parse(&href));
+                router.go_href(&href);
             }
         });
         router
@@ -204,12 +209,17 @@ impl Router {
 
     /// Shows `route` and records it in the history.
     pub fn go(self, route: Route) {
-        let href = route.href();
+        self.go_href(&route.href());
+    }
+
+    /// Shows the page of an app link and records it as written, its query string too (a
+    /// list's `?filter=`, which the page reads).
+    pub fn go_href(self, href: &str) {
         if let Ok(history) = window().history() {
-            let _ = history.push_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&href));
+            let _ = history.push_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(href));
         }
         window().scroll_to_with_x_and_y(0.0, 0.0);
-        self.0.set(route);
+        self.0.set(Route::parse(href));
     }
 }
 
@@ -239,6 +249,7 @@ mod tests {
             Route::Hosts,
             Route::Host("3".into()),
             Route::Certificates,
+            Route::Changes,
             Route::Schedules,
             Route::Diff {
                 base: None,

@@ -14,6 +14,8 @@ mod m20261205_000009_coverage;
 mod m20261206_000010_history;
 mod m20261207_000011_schedules;
 mod m20261207_000012_scan_digests;
+mod m20261208_000013_saved_views;
+mod m20261208_000014_host_fact_index;
 
 pub struct Migrator;
 
@@ -33,6 +35,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000010_history::Migration),
             Box::new(m20261207_000011_schedules::Migration),
             Box::new(m20261207_000012_scan_digests::Migration),
+            Box::new(m20261208_000013_saved_views::Migration),
+            Box::new(m20261208_000014_host_fact_index::Migration),
         ]
     }
 }

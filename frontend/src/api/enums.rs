@@ -204,3 +204,13 @@ api_enum! {
         Missed => ("MISSED", "missed"),
     }
 }
+
+api_enum! {
+    /// `enum ViewPage`: the list a saved view is for (the label is its path).
+    ViewPage {
+        Hosts => ("HOSTS", "hosts"),
+        Changes => ("CHANGES", "changes"),
+        Certificates => ("CERTIFICATES", "certificates"),
+        Scans => ("SCANS", "scans"),
+    }
+}

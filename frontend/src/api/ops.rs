@@ -6,6 +6,8 @@
 
 use graphql_client::GraphQLQuery;
 
+#[cfg(feature = "extras")]
+pub use super::enums::ViewPage;
 pub use super::enums::{
     ChangeKind, FindingCode, HostStatus, MisfirePolicy, OverlapPolicy, PortState, Protocol,
     ScanPhase, ScheduleRunOutcome, Severity, TlsGrade,
@@ -28,7 +30,7 @@ macro_rules! operation {
             extern_enums(
                 "Role", "ScanStatus", "ScanPhase", "PortState", "Protocol", "HostStatus",
                 "TlsGrade", "FindingCode", "Severity", "ChangeKind", "OverlapPolicy",
-                "MisfirePolicy", "ScheduleRunOutcome"
+                "MisfirePolicy", "ScheduleRunOutcome", "ViewPage"
             ),
             skip_serializing_none
         )]
@@ -78,6 +80,16 @@ operation!(ScanChanges, "graphql/history.graphql");
 operation!(Certificates, "graphql/history.graphql");
 operation!(ScanDiff, "graphql/history.graphql");
 operation!(DiffChoices, "graphql/history.graphql");
+#[cfg(feature = "extras")]
+operation!(SavedViews, "graphql/history.graphql");
+#[cfg(feature = "extras")]
+operation!(SaveView, "graphql/history.graphql");
+#[cfg(feature = "extras")]
+operation!(DeleteSavedView, "graphql/history.graphql");
+#[cfg(feature = "extras")]
+operation!(InventoryTrends, "graphql/history.graphql");
+#[cfg(feature = "extras")]
+operation!(DashboardTrends, "graphql/history.graphql");
 
 operation!(Schedules, "graphql/schedules.graphql");
 operation!(ScheduleRuns, "graphql/schedules.graphql");

@@ -42,6 +42,8 @@ pub fn Header(user: User, session: RwSignal<Session>) -> impl IntoView {
         (Route::Configs, "Configs"),
         (Route::Schedules, "Schedules"),
         (Route::Hosts, "Hosts"),
+        #[cfg(feature = "extras")]
+        (Route::Changes, "Changes"),
         (Route::Certificates, "Certificates"),
     ];
     if user.role.can_operate() {

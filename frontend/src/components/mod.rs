@@ -1,8 +1,13 @@
 pub mod changes;
+#[cfg(feature = "extras")]
+pub mod charts;
 pub mod confirm;
 pub mod error_box;
 pub mod header;
 pub mod pager;
 pub mod scan_table;
+pub mod search;
 pub mod status;
 pub mod token_box;
+#[cfg(feature = "extras")]
+pub mod views;

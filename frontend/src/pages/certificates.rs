@@ -3,10 +3,12 @@
 
 use leptos::prelude::*;
 
+use crate::api::enums::ViewPage;
 use crate::api::ops::{self, Certificates};
 use crate::api::{self, ApiError};
 use crate::components::error_box::{Empty, show};
 use crate::components::pager::{Cursors, Pager};
+use crate::components::search::{SearchBar, filter_in_address_bar, inventory_charts};
 use crate::format;
 use crate::route::Route;
 
@@ -30,7 +32,7 @@ fn days(left: Option<i64>) -> AnyView {
 #[component]
 pub fn CertificatesPage() -> impl IntoView {
     let rows = RwSignal::new(None::<Result<Vec<CertRow>, ApiError>>);
-    let filter = RwSignal::new(String::new());
+    let filter = RwSignal::new(filter_in_address_bar());
     let cursors = Cursors::default();
     let load = move || {
         let text = filter.get_untracked().trim().to_owned();
@@ -46,21 +48,17 @@ pub fn CertificatesPage() -> impl IntoView {
         });
     };
     load();
-    let search = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
+    let search = Callback::new(move |()| {
         cursors.reset();
         load();
-    };
+    });
 
     view! {
         <div class="page-head">
             <h1>"Certificates"</h1>
-            <form class="filters" role="search" on:submit=search>
-                <label for="cert-filter">"Search"</label>
-                <input id="cert-filter" type="search" placeholder="subject, issuer, name, fingerprint" bind:value=filter />
-                <button type="submit" class="button secondary">"Search"</button>
-            </form>
         </div>
+        <SearchBar page=ViewPage::Certificates filter=filter on_search=search
+            placeholder="cert.expires<30d cert.issuer:\"Let's Encrypt\" site:dmz" />
         <section class="card">
             {move || show(rows.get(), |list| {
                 if list.is_empty() {
@@ -114,5 +112,6 @@ pub fn CertificatesPage() -> impl IntoView {
             })}
             <Pager cursors=cursors size=PAGE noun="certificates" load=load />
         </section>
+        {inventory_charts(true)}
     }
 }

@@ -10,6 +10,7 @@ use crate::app::use_user;
 use crate::components::changes::RecentChanges;
 use crate::components::error_box::{Empty, ErrorBox, show};
 use crate::components::scan_table::{ScanRow, ScanTable, follow_scans};
+use crate::components::search::dashboard_charts;
 use crate::components::status::StatusBadge;
 use crate::format;
 use crate::route::Route;
@@ -32,7 +33,10 @@ async fn scans(
     let data = api::call::<Scans>(ops::scans::Variables {
         first: Some(first),
         after: None,
-        filter: status.map(|s| ops::scans::ScanFilter { status: Some(s) }),
+        filter: status.map(|s| ops::scans::ScanFilter {
+            status: Some(s),
+            query: None,
+        }),
     })
     .await?;
     Ok((
@@ -83,6 +87,7 @@ pub fn DashboardPage() -> impl IntoView {
         {move || show(stats.get(), |s| view! { <Cards stats=s /> })}
         {use_user().role.can_operate().then(|| view! { <RunScan on_started=reload /> })}
         <RecentChanges />
+        {dashboard_charts()}
         <section class="card" aria-labelledby="recent-title">
             <div class="card-head">
                 <h2 id="recent-title">"Recent scans"</h2>

@@ -3,39 +3,18 @@
 
 use leptos::prelude::*;
 
+use crate::api::enums::ViewPage;
 use crate::api::ops::{self, Hosts};
 use crate::api::{self, ApiError};
 use crate::components::error_box::{Empty, show};
 use crate::components::pager::{Cursors, Pager};
+use crate::components::search::{SearchBar, filter_in_address_bar, inventory_charts};
 use crate::format;
 use crate::route::Route;
 
 const PAGE: i64 = 50;
 
 pub type HostRow = ops::hosts::HostsHostsEdgesNode;
-
-/// The filter in the address bar (`/hosts?filter=…`): a view can be bookmarked and shared.
-fn filter_in_address_bar() -> String {
-    let search = window().location().search().unwrap_or_default();
-    search
-        .trim_start_matches('?')
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("filter="))
-        .and_then(|v| js_sys::decode_uri_component(&v.replace('+', " ")).ok())
-        .and_then(|v| v.as_string())
-        .unwrap_or_default()
-}
-
-fn keep_in_address_bar(filter: &str) {
-    let url = if filter.is_empty() {
-        "/hosts".to_owned()
-    } else {
-        format!("/hosts?filter={}", js_sys::encode_uri_component(filter))
-    };
-    if let Ok(history) = window().history() {
-        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
-    }
-}
 
 #[component]
 pub fn HostsPage() -> impl IntoView {
@@ -54,22 +33,17 @@ pub fn HostsPage() -> impl IntoView {
         });
     };
     load();
-    let search = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        keep_in_address_bar(filter.get_untracked().trim());
+    let search = Callback::new(move |()| {
         cursors.reset();
         load();
-    };
+    });
 
     view! {
         <div class="page-head">
             <h1>"Hosts"</h1>
-            <form class="filters" role="search" on:submit=search>
-                <label for="host-filter">"Search"</label>
-                <input id="host-filter" type="search" placeholder="port:443 -product:nginx site:dmz tag:prod" bind:value=filter />
-                <button type="submit" class="button secondary">"Search"</button>
-            </form>
         </div>
+        <SearchBar page=ViewPage::Hosts filter=filter on_search=search export="hosts"
+            placeholder="port:443 -product:nginx site:dmz tag:prod" />
         <section class="card">
             <p class="hint">"Every host a scan or an import has seen up. A port a later scan did not probe stays known open; a host that is down closes no port. Search with the filter language: "<code>"port:443 -product:nginx"</code>", "<code>"address:10.0.0.0/8 tag:prod"</code>", "<code>"(port:80 OR port:8080) seen<24h"</code>"."</p>
             {move || show(rows.get(), |list| {
@@ -106,5 +80,6 @@ pub fn HostsPage() -> impl IntoView {
             })}
             <Pager cursors=cursors size=PAGE noun="hosts" load=load />
         </section>
+        {inventory_charts(false)}
     }
 }

@@ -17,6 +17,8 @@ pub mod scans;
 pub mod schedules;
 pub mod settings;
 pub mod subscription;
+pub mod trends;
+pub mod views;
 pub mod workers;
 
 use std::sync::Arc;
@@ -38,6 +40,8 @@ pub struct Query(
     scans::ScanQuery,
     schedules::ScheduleQuery,
     settings::SettingsQuery,
+    trends::TrendQuery,
+    views::ViewQuery,
     workers::WorkerQuery,
 );
 
@@ -50,6 +54,7 @@ pub struct Mutation(
     scans::ScanMutation,
     schedules::ScheduleMutation,
     settings::SettingsMutation,
+    views::ViewMutation,
 );
 
 #[derive(MergedSubscription, Default)]

@@ -2,7 +2,7 @@
 //! stable code and the matching status.
 
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use crate::error::AppError;
 use crate::http::graphql::error_response;
@@ -25,5 +25,17 @@ pub fn response(e: &AppError) -> Response {
         }
         AppError::Validation { .. } | AppError::Scope(_) => StatusCode::BAD_REQUEST,
     };
-    error_response(status, e.code(), &e.to_string())
+    let mut res = error_response(status, e.code(), &e.to_string());
+    // A validation error with a place (a filter's column) says where, as GraphQL does.
+    if let AppError::Validation { pos: Some(pos), .. } = e {
+        let body = serde_json::json!({
+            "data": null,
+            "errors": [{
+                "message": e.to_string(),
+                "extensions": { "code": e.code(), "line": pos.line, "column": pos.column }
+            }]
+        });
+        res = (status, axum::Json(body)).into_response();
+    }
+    res
 }

@@ -2,6 +2,7 @@
 //! body limits, sessions and authentication.
 
 pub mod agent;
+pub mod exports;
 pub mod failure;
 pub mod graphql;
 pub mod health;
@@ -54,6 +55,7 @@ pub fn router(state: AppState) -> Router {
             get(reports::screenshot),
         )
         .route("/api/scans/{id}/nmap/{file}", get(reports::nmap_xml))
+        .route("/api/export/{file}", get(exports::export))
         .route(
             "/api/imports",
             post(imports::import).layer(DefaultBodyLimit::disable()),

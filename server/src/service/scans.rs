@@ -318,9 +318,17 @@ pub async fn list(
     actor: &Actor,
     page: PageRequest,
     statuses: &[ScanStatus],
+    text: Option<&str>,
 ) -> AppResult<Page<scan::Model>> {
     actor.require(Role::Viewer)?;
-    let mut filter = Condition::all().add(scan::Column::ParentId.is_null());
+    let mut filter =
+        Condition::all()
+            .add(scan::Column::ParentId.is_null())
+            .add(super::history::filter::scans(
+                text,
+                db.get_database_backend(),
+                Utc::now(),
+            )?);
     if !statuses.is_empty() {
         // Each status once, however often it was asked for: a filter repeating one value
         // 32,766 times must not become 32,766 bound parameters.

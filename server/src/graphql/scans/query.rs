@@ -14,6 +14,10 @@ use crate::service::scans;
 pub struct ScanFilter {
     /// Only scans in these statuses (a single value is accepted too).
     pub status: Option<Vec<ScanStatus>>,
+    /// The filter language, on what each scan found (`port:443 product:nginx`,
+    /// `kind:PORT_OPENED`, `seen<7d`); see the README. A bad filter is VALIDATION with its
+    /// column.
+    pub query: Option<String>,
 }
 
 #[derive(Default)]
@@ -30,13 +34,13 @@ impl ScanQuery {
         filter: Option<ScanFilter>,
     ) -> GqlResult<ScanConnection> {
         let page = PageRequest::parse(first, after.as_deref())?;
-        let statuses: Vec<DomainStatus> = filter
-            .and_then(|f| f.status)
+        let ScanFilter { status, query } = filter.unwrap_or_default();
+        let statuses: Vec<DomainStatus> = status
             .unwrap_or_default()
             .into_iter()
             .map(Into::into)
             .collect();
-        let page = scans::list(ctx.db(), ctx.actor()?, page, &statuses).await?;
+        let page = scans::list(ctx.db(), ctx.actor()?, page, &statuses, query.as_deref()).await?;
         Ok(ScanConnection::from_page(page, |s| s.id, Scan))
     }
 

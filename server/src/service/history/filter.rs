@@ -43,6 +43,19 @@ pub fn certificates(
     compile(text, backend, now, On::Certificates)
 }
 
+/// [`hosts`] for the scan list: a scan matches a term when what it found does — site, address,
+/// hostname and state of a host it probed; port, protocol, service, product and version of a
+/// port it found open; `cert.*` of a certificate it read; tag and owner of such a host as the
+/// inventory knows it now; `kind`, `severity` and `changed` of the change events it recorded;
+/// `seen` is when it was created. A bare word is found in its title, status or trigger.
+pub fn scans(
+    text: Option<&str>,
+    backend: DbBackend,
+    now: DateTime<Utc>,
+) -> Result<Condition, AppError> {
+    compile(text, backend, now, On::Scans)
+}
+
 fn compile(
     text: Option<&str>,
     backend: DbBackend,
@@ -58,6 +71,7 @@ enum On {
     Hosts,
     Changes,
     Certificates,
+    Scans,
 }
 
 fn invalid(column: usize, message: String) -> AppError {
@@ -157,12 +171,19 @@ impl Compiler {
         }
     }
 
-    /// An open fact of the host (`fact`) whose condition holds.
+    /// An open fact of the host (`fact`) whose condition holds. SQLite is told the per-host
+    /// index: without statistics its planner takes `(fact, value)` for `f.value = 'open'`,
+    /// reading every open port of the inventory for each host.
     fn open_fact(&self, fact: &str, condition: &str, values: Vec<sea_orm::Value>) -> Condition {
+        let index = if self.pg() {
+            ""
+        } else {
+            " INDEXED BY idx_host_facts_host_ended_fact"
+        };
         self.cust(
             format!(
-                "EXISTS (SELECT 1 FROM host_facts f WHERE f.host_id = \"hosts\".\"id\" AND \
-                 f.fact = '{fact}' AND f.ended_at IS NULL AND {condition})"
+                "EXISTS (SELECT 1 FROM host_facts f{index} WHERE f.host_id = \"hosts\".\"id\" \
+                 AND f.fact = '{fact}' AND f.ended_at IS NULL AND {condition})"
             ),
             values,
         )
@@ -303,7 +324,8 @@ impl Compiler {
             | Field::Product
             | Field::Version
             | Field::CertExpires
-            | Field::CertIssuer => {
+            | Field::CertIssuer
+            | Field::Tls => {
                 return Err(invalid(
                     term.column,
                     format!(
@@ -312,6 +334,170 @@ impl Compiler {
                     ),
                 ));
             }
+        })
+    }
+
+    /// `EXISTS (SELECT 1 FROM <from> WHERE <alias>.scan_id = scans.id AND <condition>)`.
+    fn in_scan(
+        &self,
+        from: &str,
+        alias: &str,
+        condition: &str,
+        values: Vec<sea_orm::Value>,
+    ) -> Condition {
+        self.cust(
+            format!(
+                "EXISTS (SELECT 1 FROM {from} WHERE {alias}.scan_id = \"scans\".\"id\" AND \
+                 {condition})"
+            ),
+            values,
+        )
+    }
+
+    /// A term on a scan: on what it found (see [`scans`]).
+    fn scan_term(&self, term: &Term) -> Result<Condition, AppError> {
+        let value = &term.value;
+        let Some(field) = term.field else {
+            return Ok(self.word("\"scans\"", &["title", "status", "triggered_by"], value));
+        };
+        const PORTS: &str = "scan_ports p";
+        const OPEN: &str = "p.state = 'open'";
+        Ok(match field {
+            Field::Site => {
+                let (sql, values) = self.text("s.name", value);
+                self.in_scan("scan_sites s", "s", &sql, values)
+            }
+            Field::Hostname | Field::State => {
+                let column = if field == Field::State {
+                    "i.status"
+                } else {
+                    "i.hostname"
+                };
+                let (sql, values) = self.text(column, value);
+                self.in_scan("scan_ips i", "i", &sql, values)
+            }
+            Field::Address => match value {
+                Value::Network(net) => {
+                    let inner = self.network(net, term.column, "i.address")?;
+                    Condition::all().add(sea_orm::sea_query::Expr::exists(
+                        sea_orm::sea_query::Query::select()
+                            .expr(Sql::val(1))
+                            .from_as("scan_ips", "i")
+                            .and_where(Sql::col(("i", "scan_id")).equals(("scans", "id")))
+                            .cond_where(inner)
+                            .to_owned(),
+                    ))
+                }
+                _ => self.cust("1 = 0".into(), Vec::new()),
+            },
+            Field::Port => match value {
+                Value::Number(n) => self.in_scan(
+                    PORTS,
+                    "p",
+                    &format!("{OPEN} AND p.port {} ?", Self::compare(term.op)),
+                    vec![(*n).into()],
+                ),
+                _ => self.cust("1 = 0".into(), Vec::new()),
+            },
+            Field::Protocol => {
+                let (sql, values) = self.text("p.protocol", value);
+                self.in_scan(PORTS, "p", &format!("{OPEN} AND {sql}"), values)
+            }
+            Field::Service | Field::Product | Field::Version => {
+                let column = match field {
+                    Field::Service => "v.name",
+                    Field::Product => "v.product",
+                    _ => "v.version",
+                };
+                let (sql, values) = self.text(column, value);
+                self.in_scan(
+                    "scan_services v JOIN scan_ports p ON p.id = v.port_id",
+                    "v",
+                    &format!("{OPEN} AND {sql}"),
+                    values,
+                )
+            }
+            Field::CertExpires => match value {
+                Value::Duration(d) => {
+                    let at = self.now + Duration::seconds(*d);
+                    let op = match term.op {
+                        Op::Eq => "<=",
+                        op => Self::compare(op),
+                    };
+                    self.in_scan(
+                        "scan_certificates c",
+                        "c",
+                        &format!("c.not_after IS NOT NULL AND c.not_after {op} ?"),
+                        vec![at.into()],
+                    )
+                }
+                _ => self.cust("1 = 0".into(), Vec::new()),
+            },
+            Field::CertIssuer => {
+                let (sql, values) = self.text("c.issuer", value);
+                self.in_scan("scan_certificates c", "c", &sql, values)
+            }
+            Field::Tls => {
+                let (sql, values) = self.text("t.version", value);
+                self.in_scan("scan_tls_versions t", "t", &sql, values)
+            }
+            // What the inventory knows now of a host the scan probed.
+            Field::Tag | Field::Owner => {
+                let host = Compiler {
+                    on: On::Hosts,
+                    ..*self
+                }
+                .term(term)?;
+                Condition::all().add(sea_orm::sea_query::Expr::exists(
+                    sea_orm::sea_query::Query::select()
+                        .expr(Sql::val(1))
+                        .from_as("scan_ips", "i")
+                        .inner_join(
+                            "scan_sites",
+                            Sql::col(("scan_sites", "id")).equals(("i", "site_id")),
+                        )
+                        .inner_join(
+                            "hosts",
+                            Condition::all()
+                                .add(Sql::col(("hosts", "site")).equals(("scan_sites", "name")))
+                                .add(Sql::col(("hosts", "address")).equals(("i", "address"))),
+                        )
+                        .and_where(Sql::col(("i", "scan_id")).equals(("scans", "id")))
+                        .cond_where(host)
+                        .to_owned(),
+                ))
+            }
+            Field::Seen => match value {
+                Value::Duration(d) => {
+                    let (sql, values) = self.age("\"scans\".\"created_at\"", term.op, *d);
+                    self.cust(sql, values)
+                }
+                _ => self.cust("1 = 0".into(), Vec::new()),
+            },
+            Field::Changed => match value {
+                Value::Duration(d) => {
+                    let (sql, values) = self.age("e.at", term.op, *d);
+                    self.in_scan("change_events e", "e", &sql, values)
+                }
+                _ => self.cust("1 = 0".into(), Vec::new()),
+            },
+            Field::Kind => {
+                let (sql, values) = self.text("e.kind", value);
+                self.in_scan("change_events e", "e", &sql, values)
+            }
+            Field::Severity => match value {
+                Value::Severity(s) => self.in_scan(
+                    "change_events e",
+                    "e",
+                    &format!(
+                        "(CASE e.severity WHEN 'INFO' THEN 0 WHEN 'LOW' THEN 1 WHEN 'MEDIUM' \
+                         THEN 2 ELSE 3 END) {} ?",
+                        Self::compare(term.op)
+                    ),
+                    vec![i32::from(*s).into()],
+                ),
+                _ => self.cust("1 = 0".into(), Vec::new()),
+            },
         })
     }
 
@@ -398,6 +584,7 @@ impl Compiler {
         match self.on {
             On::Changes => return self.change_term(term),
             On::Certificates => return self.certificate_term(term),
+            On::Scans => return self.scan_term(term),
             On::Hosts => {}
         }
         let Some(field) = term.field else {
@@ -455,6 +642,10 @@ impl Compiler {
                 };
                 let (sql, values) = self.text(&self.json_field("f.value", key), value);
                 self.open_fact("service", &sql, values)
+            }
+            Field::Tls => {
+                let (sql, values) = self.text("f.value", value);
+                self.open_fact("tls", &sql, values)
             }
             Field::Seen => match value {
                 Value::Duration(d) => {

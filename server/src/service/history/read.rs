@@ -73,16 +73,31 @@ pub struct HostPort {
 
 /// The open ports of a host as last known (a port a later scan did not probe stays known).
 pub async fn open_ports(db: &DatabaseConnection, host_id: i32) -> AppResult<Vec<HostPort>> {
+    Ok(open_ports_of(db, &[host_id])
+        .await?
+        .remove(&host_id)
+        .unwrap_or_default())
+}
+
+/// [`open_ports`] of several hosts in one query (a page of an export), by host id; a host
+/// without open ports has no entry.
+pub async fn open_ports_of(
+    db: &DatabaseConnection,
+    host_ids: &[i32],
+) -> AppResult<HashMap<i32, Vec<HostPort>>> {
+    if host_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
     let facts = host_fact::Entity::find()
-        .filter(host_fact::Column::HostId.eq(host_id))
+        .filter(host_fact::Column::HostId.is_in(host_ids.iter().copied()))
         .filter(host_fact::Column::EndedAt.is_null())
         .filter(host_fact::Column::Fact.is_in(["port", "service"]))
         .all(db)
         .await?;
-    let mut services: HashMap<&str, Value> = HashMap::new();
+    let mut services: HashMap<(i32, &str), Value> = HashMap::new();
     for f in facts.iter().filter(|f| f.fact == "service") {
         services.insert(
-            &f.key,
+            (f.host_id, &f.key),
             serde_json::from_str(&f.value).unwrap_or(Value::Null),
         );
     }
@@ -91,25 +106,29 @@ pub async fn open_ports(db: &DatabaseConnection, host_id: i32) -> AppResult<Vec<
             .and_then(Value::as_str)
             .map(str::to_owned)
     };
-    let mut out: Vec<HostPort> = facts
+    let mut out: HashMap<i32, Vec<HostPort>> = HashMap::new();
+    for f in facts
         .iter()
         .filter(|f| f.fact == "port" && f.value == "open")
-        .filter_map(|f| {
-            let (protocol, port) = port_of_key(&f.key)?;
-            let s = services.get(f.key.as_str());
-            Some(HostPort {
-                protocol,
-                port,
-                state: f.value.clone(),
-                name: text(s, "name"),
-                product: text(s, "product"),
-                version: text(s, "version"),
-                since: f.first_seen_at,
-                last_seen_at: f.last_seen_at,
-            })
-        })
-        .collect();
-    out.sort_by(|a, b| (&a.protocol, a.port).cmp(&(&b.protocol, b.port)));
+    {
+        let Some((protocol, port)) = port_of_key(&f.key) else {
+            continue;
+        };
+        let s = services.get(&(f.host_id, f.key.as_str()));
+        out.entry(f.host_id).or_default().push(HostPort {
+            protocol,
+            port,
+            state: f.value.clone(),
+            name: text(s, "name"),
+            product: text(s, "product"),
+            version: text(s, "version"),
+            since: f.first_seen_at,
+            last_seen_at: f.last_seen_at,
+        });
+    }
+    for ports in out.values_mut() {
+        ports.sort_by(|a, b| (&a.protocol, a.port).cmp(&(&b.protocol, b.port)));
+    }
     Ok(out)
 }
 

@@ -1,0 +1,152 @@
+//! The search bar of a list page (hosts, changes, certificates, scans): the filter language,
+//! checked as it is typed by the parser the server uses (the `filter` crate, compiled in);
+//! kept in the address bar (`?filter=`) so a view can be bookmarked and shared; the user's
+//! saved views of the page; and, where the list exports, CSV and JSON download links.
+
+use leptos::prelude::*;
+
+use crate::api::enums::ViewPage;
+
+/// The filter in the address bar (`?filter=…`).
+pub fn filter_in_address_bar() -> String {
+    let search = window().location().search().unwrap_or_default();
+    search
+        .trim_start_matches('?')
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("filter="))
+        .and_then(|v| js_sys::decode_uri_component(&v.replace('+', " ")).ok())
+        .and_then(|v| v.as_string())
+        .unwrap_or_default()
+}
+
+pub fn encoded(filter: &str) -> String {
+    String::from(js_sys::encode_uri_component(filter))
+}
+
+/// `/<page>` or `/<page>?filter=…`.
+pub fn page_href(page: ViewPage, filter: &str) -> String {
+    if filter.is_empty() {
+        format!("/{}", page.label())
+    } else {
+        format!("/{}?filter={}", page.label(), encoded(filter))
+    }
+}
+
+fn keep_in_address_bar(page: ViewPage, filter: &str) {
+    if let Ok(history) = window().history() {
+        let _ = history.replace_state_with_url(
+            &wasm_bindgen::JsValue::NULL,
+            "",
+            Some(&page_href(page, filter)),
+        );
+    }
+}
+
+/// With the `extras` feature: the filter checked as it is typed (by the parser the server
+/// uses) and the user's saved views of the page. Without it the server checks the filter when
+/// the search is sent.
+#[cfg(feature = "extras")]
+fn extras(
+    page: ViewPage,
+    filter: RwSignal<String>,
+    hint_id: String,
+    export: Option<&'static str>,
+    on_pick: Callback<()>,
+) -> AnyView {
+    use crate::components::views::SavedViewPicker;
+    let problem = Memo::new(move |_| {
+        filter::parse(filter.get().trim())
+            .err()
+            .map(|e| format!("column {}: {}", e.column, e.message))
+    });
+    let download = move |format: &'static str| {
+        export.map(|name| {
+            let href = move || {
+                let text = filter.get();
+                let text = text.trim();
+                if text.is_empty() {
+                    format!("/api/export/{name}.{format}")
+                } else {
+                    format!("/api/export/{name}.{format}?filter={}", encoded(text))
+                }
+            };
+            view! { <a class="button secondary" href=href download>{format!("Download {}", format.to_uppercase())}</a> }
+        })
+    };
+    view! {
+        <p id=hint_id class="filter-problem" aria-live="polite">{move || problem.get()}</p>
+        <div class="filters">{download("csv")}{download("json")}</div>
+        <SavedViewPicker page=page filter=filter on_pick=on_pick />
+    }
+    .into_any()
+}
+
+#[cfg(not(feature = "extras"))]
+fn extras(
+    _: ViewPage,
+    _: RwSignal<String>,
+    _: String,
+    _: Option<&'static str>,
+    _: Callback<()>,
+) -> AnyView {
+    ().into_any()
+}
+
+#[component]
+pub fn SearchBar(
+    page: ViewPage,
+    filter: RwSignal<String>,
+    /// Loads the list for the filter (its first page).
+    on_search: Callback<()>,
+    placeholder: &'static str,
+    /// `hosts` or `changes`: offer `/api/export/<export>.{csv,json}` of what the filter selects.
+    #[prop(optional)]
+    export: Option<&'static str>,
+) -> impl IntoView {
+    let id = format!("{}-filter", page.label());
+    let hint_id = format!("{id}-problem");
+    let search = move || {
+        keep_in_address_bar(page, filter.get_untracked().trim());
+        on_search.run(());
+    };
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        search();
+    };
+    view! {
+        <div class="search">
+            <form class="filters" role="search" on:submit=submit>
+                <label for=id.clone()>"Search"</label>
+                <input id=id type="search" placeholder=placeholder bind:value=filter aria-describedby=hint_id.clone() />
+                <button type="submit" class="button secondary">"Search"</button>
+            </form>
+            {extras(page, filter, hint_id, export, Callback::new(move |()| search()))}
+        </div>
+    }
+}
+
+/// The inventory's charts under a list (Hosts: services and products; Certificates: expiry
+/// and TLS versions), with the `extras` feature.
+#[cfg(feature = "extras")]
+pub fn inventory_charts(certificates: bool) -> AnyView {
+    use crate::components::charts::InventoryCharts;
+    view! { <section class="card" aria-label="Charts"><InventoryCharts certificates=certificates /></section> }
+        .into_any()
+}
+
+#[cfg(not(feature = "extras"))]
+pub fn inventory_charts(_: bool) -> AnyView {
+    ().into_any()
+}
+
+/// The dashboard's charts, with the `extras` feature.
+#[cfg(feature = "extras")]
+pub fn dashboard_charts() -> AnyView {
+    use crate::components::charts::DashboardCharts;
+    view! { <section class="card" aria-label="Trends"><DashboardCharts /></section> }.into_any()
+}
+
+#[cfg(not(feature = "extras"))]
+pub fn dashboard_charts() -> AnyView {
+    ().into_any()
+}
