@@ -934,6 +934,19 @@ scan:
     b.nav("/").await;
     b.text_of("#recent-changes-title", "What changed").await;
     b.text_of(".changes", "port opened").await;
+    // Every change, searched with the filter language, its exports a click away.
+    b.nav("/changes").await;
+    b.text_of("h1", "Changes").await;
+    b.fill("#changes-filter", "kind:PORT_OPENED").await;
+    b.button("Search")
+        .await
+        .click()
+        .await
+        .expect("search changes");
+    b.text_of("table.changes", "port opened").await;
+    b.button("Download CSV").await;
+    b.shot("24-changes").await;
+    b.nav("/").await;
     let ssl = std::fs::read_to_string(workspace().join("nmap-parser/tests/data/nmap_ssl_root.xml"))
         .expect("ssl sample");
     let res = admin

@@ -9,7 +9,6 @@ use crate::components::header::Header;
 use crate::pages::agents::AgentsPage;
 use crate::pages::api_keys::ApiKeysPage;
 use crate::pages::certificates::CertificatesPage;
-#[cfg(feature = "extras")]
 use crate::pages::changes::ChangesPage;
 use crate::pages::config_edit::ConfigEditPage;
 use crate::pages::configs::ConfigsPage;
@@ -137,10 +136,7 @@ fn page(route: Route) -> AnyView {
         Route::Hosts => view! { <HostsPage /> }.into_any(),
         Route::Host(id) => view! { <HostDetailPage id=id /> }.into_any(),
         Route::Certificates => view! { <CertificatesPage /> }.into_any(),
-        #[cfg(feature = "extras")]
         Route::Changes => view! { <ChangesPage /> }.into_any(),
-        #[cfg(not(feature = "extras"))]
-        Route::Changes => view! { <NotFoundPage path="/changes".to_owned() /> }.into_any(),
         Route::Schedules => view! { <SchedulesPage /> }.into_any(),
         Route::Diff { base, head } => view! { <DiffPage base=base head=head /> }.into_any(),
         Route::NotFound(path) => view! { <NotFoundPage path=path /> }.into_any(),

@@ -175,7 +175,7 @@ pub fn RecentChanges() -> impl IntoView {
         <section class="card" aria-labelledby="recent-changes-title">
             <div class="card-head">
                 <h2 id="recent-changes-title">"What changed (24 h)"</h2>
-                <a href=Route::Hosts.href()>"Hosts"</a>
+                <a href="/changes?filter=changed%3C24h">"All changes"</a>
             </div>
             {move || show(changes.get(), |(total, rows)| {
                 if rows.is_empty() {

@@ -42,7 +42,6 @@ pub fn Header(user: User, session: RwSignal<Session>) -> impl IntoView {
         (Route::Configs, "Configs"),
         (Route::Schedules, "Schedules"),
         (Route::Hosts, "Hosts"),
-        #[cfg(feature = "extras")]
         (Route::Changes, "Changes"),
         (Route::Certificates, "Certificates"),
     ];

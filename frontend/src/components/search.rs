@@ -19,7 +19,7 @@ pub fn filter_in_address_bar() -> String {
         .unwrap_or_default()
 }
 
-pub fn encoded(filter: &str) -> String {
+fn encoded(filter: &str) -> String {
     String::from(js_sys::encode_uri_component(filter))
 }
 
@@ -50,7 +50,6 @@ fn extras(
     page: ViewPage,
     filter: RwSignal<String>,
     hint_id: String,
-    export: Option<&'static str>,
     on_pick: Callback<()>,
 ) -> AnyView {
     use crate::components::views::SavedViewPicker;
@@ -59,36 +58,15 @@ fn extras(
             .err()
             .map(|e| format!("column {}: {}", e.column, e.message))
     });
-    let download = move |format: &'static str| {
-        export.map(|name| {
-            let href = move || {
-                let text = filter.get();
-                let text = text.trim();
-                if text.is_empty() {
-                    format!("/api/export/{name}.{format}")
-                } else {
-                    format!("/api/export/{name}.{format}?filter={}", encoded(text))
-                }
-            };
-            view! { <a class="button secondary" href=href download>{format!("Download {}", format.to_uppercase())}</a> }
-        })
-    };
     view! {
         <p id=hint_id class="filter-problem" aria-live="polite">{move || problem.get()}</p>
-        <div class="filters">{download("csv")}{download("json")}</div>
         <SavedViewPicker page=page filter=filter on_pick=on_pick />
     }
     .into_any()
 }
 
 #[cfg(not(feature = "extras"))]
-fn extras(
-    _: ViewPage,
-    _: RwSignal<String>,
-    _: String,
-    _: Option<&'static str>,
-    _: Callback<()>,
-) -> AnyView {
+fn extras(_: ViewPage, _: RwSignal<String>, _: String, _: Callback<()>) -> AnyView {
     ().into_any()
 }
 
@@ -113,14 +91,33 @@ pub fn SearchBar(
         ev.prevent_default();
         search();
     };
+    // The export of what the box says, fetched on a click (the server answers with an
+    // attachment, so the page stays).
+    let download = move |format: &'static str, label: &'static str| {
+        export.map(|name| {
+            let go = move |_| {
+                let text = filter.get_untracked();
+                let text = text.trim();
+                let mut url = format!("/api/export/{name}.{format}");
+                if !text.is_empty() {
+                    url.push_str("?filter=");
+                    url.push_str(&encoded(text));
+                }
+                let _ = window().location().set_href(&url);
+            };
+            view! { <button type="button" class="button secondary" on:click=go>{label}</button> }
+        })
+    };
     view! {
         <div class="search">
             <form class="filters" role="search" on:submit=submit>
                 <label for=id.clone()>"Search"</label>
                 <input id=id type="search" placeholder=placeholder bind:value=filter aria-describedby=hint_id.clone() />
                 <button type="submit" class="button secondary">"Search"</button>
+                {download("csv", "Download CSV")}
+                {download("json", "Download JSON")}
             </form>
-            {extras(page, filter, hint_id, export, Callback::new(move |()| search()))}
+            {extras(page, filter, hint_id, Callback::new(move |()| search()))}
         </div>
     }
 }

@@ -1,7 +1,6 @@
 pub mod agents;
 pub mod api_keys;
 pub mod certificates;
-#[cfg(feature = "extras")]
 pub mod changes;
 pub mod config_edit;
 pub mod configs;

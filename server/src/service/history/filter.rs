@@ -240,6 +240,31 @@ impl Compiler {
         }
     }
 
+    /// `<rank of a severity column> op ?` (info 0, low 1, medium 2, high 3).
+    fn severity(column: &str, op: Op, rank: u8) -> (String, Vec<sea_orm::Value>) {
+        (
+            format!(
+                "(CASE {column} WHEN 'INFO' THEN 0 WHEN 'LOW' THEN 1 WHEN 'MEDIUM' THEN 2 \
+                 ELSE 3 END) {} ?",
+                Self::compare(op)
+            ),
+            vec![i32::from(rank).into()],
+        )
+    }
+
+    /// `cert.expires op value`, days left: `<not_after> op now + value` (`:` reads "within").
+    fn expires(&self, column: &str, op: Op, seconds: i64) -> (String, Vec<sea_orm::Value>) {
+        let at = self.now + Duration::seconds(seconds);
+        let op = match op {
+            Op::Eq => "<=",
+            op => Self::compare(op),
+        };
+        (
+            format!("({column} IS NOT NULL AND {column} {op} ?)"),
+            vec![at.into()],
+        )
+    }
+
     /// A bare word: found (case-insensitive, `*` a wildcard) in any of `columns` of `table`.
     fn word(&self, table: &str, columns: &[&str], value: &Value) -> Condition {
         let Value::Text { text, .. } = value else {
@@ -287,14 +312,10 @@ impl Compiler {
                 _ => self.cust("1 = 0".into(), Vec::new()),
             },
             Field::Severity => match value {
-                Value::Severity(s) => self.cust(
-                    format!(
-                        "(CASE {E}.\"severity\" WHEN 'INFO' THEN 0 WHEN 'LOW' THEN 1 WHEN \
-                         'MEDIUM' THEN 2 ELSE 3 END) {} ?",
-                        Self::compare(term.op)
-                    ),
-                    vec![i32::from(*s).into()],
-                ),
+                Value::Severity(s) => {
+                    let (sql, values) = Self::severity(&format!("{E}.\"severity\""), term.op, *s);
+                    self.cust(sql, values)
+                }
                 _ => self.cust("1 = 0".into(), Vec::new()),
             },
             Field::Changed => match value {
@@ -419,17 +440,8 @@ impl Compiler {
             }
             Field::CertExpires => match value {
                 Value::Duration(d) => {
-                    let at = self.now + Duration::seconds(*d);
-                    let op = match term.op {
-                        Op::Eq => "<=",
-                        op => Self::compare(op),
-                    };
-                    self.in_scan(
-                        "scan_certificates c",
-                        "c",
-                        &format!("c.not_after IS NOT NULL AND c.not_after {op} ?"),
-                        vec![at.into()],
-                    )
+                    let (sql, values) = self.expires("c.not_after", term.op, *d);
+                    self.in_scan("scan_certificates c", "c", &sql, values)
                 }
                 _ => self.cust("1 = 0".into(), Vec::new()),
             },
@@ -486,16 +498,10 @@ impl Compiler {
                 self.in_scan("change_events e", "e", &sql, values)
             }
             Field::Severity => match value {
-                Value::Severity(s) => self.in_scan(
-                    "change_events e",
-                    "e",
-                    &format!(
-                        "(CASE e.severity WHEN 'INFO' THEN 0 WHEN 'LOW' THEN 1 WHEN 'MEDIUM' \
-                         THEN 2 ELSE 3 END) {} ?",
-                        Self::compare(term.op)
-                    ),
-                    vec![i32::from(*s).into()],
-                ),
+                Value::Severity(s) => {
+                    let (sql, values) = Self::severity("e.severity", term.op, *s);
+                    self.in_scan("change_events e", "e", &sql, values)
+                }
                 _ => self.cust("1 = 0".into(), Vec::new()),
             },
         })
@@ -515,15 +521,8 @@ impl Compiler {
         Ok(match field {
             Field::CertExpires => match value {
                 Value::Duration(d) => {
-                    let at = self.now + Duration::seconds(*d);
-                    let op = match term.op {
-                        Op::Eq => "<=",
-                        op => Self::compare(op),
-                    };
-                    self.cust(
-                        format!("({C}.\"not_after\" IS NOT NULL AND {C}.\"not_after\" {op} ?)"),
-                        vec![at.into()],
-                    )
+                    let (sql, values) = self.expires(&format!("{C}.\"not_after\""), term.op, *d);
+                    self.cust(sql, values)
                 }
                 _ => self.cust("1 = 0".into(), Vec::new()),
             },
@@ -675,28 +674,22 @@ impl Compiler {
                 )
             }
             Field::Severity => match value {
-                Value::Severity(s) => self.cust(
-                    format!(
-                        "EXISTS (SELECT 1 FROM change_events e WHERE e.host_id = \"hosts\".\"id\" AND \
-                         (CASE e.severity WHEN 'INFO' THEN 0 WHEN 'LOW' THEN 1 WHEN 'MEDIUM' THEN 2 \
-                         ELSE 3 END) {} ?)",
-                        Self::compare(term.op)
-                    ),
-                    vec![i32::from(*s).into()],
-                ),
+                Value::Severity(s) => {
+                    let (sql, values) = Self::severity("e.severity", term.op, *s);
+                    self.cust(
+                        format!(
+                            "EXISTS (SELECT 1 FROM change_events e WHERE e.host_id = \
+                             \"hosts\".\"id\" AND {sql})"
+                        ),
+                        values,
+                    )
+                }
                 _ => self.cust("1 = 0".into(), Vec::new()),
             },
             Field::CertExpires | Field::CertIssuer => {
                 let (sql, values) = match value {
                     // Days left op value: not_after op now + value.
-                    Value::Duration(d) => {
-                        let at = self.now + Duration::seconds(*d);
-                        let op = match term.op {
-                            Op::Eq => "<=",
-                            op => Self::compare(op),
-                        };
-                        (format!("c.not_after {op} ?"), vec![at.into()])
-                    }
+                    Value::Duration(d) => self.expires("c.not_after", term.op, *d),
                     other => self.text("c.issuer", other),
                 };
                 self.open_fact(
