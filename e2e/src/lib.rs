@@ -281,6 +281,32 @@ impl TestApp {
         body["scan"]["id"].as_str().expect("scan id").to_owned()
     }
 
+    /// Sets the tags and owner of the host at `address` through the API (panics if refused).
+    pub async fn tag_host(
+        &self,
+        client: &reqwest::Client,
+        address: &str,
+        tags: &[&str],
+        owner: &str,
+    ) {
+        let body = self
+            .gql(
+                client,
+                "query($f:String){ hosts(filter:$f){ edges { node { id } } } }",
+                json!({ "f": format!("address:{address}") }),
+            )
+            .await;
+        let id = body["data"]["hosts"]["edges"][0]["node"]["id"].clone();
+        let body = self
+            .gql(
+                client,
+                "mutation($id:ID!,$t:[String!],$o:String){ updateHost(id:$id, input:{tags:$t, owner:$o}){ id } }",
+                json!({ "id": id, "t": tags, "o": owner }),
+            )
+            .await;
+        assert!(body["errors"].is_null(), "updateHost: {body}");
+    }
+
     /// Saves a scan config through the API; returns its id (panics with the errors if refused).
     pub async fn create_config(&self, client: &reqwest::Client, yaml: &str) -> String {
         let body = self

@@ -2,10 +2,10 @@
 //! stable code and the matching status.
 
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use crate::error::AppError;
-use crate::http::graphql::error_response;
+use crate::http::graphql::{error_response, error_response_at};
 
 pub fn not_found() -> Response {
     error_response(StatusCode::NOT_FOUND, "NOT_FOUND", "not found")
@@ -25,17 +25,9 @@ pub fn response(e: &AppError) -> Response {
         }
         AppError::Validation { .. } | AppError::Scope(_) => StatusCode::BAD_REQUEST,
     };
-    let mut res = error_response(status, e.code(), &e.to_string());
-    // A validation error with a place (a filter's column) says where, as GraphQL does.
-    if let AppError::Validation { pos: Some(pos), .. } = e {
-        let body = serde_json::json!({
-            "data": null,
-            "errors": [{
-                "message": e.to_string(),
-                "extensions": { "code": e.code(), "line": pos.line, "column": pos.column }
-            }]
-        });
-        res = (status, axum::Json(body)).into_response();
-    }
-    res
+    let pos = match e {
+        AppError::Validation { pos, .. } => pos.as_ref(),
+        _ => None,
+    };
+    error_response_at(status, e.code(), &e.to_string(), pos)
 }

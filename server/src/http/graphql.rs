@@ -21,9 +21,25 @@ use crate::state::AppState;
 
 /// A GraphQL-shaped error body for failures before execution.
 pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+    error_response_at(status, code, message, None)
+}
+
+/// [`error_response`] that says where in the input (`extensions.line`/`column`, as GraphQL
+/// errors do), when it is known.
+pub fn error_response_at(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    pos: Option<&crate::error::SourcePos>,
+) -> Response {
+    let mut extensions = serde_json::json!({ "code": code });
+    if let Some(pos) = pos {
+        extensions["line"] = pos.line.into();
+        extensions["column"] = pos.column.into();
+    }
     let body = serde_json::json!({
         "data": null,
-        "errors": [{ "message": message, "extensions": { "code": code } }]
+        "errors": [{ "message": message, "extensions": extensions }]
     });
     (status, Json(body)).into_response()
 }

@@ -8,6 +8,8 @@
 //! CSV cells that a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, a tab
 //! or a carriage return) get a leading `'` (OWASP's CSV injection advice).
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures::Stream;
@@ -171,42 +173,50 @@ impl Export {
             State::Start => {
                 self.state = State::Rows;
                 Ok(Some(match self.format {
-                    Format::Csv => Bytes::from(csv_line(self.dataset.columns().iter().copied())?),
+                    Format::Csv => Bytes::from(csv_records([self
+                        .dataset
+                        .columns()
+                        .iter()
+                        .map(|c| (*c).to_owned())
+                        .collect()])?),
                     Format::Json => Bytes::from_static(b"["),
                 }))
             }
             State::Rows => {
-                let rows = self.page().await?;
-                if rows.is_empty() {
+                let records = self.page().await?;
+                if records.is_empty() {
                     self.state = State::Done;
                     return Ok(match self.format {
                         Format::Csv => None,
                         Format::Json => Some(Bytes::from_static(b"]\n")),
                     });
                 }
-                let mut out = Vec::with_capacity(rows.len() * 256);
-                for row in &rows {
-                    match self.format {
-                        Format::Csv => out.extend(csv_line(row.cells.iter().map(String::as_str))?),
-                        Format::Json => {
-                            if self.rows > 0 {
+                let count = records.len() as u64;
+                // Each record is encoded in the one format asked for.
+                let out = match self.format {
+                    Format::Csv => csv_records(records.into_iter().map(Record::cells))?,
+                    Format::Json => {
+                        let mut out = Vec::with_capacity(records.len() * 256);
+                        for (i, record) in records.into_iter().enumerate() {
+                            if self.rows > 0 || i > 0 {
                                 out.push(b',');
                             }
                             out.push(b'\n');
-                            serde_json::to_writer(&mut out, &row.json)
+                            serde_json::to_writer(&mut out, &record.json())
                                 .map_err(|e| AppError::Internal(e.into()))?;
                         }
+                        out
                     }
-                    self.rows += 1;
-                }
+                };
+                self.rows += count;
                 Ok(Some(Bytes::from(out)))
             }
         }
     }
 
     /// The next page of rows after `self.after`, in id order.
-    async fn page(&mut self) -> AppResult<Vec<Row>> {
-        let rows = match self.dataset {
+    async fn page(&mut self) -> AppResult<Vec<Record>> {
+        let records: Vec<Record> = match self.dataset {
             Dataset::Hosts => {
                 let hosts = host::Entity::find()
                     .filter(self.condition.clone())
@@ -220,10 +230,10 @@ impl Export {
                 hosts
                     .into_iter()
                     .map(|h| {
-                        let ports = ports.remove(&h.id).unwrap_or_default();
-                        host_row(h, &ports)
+                        let open = ports.remove(&h.id).unwrap_or_default();
+                        Record::Host(h, open)
                     })
-                    .collect::<Vec<_>>()
+                    .collect()
             }
             Dataset::Changes => change_event::Entity::find()
                 .filter(self.condition.clone())
@@ -233,141 +243,157 @@ impl Export {
                 .all(&self.db)
                 .await?
                 .into_iter()
-                .map(change_row)
+                .map(Record::Change)
                 .collect(),
         };
-        if let Some(last) = rows.last() {
-            self.after = last.id;
+        if let Some(last) = records.last() {
+            self.after = last.id();
         }
-        Ok(rows)
+        Ok(records)
     }
 }
 
-/// One row, as CSV cells and as a JSON object.
-struct Row {
-    id: i32,
-    cells: Vec<String>,
-    json: Value,
+/// One exported row, as read; encoded as CSV cells or as a JSON object.
+enum Record {
+    Host(host::Model, Vec<read::HostPort>),
+    Change(change_event::Model),
 }
 
 fn time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-fn host_row(h: host::Model, ports: &[read::HostPort]) -> Row {
-    let tags = read::tags(&h);
-    let open: Vec<String> = ports
-        .iter()
-        .map(|p| format!("{}/{}", p.protocol, p.port))
-        .collect();
-    let services: Vec<String> = ports
-        .iter()
-        .filter_map(|p| {
-            let words: Vec<&str> = [&p.name, &p.product, &p.version]
-                .into_iter()
-                .filter_map(|w| w.as_deref())
-                .collect();
-            (!words.is_empty()).then(|| format!("{}/{} {}", p.protocol, p.port, words.join(" ")))
-        })
-        .collect();
-    let json = json!({
-        "id": h.id,
-        "site": h.site,
-        "address": h.address,
-        "hostname": h.hostname,
-        "state": h.state,
-        "openPorts": ports.iter().map(|p| json!({
-            "protocol": p.protocol,
-            "port": p.port,
-            "service": p.name,
-            "product": p.product,
-            "version": p.version,
-            "since": time(p.since),
-        })).collect::<Vec<_>>(),
-        "tags": tags,
-        "owner": h.owner,
-        "firstSeenAt": time(h.first_seen_at),
-        "lastSeenAt": time(h.last_seen_at),
-    });
-    let cells = vec![
-        h.id.to_string(),
-        h.site,
-        h.address,
-        h.hostname.unwrap_or_default(),
-        h.state,
-        open.join(" "),
-        services.join("; "),
-        tags.join(" "),
-        h.owner.unwrap_or_default(),
-        time(h.first_seen_at),
-        time(h.last_seen_at),
-    ];
-    Row {
-        id: h.id,
-        cells,
-        json,
+impl Record {
+    fn id(&self) -> i32 {
+        match self {
+            Record::Host(h, _) => h.id,
+            Record::Change(e) => e.id,
+        }
     }
-}
 
-fn change_row(e: change_event::Model) -> Row {
-    let parse = |v: &Option<String>| {
-        v.as_deref()
-            .map(|t| serde_json::from_str::<Value>(t).unwrap_or_else(|_| Value::from(t)))
-            .unwrap_or(Value::Null)
-    };
-    let json = json!({
-        "id": e.id,
-        "at": time(e.at),
-        "kind": e.kind,
-        "severity": e.severity,
-        "site": e.site,
-        "address": e.address,
-        "protocol": e.protocol,
-        "port": e.port,
-        "summary": e.summary,
-        "scanId": e.scan_id,
-        "baselineScanId": e.baseline_scan_id,
-        "before": parse(&e.before),
-        "after": parse(&e.after),
-    });
-    let cells = vec![
-        e.id.to_string(),
-        time(e.at),
-        e.kind,
-        e.severity,
-        e.site.unwrap_or_default(),
-        e.address.unwrap_or_default(),
-        e.protocol.unwrap_or_default(),
-        e.port.map(|p| p.to_string()).unwrap_or_default(),
-        e.summary,
-        e.scan_id.map(|s| s.to_string()).unwrap_or_default(),
-        e.before.unwrap_or_default(),
-        e.after.unwrap_or_default(),
-    ];
-    Row {
-        id: e.id,
-        cells,
-        json,
+    fn json(self) -> Value {
+        match self {
+            Record::Host(h, ports) => json!({
+                "id": h.id,
+                "site": h.site,
+                "address": h.address,
+                "hostname": h.hostname,
+                "state": h.state,
+                "openPorts": ports.iter().map(|p| json!({
+                    "protocol": p.protocol,
+                    "port": p.port,
+                    "service": p.name,
+                    "product": p.product,
+                    "version": p.version,
+                    "since": time(p.since),
+                })).collect::<Vec<_>>(),
+                "tags": read::tags(&h),
+                "owner": h.owner,
+                "firstSeenAt": time(h.first_seen_at),
+                "lastSeenAt": time(h.last_seen_at),
+            }),
+            Record::Change(e) => {
+                let parse = |v: &Option<String>| {
+                    v.as_deref()
+                        .map(|t| {
+                            serde_json::from_str::<Value>(t).unwrap_or_else(|_| Value::from(t))
+                        })
+                        .unwrap_or(Value::Null)
+                };
+                json!({
+                    "id": e.id,
+                    "at": time(e.at),
+                    "kind": e.kind,
+                    "severity": e.severity,
+                    "site": e.site,
+                    "address": e.address,
+                    "protocol": e.protocol,
+                    "port": e.port,
+                    "summary": e.summary,
+                    "scanId": e.scan_id,
+                    "baselineScanId": e.baseline_scan_id,
+                    "before": parse(&e.before),
+                    "after": parse(&e.after),
+                })
+            }
+        }
+    }
+
+    /// The cells, in [`Dataset::columns`] order.
+    fn cells(self) -> Vec<String> {
+        match self {
+            Record::Host(h, ports) => {
+                let tags = read::tags(&h);
+                let open: Vec<String> = ports
+                    .iter()
+                    .map(|p| format!("{}/{}", p.protocol, p.port))
+                    .collect();
+                let services: Vec<String> = ports
+                    .iter()
+                    .filter_map(|p| {
+                        let words: Vec<&str> = [&p.name, &p.product, &p.version]
+                            .into_iter()
+                            .filter_map(|w| w.as_deref())
+                            .collect();
+                        (!words.is_empty())
+                            .then(|| format!("{}/{} {}", p.protocol, p.port, words.join(" ")))
+                    })
+                    .collect();
+                vec![
+                    h.id.to_string(),
+                    h.site,
+                    h.address,
+                    h.hostname.unwrap_or_default(),
+                    h.state,
+                    open.join(" "),
+                    services.join("; "),
+                    tags.join(" "),
+                    h.owner.unwrap_or_default(),
+                    time(h.first_seen_at),
+                    time(h.last_seen_at),
+                ]
+            }
+            Record::Change(e) => vec![
+                e.id.to_string(),
+                time(e.at),
+                e.kind,
+                e.severity,
+                e.site.unwrap_or_default(),
+                e.address.unwrap_or_default(),
+                e.protocol.unwrap_or_default(),
+                e.port.map(|p| p.to_string()).unwrap_or_default(),
+                e.summary,
+                e.scan_id.map(|s| s.to_string()).unwrap_or_default(),
+                e.before.unwrap_or_default(),
+                e.after.unwrap_or_default(),
+            ],
+        }
     }
 }
 
 /// A cell a spreadsheet would not run: one starting with `=`, `+`, `-`, `@`, a tab or a
 /// carriage return gets a leading `'`.
-pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
+pub fn neutralise(cell: &str) -> Cow<'_, str> {
     match cell.as_bytes().first() {
         Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => format!("'{cell}").into(),
         _ => cell.into(),
     }
 }
 
-/// One CSV record (RFC 4180 quoting by the `csv` crate), each cell neutralised.
-fn csv_line<'a>(cells: impl Iterator<Item = &'a str>) -> AppResult<Vec<u8>> {
+/// CSV records (RFC 4180 quoting by the `csv` crate, one writer for them all), each cell
+/// neutralised.
+fn csv_records(records: impl IntoIterator<Item = Vec<String>>) -> AppResult<Vec<u8>> {
     let mut writer = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
-        .from_writer(Vec::with_capacity(256));
-    writer
-        .write_record(cells.map(|c| neutralise(c).into_owned()))
-        .map_err(|e| AppError::Internal(e.into()))?;
+        .from_writer(Vec::with_capacity(4096));
+    for cells in records {
+        writer
+            .write_record(cells.iter().map(|c| match neutralise(c) {
+                Cow::Borrowed(c) => Cow::Borrowed(c.as_bytes()),
+                Cow::Owned(c) => Cow::Owned(c.into_bytes()),
+            }))
+            .map_err(|e| AppError::Internal(e.into()))?;
+    }
     writer
         .into_inner()
         .map_err(|e| AppError::Internal(anyhow::anyhow!("csv: {e}")))
@@ -397,7 +423,9 @@ mod tests {
 
     #[test]
     fn a_csv_line_quotes_what_needs_quoting() -> AppResult<()> {
-        let line = csv_line(["a", "b,c", "say \"hi\"", "=1+1", "x\ny"].into_iter())?;
+        let line = csv_records([["a", "b,c", "say \"hi\"", "=1+1", "x\ny"]
+            .map(str::to_owned)
+            .to_vec()])?;
         assert_eq!(
             String::from_utf8_lossy(&line),
             "a,\"b,c\",\"say \"\"hi\"\"\",'=1+1,\"x\ny\"\r\n"
