@@ -28,7 +28,6 @@ lint: tools ## rustfmt and clippy -D warnings (server crates and the wasm fronte
 	cargo fmt --all --check
 	cargo clippy --locked --all-targets -- -D warnings
 	cargo clippy --locked -p frontend --target wasm32-unknown-unknown -- -D warnings
-	cargo clippy --locked -p frontend --features extras --target wasm32-unknown-unknown -- -D warnings
 
 fmt: ## format the code
 	cargo fmt --all

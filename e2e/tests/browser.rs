@@ -894,12 +894,56 @@ scan:
     // The filter language: a bad filter says where and what was expected; a good one narrows
     // the list and stays in the address bar.
     b.fill("#hosts-filter", "port:http").await;
+    // Checked as it is typed (the server's parser in wasm), before any search is sent.
+    b.text_of("#hosts-filter-problem", "column 6").await;
+    b.text_of("#hosts-filter-problem", "expected a port number")
+        .await;
     b.button("Search").await.click().await.expect("search");
     b.text_of(".error-box", "expected a port number").await;
     b.fill("#hosts-filter", &format!("address:{host} -port:1"))
         .await;
+    assert_eq!(
+        b.js(
+            "return document.querySelector('#hosts-filter-problem').innerText;",
+            vec![]
+        )
+        .await,
+        json!(""),
+        "a good filter has no problem line"
+    );
     b.button("Search").await.click().await.expect("search");
     b.find("table.hosts tbody tr:only-child").await;
+    // Saved as a view, then picked again after another search.
+    b.button("Save view")
+        .await
+        .click()
+        .await
+        .expect("save view");
+    b.fill("#view-name", "just this host").await;
+    b.button("Save").await.click().await.expect("save");
+    b.find(&format!(
+        "select[aria-label='Saved views'] option[title='address:{host} -port:1']"
+    ))
+    .await;
+    b.fill("#hosts-filter", "").await;
+    b.button("Search").await.click().await.expect("search all");
+    b.js(
+        "const s = document.querySelector(\"select[aria-label='Saved views']\"); \
+         s.value = [...s.options].find(o => o.text === 'just this host').value; \
+         s.dispatchEvent(new Event('change', { bubbles: true }));",
+        vec![],
+    )
+    .await;
+    b.find("table.hosts tbody tr:only-child").await;
+    assert_eq!(
+        b.js(
+            "return document.querySelector('#hosts-filter').value;",
+            vec![]
+        )
+        .await,
+        json!(format!("address:{host} -port:1")),
+        "picking a view searches with its filter"
+    );
     let url = b.client.current_url().await.expect("url");
     assert_eq!(
         url.query_pairs()
@@ -908,6 +952,28 @@ scan:
         Some(format!("address:{host} -port:1")),
         "the filter is kept in the address bar: {url}"
     );
+    // The inventory's charts: a bar opens the list it counts, already filtered.
+    b.text_of("figure.chart figcaption", "Top services").await;
+    b.shot("25-hosts-charts").await;
+    b.find("figure.chart svg a")
+        .await
+        .click()
+        .await
+        .expect("open a bar");
+    let searched = b
+        .js(
+            "return document.querySelector('#hosts-filter').value;",
+            vec![],
+        )
+        .await;
+    assert!(
+        searched.as_str().is_some_and(|f| f.starts_with("service:")),
+        "the bar's filter is searched: {searched}"
+    );
+    b.find("table.hosts tbody tr").await;
+    b.fill("#hosts-filter", &format!("address:{host} -port:1"))
+        .await;
+    b.button("Search").await.click().await.expect("search");
     b.find("table.hosts tbody tr:only-child a[href^='/hosts/']")
         .await
         .click()
@@ -934,6 +1000,20 @@ scan:
     b.nav("/").await;
     b.text_of("#recent-changes-title", "What changed").await;
     b.text_of(".changes", "port opened").await;
+    // The dashboard's trends: open ports per config over its scans, changes per scan.
+    b.text_of("figure.chart figcaption", "Open ports over time")
+        .await;
+    b.find("figure.chart svg polyline").await;
+    assert!(
+        b.count("figure.chart svg circle").await >= 2,
+        "one point per scan"
+    );
+    b.js(
+        "document.querySelector('figure.chart').scrollIntoView();",
+        vec![],
+    )
+    .await;
+    b.shot("26-dashboard-charts").await;
     // Every change, searched with the filter language, its exports a click away.
     b.nav("/changes").await;
     b.text_of("h1", "Changes").await;

@@ -40,6 +40,16 @@ pub fn width(value: f64) -> String {
     format!("width: {}.{}%", t / 10, t % 10)
 }
 
+/// A CSS percentage to a hundredth, clamped to 0–100 (`"41.62%"`).
+pub fn css_percent(value: f64) -> String {
+    let h = if value.is_nan() {
+        0
+    } else {
+        (value.clamp(0.0, 100.0) * 100.0).round() as u32
+    };
+    format!("{}.{:02}%", h / 100, h % 100)
+}
+
 /// Seconds between two RFC 3339 UTC timestamps, as `"1 min 5 s"`.
 pub fn duration(start: &str, end: &str) -> Option<String> {
     let secs = seconds_of_day_and_days(end)? - seconds_of_day_and_days(start)?;
@@ -113,6 +123,9 @@ mod tests {
         assert_eq!(percent(140.0), "100%");
         assert_eq!(percent(-3.0), "0%");
         assert_eq!(percent(f64::NAN), "0%");
+        assert_eq!(css_percent(41.625), "41.63%");
+        assert_eq!(css_percent(0.8), "0.80%");
+        assert_eq!(css_percent(250.0), "100.00%");
         assert_eq!(percent(41.4), "41%");
         assert_eq!(percent(41.5), "42%");
         assert_eq!(percent(99.96), "100%");

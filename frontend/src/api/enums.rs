@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 macro_rules! api_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => ($wire:literal, $label:literal)),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
         pub enum $name {
             $(#[serde(rename = $wire)] $variant),+
         }
@@ -29,12 +29,20 @@ macro_rules! api_enum {
             }
 
             /// From the schema's name.
-            #[allow(dead_code)]
             pub fn from_wire(name: &str) -> Option<Self> {
                 match name {
                     $($wire => Some($name::$variant),)+
                     _ => None,
                 }
+            }
+        }
+
+        /// By the schema's name (one `match` instead of serde's enum machinery).
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let name = String::deserialize(d)?;
+                Self::from_wire(&name)
+                    .ok_or_else(|| serde::de::Error::custom("unknown enum value"))
             }
         }
 

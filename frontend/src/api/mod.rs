@@ -5,6 +5,7 @@
 //! automatically, so nothing here touches credentials. An `UNAUTHENTICATED` answer calls the
 //! hook installed by the app (session expired → back to sign-in).
 
+pub mod de;
 pub mod enums;
 pub mod ops;
 pub mod remote;
@@ -117,7 +118,7 @@ where
 {
     let result = post(encode(&Q::build_query(variables)))
         .await
-        .and_then(|data| serde_json::from_value(data).map_err(|_| bad_response()));
+        .and_then(|data| de::from_value(data).map_err(|_| bad_response()));
     if let Err(e) = &result
         && e.is_unauthenticated()
     {
@@ -141,7 +142,7 @@ struct GraphQlResponse {
 
 /// The first entry of `errors` wins; otherwise `data`.
 fn decode(text: &str) -> Result<Value, ApiError> {
-    let parsed: GraphQlResponse = serde_json::from_str(text).map_err(|_| bad_response())?;
+    let parsed: GraphQlResponse = de::from_str(text).map_err(|_| bad_response())?;
     if let Some(first) = parsed.errors.and_then(|errors| errors.into_iter().next()) {
         return Err(first.into());
     }
@@ -157,7 +158,7 @@ async fn post(body: String) -> Result<Value, ApiError> {
         .header("Accept", "application/json")
         .header("Content-Type", "application/json")
         .body(body)
-        .map_err(|e| ApiError::new(format!("Could not encode the request: {e}"), "BAD_REQUEST"))?
+        .map_err(|_| ApiError::new("The browser could not build the request.", "BAD_REQUEST"))?
         .send()
         .await
         .map_err(|_| ApiError::new("Cannot reach the server. Is it running?", "NETWORK"))?;
@@ -295,7 +296,7 @@ pub struct User {
 pub async fn me() -> Result<Option<User>, ApiError> {
     // Not `call`: "not signed in" is an answer here, not an expired session.
     let data = post(encode(&ops::Me::build_query(ops::me::Variables))).await?;
-    let data: ops::me::ResponseData = serde_json::from_value(data).map_err(|_| bad_response())?;
+    let data: ops::me::ResponseData = de::from_value(data).map_err(|_| bad_response())?;
     Ok(data.me.map(|u| User {
         id: u.id,
         username: u.username,
@@ -307,8 +308,7 @@ pub async fn me() -> Result<Option<User>, ApiError> {
 pub async fn login(username: String, password: String) -> Result<User, ApiError> {
     let vars = ops::login::Variables { username, password };
     let data = post(encode(&ops::Login::build_query(vars))).await?;
-    let data: ops::login::ResponseData =
-        serde_json::from_value(data).map_err(|_| bad_response())?;
+    let data: ops::login::ResponseData = de::from_value(data).map_err(|_| bad_response())?;
     Ok(User {
         id: data.login.id,
         username: data.login.username,

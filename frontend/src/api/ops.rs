@@ -6,11 +6,9 @@
 
 use graphql_client::GraphQLQuery;
 
-#[cfg(feature = "extras")]
-pub use super::enums::ViewPage;
 pub use super::enums::{
     ChangeKind, FindingCode, HostStatus, MisfirePolicy, OverlapPolicy, PortState, Protocol,
-    ScanPhase, ScheduleRunOutcome, Severity, TlsGrade,
+    ScanPhase, ScheduleRunOutcome, Severity, TlsGrade, ViewPage,
 };
 pub use super::{Role, ScanStatus};
 
@@ -25,7 +23,7 @@ macro_rules! operation {
         #[graphql(
             schema_path = "../schema.graphql",
             query_path = $file,
-            response_derives = "Clone, PartialEq",
+            response_derives = "Clone",
             variables_derives = "Clone",
             extern_enums(
                 "Role", "ScanStatus", "ScanPhase", "PortState", "Protocol", "HostStatus",
@@ -80,15 +78,10 @@ operation!(ScanChanges, "graphql/history.graphql");
 operation!(Certificates, "graphql/history.graphql");
 operation!(ScanDiff, "graphql/history.graphql");
 operation!(DiffChoices, "graphql/history.graphql");
-#[cfg(feature = "extras")]
 operation!(SavedViews, "graphql/history.graphql");
-#[cfg(feature = "extras")]
 operation!(SaveView, "graphql/history.graphql");
-#[cfg(feature = "extras")]
 operation!(DeleteSavedView, "graphql/history.graphql");
-#[cfg(feature = "extras")]
 operation!(InventoryTrends, "graphql/history.graphql");
-#[cfg(feature = "extras")]
 operation!(DashboardTrends, "graphql/history.graphql");
 
 operation!(Schedules, "graphql/schedules.graphql");

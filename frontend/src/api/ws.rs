@@ -60,7 +60,7 @@ struct RawFrame {
 impl Frame {
     /// `None` for text that is not a frame this client knows.
     pub fn parse(text: &str) -> Option<Frame> {
-        let raw: RawFrame = serde_json::from_str(text).ok()?;
+        let raw: RawFrame = super::de::from_str(text).ok()?;
         let payload = raw.payload.unwrap_or(Value::Null);
         Some(match (raw.kind.as_str(), raw.id) {
             ("connection_ack", _) => Frame::ConnectionAck,
@@ -325,7 +325,7 @@ where
     let payload = serde_json::to_string(&Q::build_query(variables)).unwrap_or_default();
     let on_event: Handler = Rc::new(move |event| match event {
         Event::Data(data) => {
-            if let Ok(data) = serde_json::from_value::<Q::ResponseData>(data) {
+            if let Ok(data) = super::de::from_value::<Q::ResponseData>(data) {
                 on_data(data);
             }
         }

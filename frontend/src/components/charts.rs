@@ -19,19 +19,35 @@ impl Bar {
     }
 }
 
-const ROW: f64 = 24.0;
-const LABEL_W: f64 = 150.0;
-const WIDTH: f64 = 560.0;
+// Geometry in whole SVG units (the viewBox is 560 wide): integers keep float formatting, about
+// 10 KB of wasm, out of the app.
+const ROW: i64 = 24;
+const LABEL_W: i64 = 150;
+const WIDTH: i64 = 560;
 
 /// The colour class of the i-th part name of a chart.
 fn tone(i: usize) -> String {
     format!("tone-{}", i % 8)
 }
 
+/// A bar's label as drawn: what fits left of the bars (the whole label is its tooltip and in
+/// the table twin).
+fn short(label: &str) -> String {
+    if label.chars().count() <= 22 {
+        label.to_owned()
+    } else {
+        let mut cut: String = label.chars().take(21).collect();
+        cut.push('…');
+        cut
+    }
+}
+
 /// A link inside the SVG when there is somewhere to go.
 fn linked(href: Option<String>, inner: AnyView) -> AnyView {
     match href {
-        Some(href) => view! { <a href=href>{inner}</a> }.into_any(),
+        // Inside a `<g>` so the macro makes an SVG `<a>` (alone it would be an HTML one,
+        // which an SVG does not draw).
+        Some(href) => view! { <g><a href=href>{inner}</a></g> }.into_any(),
         None => inner,
     }
 }
@@ -39,7 +55,7 @@ fn linked(href: Option<String>, inner: AnyView) -> AnyView {
 /// Horizontal bars, one row each, with the count at the end; a legend when bars have parts.
 #[component]
 pub fn BarChart(title: &'static str, bars: Vec<Bar>) -> impl IntoView {
-    let max = bars.iter().map(Bar::total).max().unwrap_or(0).max(1) as f64;
+    let max = bars.iter().map(Bar::total).max().unwrap_or(0).max(1);
     let mut names: Vec<String> = Vec::new();
     for b in &bars {
         for (name, _) in &b.parts {
@@ -49,22 +65,22 @@ pub fn BarChart(title: &'static str, bars: Vec<Bar>) -> impl IntoView {
         }
     }
     let stacked = names.len() > 1;
-    let height = ROW * bars.len().max(1) as f64 + 4.0;
-    let scale = (WIDTH - LABEL_W - 60.0) / max;
+    let height = ROW * bars.len().max(1) as i64 + 4;
+    let room = WIDTH - LABEL_W - 60;
     let rows = bars
         .iter()
         .enumerate()
         .map(|(i, b)| {
-            let y = ROW * i as f64 + 2.0;
+            let y = ROW * i as i64 + 2;
             let mut x = LABEL_W;
             let parts = b
                 .parts
                 .iter()
                 .map(|(name, n)| {
-                    let w = *n as f64 * scale;
+                    let w = n * room / max;
                     let class = tone(names.iter().position(|m| m == name).unwrap_or(0));
                     let rect = view! {
-                        <rect x=x y=y + 3.0 width=w height=ROW - 8.0 class=class>
+                        <rect x=x y=y + 3 width=w height=ROW - 8 class=class>
                             <title>{format!("{name}: {n}")}</title>
                         </rect>
                     };
@@ -74,9 +90,9 @@ pub fn BarChart(title: &'static str, bars: Vec<Bar>) -> impl IntoView {
                 .collect_view();
             let inner = view! {
                 <g class="bar">
-                    <text x=LABEL_W - 6.0 y=y + ROW / 2.0 + 2.0 text-anchor="end">{b.label.clone()}</text>
+                    <text x=LABEL_W - 6 y=y + ROW / 2 + 2 text-anchor="end">{short(&b.label)}<title>{b.label.clone()}</title></text>
                     {parts}
-                    <text x=x + 6.0 y=y + ROW / 2.0 + 2.0 class="count">{b.total()}</text>
+                    <text x=x + 6 y=y + ROW / 2 + 2 class="count">{b.total()}</text>
                 </g>
             }
             .into_any();
@@ -121,7 +137,9 @@ pub fn BarChart(title: &'static str, bars: Vec<Bar>) -> impl IntoView {
                 view! {
                     <svg viewBox=format!("0 0 {WIDTH} {height}") role="img" aria-hidden="true">{rows}</svg>
                     <ul class="legend" aria-hidden="true">{legend}</ul>
-                    <table class="sr-only"><caption>{title}</caption><tbody>{twin}</tbody></table>
+                    // In a div: a table is as wide as its text whatever its CSS width, and an
+                    // absolutely placed one widens the page.
+                    <div class="sr-only"><table><caption>{title}</caption><tbody>{twin}</tbody></table></div>
                 }.into_any()
             }}
         </figure>
@@ -138,20 +156,20 @@ pub struct Line {
 /// Lines over the scans of each series (x: the n-th scan, y: the value), with a legend.
 #[component]
 pub fn LineChart(title: &'static str, unit: &'static str, lines: Vec<Line>) -> impl IntoView {
-    const H: f64 = 200.0;
-    const PAD: f64 = 30.0;
+    const H: i64 = 200;
+    const PAD: i64 = 30;
     let max = lines
         .iter()
         .flat_map(|l| l.points.iter().map(|p| p.1))
         .max()
         .unwrap_or(0)
-        .max(1) as f64;
+        .max(1);
     let most = lines.iter().map(|l| l.points.len()).max().unwrap_or(0);
-    let step = (WIDTH - 2.0 * PAD) / (most.max(2) - 1) as f64;
+    let gaps = (most.max(2) - 1) as i64;
     let at = move |i: usize, v: i64| {
         (
-            PAD + step * i as f64,
-            H - PAD - (H - 2.0 * PAD) * v as f64 / max,
+            PAD + (WIDTH - 2 * PAD) * i as i64 / gaps,
+            H - PAD - (H - 2 * PAD) * v / max,
         )
     };
     let drawn = lines
@@ -164,7 +182,7 @@ pub fn LineChart(title: &'static str, unit: &'static str, lines: Vec<Line>) -> i
                 .enumerate()
                 .map(|(i, p)| {
                     let (x, y) = at(i, p.1);
-                    format!("{x:.1},{y:.1}")
+                    format!("{x},{y}")
                 })
                 .collect::<Vec<_>>()
                 .join(" ");
@@ -205,16 +223,16 @@ pub fn LineChart(title: &'static str, unit: &'static str, lines: Vec<Line>) -> i
             } else {
                 view! {
                     <svg viewBox=format!("0 0 {WIDTH} {H}") role="img" aria-hidden="true">
-                        <text x="2" y=PAD - 8.0 class="count">{max as i64}</text>
+                        <text x="2" y=PAD - 8 class="count">{max}</text>
                         <line x1=PAD y1=H - PAD x2=WIDTH - PAD y2=H - PAD class="axis" />
                         {drawn}
                     </svg>
                     <ul class="legend" aria-hidden="true">{legend}</ul>
-                    <table class="sr-only">
+                    <div class="sr-only"><table>
                         <caption>{title}</caption>
                         <thead><tr><th scope="col">"Config"</th><th scope="col">"Scan"</th><th scope="col">{unit}</th></tr></thead>
                         <tbody>{twin}</tbody>
-                    </table>
+                    </table></div>
                 }.into_any()
             }}
         </figure>

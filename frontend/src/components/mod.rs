@@ -1,5 +1,4 @@
 pub mod changes;
-#[cfg(feature = "extras")]
 pub mod charts;
 pub mod confirm;
 pub mod error_box;
@@ -9,5 +8,4 @@ pub mod scan_table;
 pub mod search;
 pub mod status;
 pub mod token_box;
-#[cfg(feature = "extras")]
 pub mod views;

@@ -6,6 +6,7 @@
 use leptos::prelude::*;
 
 use crate::api::enums::ViewPage;
+use crate::components::views::SavedViewPicker;
 
 /// The filter in the address bar (`?filter=…`).
 pub fn filter_in_address_bar() -> String {
@@ -42,34 +43,6 @@ fn keep_in_address_bar(page: ViewPage, filter: &str) {
     }
 }
 
-/// With the `extras` feature: the filter checked as it is typed (by the parser the server
-/// uses) and the user's saved views of the page. Without it the server checks the filter when
-/// the search is sent.
-#[cfg(feature = "extras")]
-fn extras(
-    page: ViewPage,
-    filter: RwSignal<String>,
-    hint_id: String,
-    on_pick: Callback<()>,
-) -> AnyView {
-    use crate::components::views::SavedViewPicker;
-    let problem = Memo::new(move |_| {
-        filter::parse(filter.get().trim())
-            .err()
-            .map(|e| format!("column {}: {}", e.column, e.message))
-    });
-    view! {
-        <p id=hint_id class="filter-problem" aria-live="polite">{move || problem.get()}</p>
-        <SavedViewPicker page=page filter=filter on_pick=on_pick />
-    }
-    .into_any()
-}
-
-#[cfg(not(feature = "extras"))]
-fn extras(_: ViewPage, _: RwSignal<String>, _: String, _: Callback<()>) -> AnyView {
-    ().into_any()
-}
-
 #[component]
 pub fn SearchBar(
     page: ViewPage,
@@ -87,6 +60,12 @@ pub fn SearchBar(
         keep_in_address_bar(page, filter.get_untracked().trim());
         on_search.run(());
     };
+    // Checked as it is typed, by the parser the server uses.
+    let problem = Memo::new(move |_| {
+        filter::parse(filter.get().trim())
+            .err()
+            .map(|e| format!("column {}: {}", e.column, e.message))
+    });
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         search();
@@ -117,33 +96,8 @@ pub fn SearchBar(
                 {download("csv", "Download CSV")}
                 {download("json", "Download JSON")}
             </form>
-            {extras(page, filter, hint_id, Callback::new(move |()| search()))}
+            <p id=hint_id class="filter-problem" aria-live="polite">{move || problem.get()}</p>
+            <SavedViewPicker page=page filter=filter on_pick=Callback::new(move |()| search()) />
         </div>
     }
-}
-
-/// The inventory's charts under a list (Hosts: services and products; Certificates: expiry
-/// and TLS versions), with the `extras` feature.
-#[cfg(feature = "extras")]
-pub fn inventory_charts(certificates: bool) -> AnyView {
-    use crate::components::charts::InventoryCharts;
-    view! { <section class="card" aria-label="Charts"><InventoryCharts certificates=certificates /></section> }
-        .into_any()
-}
-
-#[cfg(not(feature = "extras"))]
-pub fn inventory_charts(_: bool) -> AnyView {
-    ().into_any()
-}
-
-/// The dashboard's charts, with the `extras` feature.
-#[cfg(feature = "extras")]
-pub fn dashboard_charts() -> AnyView {
-    use crate::components::charts::DashboardCharts;
-    view! { <section class="card" aria-label="Trends"><DashboardCharts /></section> }.into_any()
-}
-
-#[cfg(not(feature = "extras"))]
-pub fn dashboard_charts() -> AnyView {
-    ().into_any()
 }

@@ -6,9 +6,10 @@ use leptos::prelude::*;
 use crate::api::enums::ViewPage;
 use crate::api::ops::{self, Certificates};
 use crate::api::{self, ApiError};
+use crate::components::charts::InventoryCharts;
 use crate::components::error_box::{Empty, show};
 use crate::components::pager::{Cursors, Pager};
-use crate::components::search::{SearchBar, filter_in_address_bar, inventory_charts};
+use crate::components::search::{SearchBar, filter_in_address_bar};
 use crate::format;
 use crate::route::Route;
 
@@ -112,6 +113,6 @@ pub fn CertificatesPage() -> impl IntoView {
             })}
             <Pager cursors=cursors size=PAGE noun="certificates" load=load />
         </section>
-        {inventory_charts(true)}
+        <section class="card" aria-label="Charts"><InventoryCharts certificates=true /></section>
     }
 }

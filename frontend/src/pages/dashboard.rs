@@ -8,9 +8,9 @@ use crate::api::remote::{Remote, act};
 use crate::api::{self, ApiError, ScanStatus};
 use crate::app::use_user;
 use crate::components::changes::RecentChanges;
+use crate::components::charts::DashboardCharts;
 use crate::components::error_box::{Empty, ErrorBox, show};
 use crate::components::scan_table::{ScanRow, ScanTable, follow_scans};
-use crate::components::search::dashboard_charts;
 use crate::components::status::StatusBadge;
 use crate::format;
 use crate::route::Route;
@@ -87,7 +87,7 @@ pub fn DashboardPage() -> impl IntoView {
         {move || show(stats.get(), |s| view! { <Cards stats=s /> })}
         {use_user().role.can_operate().then(|| view! { <RunScan on_started=reload /> })}
         <RecentChanges />
-        {dashboard_charts()}
+        <section class="card" aria-label="Trends"><DashboardCharts /></section>
         <section class="card" aria-labelledby="recent-title">
             <div class="card-head">
                 <h2 id="recent-title">"Recent scans"</h2>

@@ -64,7 +64,8 @@ fn PortTimeline(intervals: Vec<Interval>) -> impl IntoView {
                             let from = millis(&i.first_seen_at);
                             let to = i.ended_at.as_deref().map(millis).unwrap_or(now);
                             let left = ((from - start) / span * 100.0).clamp(0.0, 100.0);
-                            let width = ((to - from) / span * 100.0).clamp(0.8, 100.0 - left);
+                            // Not `clamp`: its min can exceed its max here (a bar starting after 99.2 %), and it panics.
+                            let width = ((to - from) / span * 100.0).max(0.8).min(100.0 - left);
                             let title = format!(
                                 "{key} {} from {} to {}",
                                 i.state,
@@ -74,7 +75,7 @@ fn PortTimeline(intervals: Vec<Interval>) -> impl IntoView {
                             let class = if i.state == "open" { "bar open" } else { "bar other" };
                             view! {
                                 <span class=class title=title.clone() aria-label=title
-                                    style=format!("left:{left:.2}%;width:{width:.2}%")></span>
+                                    style=format!("left:{};width:{}", format::css_percent(left), format::css_percent(width))></span>
                             }
                         }).collect_view()}
                     </div>

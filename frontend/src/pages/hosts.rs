@@ -6,9 +6,10 @@ use leptos::prelude::*;
 use crate::api::enums::ViewPage;
 use crate::api::ops::{self, Hosts};
 use crate::api::{self, ApiError};
+use crate::components::charts::InventoryCharts;
 use crate::components::error_box::{Empty, show};
 use crate::components::pager::{Cursors, Pager};
-use crate::components::search::{SearchBar, filter_in_address_bar, inventory_charts};
+use crate::components::search::{SearchBar, filter_in_address_bar};
 use crate::format;
 use crate::route::Route;
 
@@ -80,6 +81,6 @@ pub fn HostsPage() -> impl IntoView {
             })}
             <Pager cursors=cursors size=PAGE noun="hosts" load=load />
         </section>
-        {inventory_charts(false)}
+        <section class="card" aria-label="Charts"><InventoryCharts certificates=false /></section>
     }
 }

@@ -182,7 +182,7 @@ fn send(
         let status = answered.status().unwrap_or(0);
         let text = answered.response_text().ok().flatten().unwrap_or_default();
         if status == 201 {
-            match serde_json::from_str::<Created>(&text) {
+            match api::de::from_str::<Created>(&text) {
                 Ok(created) => {
                     state.try_set(Upload::Done(created.scan));
                 }

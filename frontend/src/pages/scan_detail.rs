@@ -566,7 +566,7 @@ fn Chunks(id: String, count: i64) -> impl IntoView {
                                 <td>{c.number}</td>
                                 <td><StatusBadge status=Signal::stored(c.status) /></td>
                                 <td>{c.phase.label()}</td>
-                                <td>{format!("{:.0}%", c.percent)}</td>
+                                <td>{crate::format::percent(c.percent)}</td>
                                 <td class="mono">{c.worker.unwrap_or_default()}{(c.attempt > 1).then(|| format!(" (run {})", c.attempt))}</td>
                                 <td>{c.hosts_up}</td>
                                 <td>{c.open_ports}</td>

@@ -1,0 +1,321 @@
+//! Reads an answer's `data` (a `serde_json::Value`) into an operation's types.
+//!
+//! `serde_json::from_value` would do, but its deserializer hands a struct to the derived
+//! visitor as an object *or* an array, and its errors carry formatted text: every response type
+//! (≈ 160 of them) then carries a sequence reader and message formatting that a GraphQL answer
+//! never needs. This one reads structs from objects only and has one error without text (the
+//! app says BAD_RESPONSE either way). Measured on the release wasm: see docs/BENCHMARKS.md.
+
+use std::fmt;
+
+use serde::de::{
+    self, DeserializeOwned, DeserializeSeed, EnumAccess, IntoDeserializer, MapAccess, SeqAccess,
+    VariantAccess, Visitor,
+};
+use serde::forward_to_deserialize_any;
+use serde_json::{Map, Value};
+
+/// The answer does not have the shape the operation expects.
+#[derive(Debug)]
+pub struct Invalid;
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("unexpected answer")
+    }
+}
+
+impl std::error::Error for Invalid {}
+
+/// Every constructor overridden: the defaults format their arguments (floats included) into
+/// a message nobody reads.
+impl de::Error for Invalid {
+    fn custom<T: fmt::Display>(_: T) -> Self {
+        Invalid
+    }
+
+    fn invalid_type(_: de::Unexpected<'_>, _: &dyn de::Expected) -> Self {
+        Invalid
+    }
+
+    fn invalid_value(_: de::Unexpected<'_>, _: &dyn de::Expected) -> Self {
+        Invalid
+    }
+
+    fn invalid_length(_: usize, _: &dyn de::Expected) -> Self {
+        Invalid
+    }
+
+    fn unknown_variant(_: &str, _: &'static [&'static str]) -> Self {
+        Invalid
+    }
+
+    fn unknown_field(_: &str, _: &'static [&'static str]) -> Self {
+        Invalid
+    }
+
+    fn missing_field(_: &'static str) -> Self {
+        Invalid
+    }
+
+    fn duplicate_field(_: &'static str) -> Self {
+        Invalid
+    }
+}
+
+/// Decodes `value` into `T` (owned: strings move, nothing is copied).
+pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, Invalid> {
+    T::deserialize(Reader(value))
+}
+
+/// Parses `text` as JSON, then decodes it like [`from_value`] (parsing into a struct directly
+/// would bring serde_json's error text, float formatting included, back into the wasm).
+pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, Invalid> {
+    from_value(serde_json::from_str::<Value>(text).map_err(|_| Invalid)?)
+}
+
+struct Reader(Value);
+
+impl<'de> de::Deserializer<'de> for Reader {
+    type Error = Invalid;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Invalid> {
+        match self.0 {
+            Value::Null => visitor.visit_unit(),
+            Value::Bool(b) => visitor.visit_bool(b),
+            Value::Number(n) => {
+                if let Some(u) = n.as_u64() {
+                    visitor.visit_u64(u)
+                } else if let Some(i) = n.as_i64() {
+                    visitor.visit_i64(i)
+                } else {
+                    visitor.visit_f64(n.as_f64().unwrap_or_default())
+                }
+            }
+            Value::String(s) => visitor.visit_string(s),
+            Value::Array(items) => visitor.visit_seq(Items(items.into_iter())),
+            Value::Object(map) => visitor.visit_map(Fields::new(map)),
+        }
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Invalid> {
+        match self.0 {
+            Value::Null => visitor.visit_none(),
+            other => visitor.visit_some(Reader(other)),
+        }
+    }
+
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Invalid> {
+        match self.0 {
+            Value::String(s) => visitor.visit_string(s),
+            _ => Err(Invalid),
+        }
+    }
+
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Invalid> {
+        self.deserialize_string(visitor)
+    }
+
+    fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Invalid> {
+        self.deserialize_string(visitor)
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Invalid> {
+        match self.0 {
+            Value::Array(items) => visitor.visit_seq(Items(items.into_iter())),
+            _ => Err(Invalid),
+        }
+    }
+
+    /// Objects only: what makes the derived `visit_seq` of every struct dead code.
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Invalid> {
+        self.deserialize_map(visitor)
+    }
+
+    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Invalid> {
+        match self.0 {
+            Value::Object(map) => visitor.visit_map(Fields::new(map)),
+            _ => Err(Invalid),
+        }
+    }
+
+    /// GraphQL enums arrive as their names: unit variants only.
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Invalid> {
+        match self.0 {
+            Value::String(s) => visitor.visit_enum(Unit(s)),
+            _ => Err(Invalid),
+        }
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Invalid> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Invalid> {
+        visitor.visit_unit()
+    }
+
+    forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char bytes byte_buf unit
+        unit_struct tuple tuple_struct
+    }
+}
+
+struct Items(std::vec::IntoIter<Value>);
+
+impl<'de> SeqAccess<'de> for Items {
+    type Error = Invalid;
+
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, Invalid> {
+        self.0
+            .next()
+            .map(|item| seed.deserialize(Reader(item)))
+            .transpose()
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.0.len())
+    }
+}
+
+struct Fields {
+    entries: <Map<String, Value> as IntoIterator>::IntoIter,
+    value: Option<Value>,
+}
+
+impl Fields {
+    fn new(map: Map<String, Value>) -> Self {
+        Fields {
+            entries: map.into_iter(),
+            value: None,
+        }
+    }
+}
+
+impl<'de> MapAccess<'de> for Fields {
+    type Error = Invalid;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Invalid> {
+        let Some((key, value)) = self.entries.next() else {
+            return Ok(None);
+        };
+        self.value = Some(value);
+        seed.deserialize(Reader(Value::String(key))).map(Some)
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Invalid> {
+        seed.deserialize(Reader(self.value.take().unwrap_or(Value::Null)))
+    }
+}
+
+struct Unit(String);
+
+impl<'de> EnumAccess<'de> for Unit {
+    type Error = Invalid;
+    type Variant = Self;
+
+    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self), Invalid> {
+        let name: de::value::StringDeserializer<Invalid> = self.0.clone().into_deserializer();
+        Ok((seed.deserialize(name)?, self))
+    }
+}
+
+impl<'de> VariantAccess<'de> for Unit {
+    type Error = Invalid;
+
+    fn unit_variant(self) -> Result<(), Invalid> {
+        Ok(())
+    }
+
+    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, _seed: T) -> Result<T::Value, Invalid> {
+        Err(Invalid)
+    }
+
+    fn tuple_variant<V: Visitor<'de>>(self, _len: usize, _visitor: V) -> Result<V::Value, Invalid> {
+        Err(Invalid)
+    }
+
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        _fields: &'static [&'static str],
+        _visitor: V,
+    ) -> Result<V::Value, Invalid> {
+        Err(Invalid)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+    use serde_json::json;
+
+    use super::from_value;
+    use crate::api::enums::Severity;
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(rename_all = "camelCase")]
+    struct Row {
+        id: String,
+        open_ports: i64,
+        ratio: f64,
+        up: bool,
+        note: Option<String>,
+        severity: Severity,
+        tags: Vec<String>,
+        inner: Option<Inner>,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Inner {
+        n: u16,
+    }
+
+    #[test]
+    fn structs_options_lists_enums_and_numbers_decode() {
+        let rows: Vec<Row> = from_value(json!([
+            {"id": "7", "openPorts": 3, "ratio": 2, "up": true, "note": null,
+             "severity": "HIGH", "tags": ["a", "b"], "inner": {"n": 443}, "extra": [1]},
+            {"id": "8", "openPorts": -1, "ratio": 0.5, "up": false, "note": "x",
+             "severity": "INFO", "tags": [], "inner": null}
+        ]))
+        .expect("decodes");
+        assert_eq!(rows[0].open_ports, 3);
+        assert_eq!(rows[0].ratio, 2.0);
+        assert_eq!(rows[0].severity, Severity::High);
+        assert_eq!(rows[0].tags, ["a", "b"]);
+        assert_eq!(rows[0].inner, Some(Inner { n: 443 }));
+        assert_eq!(rows[1].open_ports, -1);
+        assert_eq!(rows[1].note.as_deref(), Some("x"));
+        assert_eq!(rows[1].inner, None);
+    }
+
+    #[test]
+    fn wrong_shapes_are_refused() {
+        // A struct given as an array, an unknown enum name, a missing field, a number too big.
+        assert!(from_value::<Inner>(json!([443])).is_err());
+        assert!(from_value::<Severity>(json!("SEVERE")).is_err());
+        assert!(from_value::<Inner>(json!({})).is_err());
+        assert!(from_value::<Inner>(json!({"n": 70000})).is_err());
+        assert!(from_value::<Vec<Inner>>(json!({"n": 1})).is_err());
+    }
+}
