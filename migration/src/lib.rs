@@ -16,6 +16,7 @@ mod m20261207_000011_schedules;
 mod m20261207_000012_scan_digests;
 mod m20261208_000013_saved_views;
 mod m20261208_000014_host_fact_index;
+mod m20261209_000015_service_fact_indexes;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000012_scan_digests::Migration),
             Box::new(m20261208_000013_saved_views::Migration),
             Box::new(m20261208_000014_host_fact_index::Migration),
+            Box::new(m20261209_000015_service_fact_indexes::Migration),
         ]
     }
 }
