@@ -18,33 +18,36 @@ const KEYS: [&str; 3] = ["name", "product", "version"];
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() != DbBackend::Postgres {
-            return Ok(());
-        }
-        for key in KEYS {
-            manager
-                .get_connection()
-                .execute_unprepared(&format!(
-                    "CREATE INDEX IF NOT EXISTS idx_host_facts_service_{key} ON host_facts \
-                     (lower(value::json ->> '{key}')) WHERE fact = 'service' AND ended_at IS NULL"
-                ))
-                .await?;
-        }
-        Ok(())
+        on_postgres(manager, |key| {
+            format!(
+                "CREATE INDEX IF NOT EXISTS idx_host_facts_service_{key} ON host_facts \
+                 (lower(value::json ->> '{key}')) WHERE fact = 'service' AND ended_at IS NULL"
+            )
+        })
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() != DbBackend::Postgres {
-            return Ok(());
-        }
-        for key in KEYS {
-            manager
-                .get_connection()
-                .execute_unprepared(&format!(
-                    "DROP INDEX IF EXISTS idx_host_facts_service_{key}"
-                ))
-                .await?;
-        }
-        Ok(())
+        on_postgres(manager, |key| {
+            format!("DROP INDEX IF EXISTS idx_host_facts_service_{key}")
+        })
+        .await
     }
+}
+
+/// Runs `sql(key)` for each of [`KEYS`], on PostgreSQL only.
+async fn on_postgres(
+    manager: &SchemaManager<'_>,
+    sql: impl Fn(&str) -> String,
+) -> Result<(), DbErr> {
+    if manager.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    for key in KEYS {
+        manager
+            .get_connection()
+            .execute_unprepared(&sql(key))
+            .await?;
+    }
+    Ok(())
 }
