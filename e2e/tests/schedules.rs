@@ -400,8 +400,9 @@ async fn forbid_skips_a_firing_while_its_scan_runs_and_replace_cancels_it() {
         .await;
     // Created to fire once a year, run now, and only then set to fire every minute: the first
     // firing always comes after the run-now scan, however slow the machine.
+    let policies = [("forbid", "FORBID"), ("replace", "REPLACE")];
     let mut ids = Vec::new();
-    for (name, overlap) in [("forbid", "FORBID"), ("replace", "REPLACE")] {
+    for (name, overlap) in policies {
         let body = create(
             &app,
             &admin,
@@ -428,10 +429,7 @@ async fn forbid_skips_a_firing_while_its_scan_runs_and_replace_cancels_it() {
         assert_eq!(scan["status"], "QUEUED", "{body}");
         first_scans.push(scan["id"].as_str().unwrap_or_default().to_owned());
     }
-    for (id, (name, overlap)) in ids
-        .iter()
-        .zip([("forbid", "FORBID"), ("replace", "REPLACE")])
-    {
+    for (id, (name, overlap)) in ids.iter().zip(policies) {
         let body = app
             .gql(
                 &admin,

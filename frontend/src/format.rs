@@ -25,13 +25,18 @@ pub fn whole_percent(value: f64) -> u16 {
     (tenths(value) + 5) / 10
 }
 
-/// Tenths of a percent, clamped to 0–1000 (NaN is 0).
-fn tenths(value: f64) -> u16 {
+/// A percentage clamped to 0–100 in `per`-ths of a percent, rounded (NaN is 0).
+fn fraction(value: f64, per: f64) -> u32 {
     if value.is_nan() {
         0
     } else {
-        (value.clamp(0.0, 100.0) * 10.0).round() as u16
+        (value.clamp(0.0, 100.0) * per).round() as u32
     }
+}
+
+/// Tenths of a percent, 0–1000.
+fn tenths(value: f64) -> u16 {
+    fraction(value, 10.0) as u16
 }
 
 /// A CSS width for a progress bar, to a tenth of a percent (`"width: 41.6%"`).
@@ -42,11 +47,7 @@ pub fn width(value: f64) -> String {
 
 /// A CSS percentage to a hundredth, clamped to 0–100 (`"41.62%"`).
 pub fn css_percent(value: f64) -> String {
-    let h = if value.is_nan() {
-        0
-    } else {
-        (value.clamp(0.0, 100.0) * 100.0).round() as u32
-    };
+    let h = fraction(value, 100.0);
     format!("{}.{:02}%", h / 100, h % 100)
 }
 

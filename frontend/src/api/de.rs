@@ -9,8 +9,7 @@
 use std::fmt;
 
 use serde::de::{
-    self, DeserializeOwned, DeserializeSeed, EnumAccess, IntoDeserializer, MapAccess, SeqAccess,
-    VariantAccess, Visitor,
+    self, DeserializeOwned, DeserializeSeed, IntoDeserializer, MapAccess, SeqAccess, Visitor,
 };
 use serde::forward_to_deserialize_any;
 use serde_json::{Map, Value};
@@ -151,8 +150,9 @@ impl<'de> de::Deserializer<'de> for Reader {
         _variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, Invalid> {
+        // serde's string deserializer reads a unit variant by name.
         match self.0 {
-            Value::String(s) => visitor.visit_enum(Unit(s)),
+            Value::String(s) => visitor.visit_enum(s.into_deserializer()),
             _ => Err(Invalid),
         }
     }
@@ -228,42 +228,6 @@ impl<'de> MapAccess<'de> for Fields {
     }
 }
 
-struct Unit(String);
-
-impl<'de> EnumAccess<'de> for Unit {
-    type Error = Invalid;
-    type Variant = Self;
-
-    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self), Invalid> {
-        let name: de::value::StringDeserializer<Invalid> = self.0.clone().into_deserializer();
-        Ok((seed.deserialize(name)?, self))
-    }
-}
-
-impl<'de> VariantAccess<'de> for Unit {
-    type Error = Invalid;
-
-    fn unit_variant(self) -> Result<(), Invalid> {
-        Ok(())
-    }
-
-    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, _seed: T) -> Result<T::Value, Invalid> {
-        Err(Invalid)
-    }
-
-    fn tuple_variant<V: Visitor<'de>>(self, _len: usize, _visitor: V) -> Result<V::Value, Invalid> {
-        Err(Invalid)
-    }
-
-    fn struct_variant<V: Visitor<'de>>(
-        self,
-        _fields: &'static [&'static str],
-        _visitor: V,
-    ) -> Result<V::Value, Invalid> {
-        Err(Invalid)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use serde::Deserialize;
@@ -307,6 +271,25 @@ mod tests {
         assert_eq!(rows[1].open_ports, -1);
         assert_eq!(rows[1].note.as_deref(), Some("x"));
         assert_eq!(rows[1].inner, None);
+    }
+
+    /// A derived enum (not one of `api::enums`, which read a string themselves).
+    #[derive(Debug, Deserialize, PartialEq)]
+    enum Plain {
+        #[serde(rename = "A_B")]
+        AB,
+        C,
+    }
+
+    #[test]
+    fn derived_unit_enums_decode_by_name() {
+        assert_eq!(from_value::<Plain>(json!("A_B")).ok(), Some(Plain::AB));
+        assert_eq!(
+            from_value::<Vec<Plain>>(json!(["C", "A_B"])).ok(),
+            Some(vec![Plain::C, Plain::AB])
+        );
+        assert!(from_value::<Plain>(json!("D")).is_err());
+        assert!(from_value::<Plain>(json!({"C": null})).is_err());
     }
 
     #[test]

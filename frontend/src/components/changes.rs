@@ -4,7 +4,8 @@
 
 use leptos::prelude::*;
 
-use crate::api::enums::{ChangeKind, Severity};
+use crate::api::enums::{ChangeKind, Severity, ViewPage};
+use crate::components::search::page_href;
 use crate::format;
 use crate::route::Route;
 
@@ -175,7 +176,7 @@ pub fn RecentChanges() -> impl IntoView {
         <section class="card" aria-labelledby="recent-changes-title">
             <div class="card-head">
                 <h2 id="recent-changes-title">"What changed (24 h)"</h2>
-                <a href="/changes?filter=changed%3C24h">"All changes"</a>
+                <a href=page_href(ViewPage::Changes, "changed<24h")>"All changes"</a>
             </div>
             {move || show(changes.get(), |(total, rows)| {
                 if rows.is_empty() {
