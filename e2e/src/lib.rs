@@ -4,6 +4,7 @@
 
 pub mod listeners;
 pub mod processes;
+pub mod receivers;
 pub mod ws;
 
 use std::net::SocketAddr;

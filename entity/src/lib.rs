@@ -3,11 +3,15 @@
 pub mod agent;
 pub mod agent_event;
 pub mod alert;
+pub mod alert_event;
 pub mod alert_rule;
+pub mod alert_rule_channel;
+pub mod alert_streak;
 pub mod api_key;
 pub mod audit_log;
 pub mod certificate;
 pub mod change_event;
+pub mod delivery;
 pub mod host;
 pub mod host_fact;
 pub mod login_failure;

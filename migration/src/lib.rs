@@ -17,6 +17,7 @@ mod m20261207_000012_scan_digests;
 mod m20261208_000013_saved_views;
 mod m20261208_000014_host_fact_index;
 mod m20261209_000015_service_fact_indexes;
+mod m20261210_000016_alerts;
 
 pub struct Migrator;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000013_saved_views::Migration),
             Box::new(m20261208_000014_host_fact_index::Migration),
             Box::new(m20261209_000015_service_fact_indexes::Migration),
+            Box::new(m20261210_000016_alerts::Migration),
         ]
     }
 }

@@ -92,6 +92,8 @@ pub async fn run(
     agents.start();
     // Every serve process fires schedules; the database makes each firing happen once.
     let scheduler = jobs::scheduler::start(runner.clone());
+    // Every serve process dispatches the outbox of alerts and tells its subscribers.
+    let alerting = jobs::alerts::start(runner.clone(), settings.jobs.worker);
     let state = AppState {
         db: db.clone(),
         settings: settings.clone(),
@@ -143,6 +145,7 @@ pub async fn run(
     // Also when serving failed: never leave scans running.
     runner.shutdown().await;
     scheduler.abort();
+    alerting.abort();
     purge.abort();
     if let Some(relay) = relay {
         relay.stop().await;
@@ -209,9 +212,12 @@ pub async fn run_worker(
         );
     }
     let (runner, relay) = jobs_of(&db, &settings, &EventBus::default(), true).await?;
+    // A worker sends deliveries too (and pushes the due ones, like every process).
+    let alerting = crate::jobs::alerts::start(runner.clone(), true);
     tracing::info!(worker = %runner.name(), database = %db::redact(&settings.effective_database_url()), "SneakyScanner worker running");
     shutdown.await;
     runner.shutdown().await;
+    alerting.abort();
     if let Some(relay) = relay {
         relay.stop().await;
     }

@@ -31,6 +31,65 @@ pub struct Settings {
     pub graphql: GraphqlSettings,
     pub scanner: ScannerSettings,
     pub jobs: JobSettings,
+    pub alerts: AlertSettings,
+}
+
+/// Notifications (issue 16): how deliveries are retried, and the SMTP server of email
+/// channels. Which networks a webhook may reach is a runtime setting (admins, `settings`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertSettings {
+    /// Milliseconds before the first retry of a failed delivery; each retry waits twice as
+    /// long as the one before (±20 % jitter), at most `retry_max_secs`.
+    pub retry_base_ms: u64,
+    pub retry_max_secs: u64,
+    /// Hours a delivery is retried; then it is FAILED (it can still be retried by hand).
+    pub give_up_after_hours: u64,
+    /// Seconds one attempt may take (connect, send, answer).
+    pub timeout_secs: u64,
+    pub smtp: SmtpSettings,
+}
+
+/// The SMTP server email channels send through.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmtpSettings {
+    /// Empty: email channels cannot send (their deliveries fail with that reason).
+    pub host: String,
+    pub port: u16,
+    /// `starttls` (upgrade on the port, required), `tls` (TLS from the start, e.g. port 465)
+    /// or `none` (plain text: only for a relay on this machine).
+    pub security: String,
+    pub username: String,
+    /// Env `SNEAKYSCAN_ALERTS__SMTP__PASSWORD`.
+    pub password: Secret,
+    /// The sender, e.g. `SneakyScanner <scanner@example.com>`.
+    pub from: String,
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        Self {
+            retry_base_ms: 5000,
+            retry_max_secs: 3600,
+            give_up_after_hours: 24,
+            timeout_secs: 10,
+            smtp: SmtpSettings::default(),
+        }
+    }
+}
+
+impl Default for SmtpSettings {
+    fn default() -> Self {
+        Self {
+            host: String::new(),
+            port: 587,
+            security: "starttls".into(),
+            username: String::new(),
+            password: Secret::default(),
+            from: "SneakyScanner <sneakyscanner@localhost>".into(),
+        }
+    }
 }
 
 /// Scans as jobs on the job engine (apalis): the worker of this process and the leases of the
@@ -188,6 +247,7 @@ impl Default for Settings {
             graphql: GraphqlSettings::default(),
             scanner: ScannerSettings::default(),
             jobs: JobSettings::default(),
+            alerts: AlertSettings::default(),
         }
     }
 }

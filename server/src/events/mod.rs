@@ -53,6 +53,8 @@ pub struct AuthChange {
 pub struct EventBus {
     tx: broadcast::Sender<ScanEvent>,
     auth: broadcast::Sender<AuthChange>,
+    /// An alert changed (id): read from the database by each process (`jobs::alerts`).
+    alerts: broadcast::Sender<i32>,
     /// A scan job was pushed (here, or in another process when relayed): workers look now.
     jobs: Arc<Notify>,
     relay: Arc<OnceLock<relay::Outbox>>,
@@ -62,9 +64,11 @@ impl EventBus {
     pub fn new(capacity: usize) -> Self {
         let (tx, _) = broadcast::channel(capacity);
         let (auth, _) = broadcast::channel(capacity);
+        let (alerts, _) = broadcast::channel(capacity);
         Self {
             tx,
             auth,
+            alerts,
             jobs: Arc::new(Notify::new()),
             relay: Arc::new(OnceLock::new()),
         }
@@ -79,6 +83,15 @@ impl EventBus {
 
     pub fn auth_changes(&self) -> broadcast::Receiver<AuthChange> {
         self.auth.subscribe()
+    }
+
+    /// Tells this process' `alertUpdates` subscribers that alert `id` changed.
+    pub fn alert_changed(&self, id: i32) {
+        let _ = self.alerts.send(id);
+    }
+
+    pub fn alert_changes(&self) -> broadcast::Receiver<i32> {
+        self.alerts.subscribe()
     }
 
     /// Publishes without waiting; having no subscribers is fine.

@@ -2,6 +2,7 @@
 //! and complexity limits. `sdl()` is what `sneakyscan export-schema` writes to schema.graphql.
 
 pub mod agents;
+pub mod alerts;
 pub mod answers;
 pub mod auth;
 pub mod configs;
@@ -34,6 +35,7 @@ use crate::jobs::runner::Runner;
 #[derive(MergedObject, Default)]
 pub struct Query(
     agents::AgentQuery,
+    alerts::AlertQuery,
     auth::AuthQuery,
     configs::ConfigQuery,
     history::HistoryQuery,
@@ -48,6 +50,7 @@ pub struct Query(
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     agents::AgentMutation,
+    alerts::AlertMutation,
     auth::AuthMutation,
     configs::ConfigMutation,
     history::HistoryMutation,
@@ -58,7 +61,7 @@ pub struct Mutation(
 );
 
 #[derive(MergedSubscription, Default)]
-pub struct Subscription(subscription::ScanSubscription);
+pub struct Subscription(subscription::ScanSubscription, alerts::AlertSubscription);
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 

@@ -30,6 +30,10 @@ pub struct Settings {
     /// Retention: finished scans older than this many days are deleted by the daily run (their
     /// change history stays). 0: never.
     pub keep_days: i32,
+    /// Internal networks (loopback, private, link-local, CGNAT…) webhook and Slack channels
+    /// may reach; any other internal address is refused (SSRF). Empty: none. Public
+    /// addresses are always allowed.
+    pub notify_allowed_cidrs: Vec<String>,
 }
 
 impl From<RuntimeSettings> for Settings {
@@ -42,6 +46,7 @@ impl From<RuntimeSettings> for Settings {
             chunk_addresses: i32::try_from(s.chunk_addresses).unwrap_or(i32::MAX),
             keep_scans_per_config: i32::try_from(s.keep_scans_per_config).unwrap_or(i32::MAX),
             keep_days: i32::try_from(s.keep_days).unwrap_or(i32::MAX),
+            notify_allowed_cidrs: s.notify_allowed.iter().map(ToString::to_string).collect(),
         }
     }
 }
@@ -56,6 +61,7 @@ pub struct UpdateSettingsInput {
     pub chunk_addresses: Option<i32>,
     pub keep_scans_per_config: Option<i32>,
     pub keep_days: Option<i32>,
+    pub notify_allowed_cidrs: Option<Vec<String>>,
 }
 
 #[derive(Default)]
@@ -88,6 +94,7 @@ impl SettingsMutation {
             chunk_addresses: input.chunk_addresses.map(i64::from),
             keep_scans_per_config: input.keep_scans_per_config.map(i64::from),
             keep_days: input.keep_days.map(i64::from),
+            notify_allowed_cidrs: input.notify_allowed_cidrs,
         };
         let updated = settings::update(ctx.db(), ctx.actor()?, patch).await?;
         // More slots may be free now.

@@ -41,7 +41,7 @@ impl From<ScanEvent> for ScanProgress {
 }
 
 /// Bus events as a stream; a lagging subscriber skips what it missed instead of failing.
-fn bus_stream<T: Clone + Send + 'static>(
+pub(crate) fn bus_stream<T: Clone + Send + 'static>(
     rx: broadcast::Receiver<T>,
 ) -> impl Stream<Item = T> + Send + 'static {
     futures::stream::unfold(rx, |mut rx| async move {

@@ -105,6 +105,8 @@ struct LinkJobs {
 }
 
 impl JobHandler for LinkJobs {
+    type Job = crate::jobs::queue::ScanJob;
+
     async fn run(&self, scan_id: i32, _attempt: usize) {
         self.hub.run_remote(&self.link, scan_id).await;
     }
@@ -207,6 +209,7 @@ impl AgentHub {
                     hub: self.clone(),
                     link: link.clone(),
                 },
+                wake: None,
             },
             link.closed.clone(),
         );

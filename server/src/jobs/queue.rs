@@ -1,11 +1,13 @@
-//! The job queue: apalis storages on the pool sea-orm already holds (`apalis-sqlite` embedded,
-//! `apalis-postgres` at scale). A scan is one job, `ScanJob { scan_id }`; everything else about
-//! the scan lives in its row, so a job is cheap to push twice (running it is idempotent).
+//! The job queues: apalis storages on the pool sea-orm already holds (`apalis-sqlite` embedded,
+//! `apalis-postgres` at scale). A scan is one job, `ScanJob { scan_id }`; a delivery of an
+//! alert one `DeliveryJob { delivery_id }`. Everything else lives in their rows, so a job is
+//! cheap to push twice (running it is idempotent).
 
 use apalis::prelude::{TaskBuilder, TaskSink};
 use apalis_postgres::PostgresStorage;
 use apalis_sqlite::SqliteStorage;
 use sea_orm::{DatabaseConnection, DbBackend};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::config::JobSettings;
@@ -22,20 +24,64 @@ pub fn queue_of(pool: Option<&str>) -> String {
     }
 }
 
+/// The queue of the deliveries of alerts (any worker sends them).
+pub const DELIVERIES: &str = "sneakyscan.deliveries";
+
+/// A job: the id of the row that says what to do.
+pub trait Job: Serialize + DeserializeOwned + Clone + Send + Sync + Unpin + 'static {
+    fn of(id: i32) -> Self;
+    fn id(&self) -> i32;
+}
+
 /// Run the scan `scan_id` (queued, or taken over from a lost worker).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScanJob {
     pub scan_id: i32,
 }
 
-/// Pushes scan jobs; cheap to clone.
-#[derive(Clone)]
-pub enum JobQueue {
-    Sqlite(SqliteStorage<ScanJob>),
-    Postgres(PostgresStorage<ScanJob>),
+impl Job for ScanJob {
+    fn of(scan_id: i32) -> Self {
+        Self { scan_id }
+    }
+    fn id(&self) -> i32 {
+        self.scan_id
+    }
 }
 
-impl JobQueue {
+/// Make an attempt at delivery `delivery_id`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryJob {
+    pub delivery_id: i32,
+}
+
+impl Job for DeliveryJob {
+    fn of(delivery_id: i32) -> Self {
+        Self { delivery_id }
+    }
+    fn id(&self) -> i32 {
+        self.delivery_id
+    }
+}
+
+/// Pushes jobs of one kind; cheap to clone.
+pub enum Queue<J> {
+    Sqlite(SqliteStorage<J>),
+    Postgres(PostgresStorage<J>),
+}
+
+impl<J> Clone for Queue<J> {
+    fn clone(&self) -> Self {
+        match self {
+            Self::Sqlite(s) => Self::Sqlite(s.clone()),
+            Self::Postgres(s) => Self::Postgres(s.clone()),
+        }
+    }
+}
+
+/// The scan jobs' queue.
+pub type JobQueue = Queue<ScanJob>;
+
+impl<J: Job> Queue<J> {
     /// The queue named `queue` (see [`queue_of`]).
     pub fn new(db: &DatabaseConnection, settings: &JobSettings, queue: &str) -> Self {
         let heartbeat = settings.heartbeat();
@@ -60,18 +106,16 @@ impl JobQueue {
         }
     }
 
-    /// Pushes the job of a scan.
-    pub async fn push(&self, scan_id: i32, max_attempts: u32) -> AppResult<()> {
-        let task = TaskBuilder::new(ScanJob { scan_id })
+    /// Pushes the job of row `id` (a scan, a delivery).
+    pub async fn push(&self, id: i32, max_attempts: u32) -> AppResult<()> {
+        let task = TaskBuilder::new(J::of(id))
             .max_attempts(max_attempts.max(1) as usize)
             .build();
         let pushed = match self.clone() {
             Self::Sqlite(mut s) => s.push_task(task).await.map_err(|e| e.to_string()),
             Self::Postgres(mut s) => s.push_task(task).await.map_err(|e| e.to_string()),
         };
-        pushed.map_err(|e| {
-            AppError::internal(anyhow::anyhow!("pushing the job of scan {scan_id}: {e}"))
-        })
+        pushed.map_err(|e| AppError::internal(anyhow::anyhow!("pushing the job of row {id}: {e}")))
     }
 }
 

@@ -711,6 +711,7 @@ impl Runner {
             }
             Ok(Merge::Ended(row)) => {
                 tracing::info!(scan_id = parent_id, status = %row.status, "chunks merged; the scan ended");
+                crate::service::alerts::on_scan_ended(&self.inner.db, &row).await;
                 self.publish(&row);
             }
             Ok(Merge::Waiting(Some(row))) => self.publish(&row),

@@ -309,6 +309,7 @@ pub async fn store(ctx: &JobContext, scan_id: i32, report: RunReport) -> Option<
                 row
             };
             tracing::info!(scan_id, status = %row.status, hosts_up = row.hosts_up, open_ports = row.open_ports, "scan ended");
+            crate::service::alerts::on_scan_ended(&ctx.db, &row).await;
             ctx.bus.publish(ScanEvent::from_row(&row));
             None
         }

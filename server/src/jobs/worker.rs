@@ -1,5 +1,5 @@
-//! The apalis worker of a process: takes scan jobs from the queue and hands each to
-//! [`Runner::run_job`]. It looks for work when woken (a job pushed in this process, or
+//! The apalis workers of a process: one takes scan jobs from the queue and hands each to
+//! [`Runner::run_job`]; another sends the deliveries of alerts (`jobs::alerts`). It looks for work when woken (a job pushed in this process, or
 //! announced by another one over the event relay) and every `jobs.poll_ms` otherwise.
 //!
 //! apalis ends a worker at the first database error of its heartbeat or fetch; this module
@@ -9,13 +9,15 @@
 //! for that run to end.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use apalis::prelude::*;
 use futures::Stream;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::queue::{JobQueue, ScanJob};
+use super::queue::{Job, Queue, ScanJob};
 use super::runner::Runner;
 
 /// Pause before a worker that ended on an error is started again.
@@ -23,24 +25,29 @@ const RESTART_AFTER: Duration = Duration::from_secs(2);
 
 type Wakeups = Pin<Box<dyn Stream<Item = ()> + Send>>;
 
-/// What a worker does with a job.
+/// What a worker does with a job (of the row `id`).
 pub trait JobHandler: Clone + Send + Sync + 'static {
-    fn run(&self, scan_id: i32, attempt: usize) -> impl Future<Output = ()> + Send;
+    type Job: Job;
+    fn run(&self, id: i32, attempt: usize) -> impl Future<Output = ()> + Send;
 }
 
 impl JobHandler for Runner {
+    type Job = ScanJob;
+
     async fn run(&self, scan_id: i32, attempt: usize) {
         self.run_job(scan_id, attempt).await;
     }
 }
 
 /// A worker: which queue, under which name, how many jobs at once, and what to do with them.
-pub struct Spec<H> {
-    pub queue: JobQueue,
+pub struct Spec<H: JobHandler> {
+    pub queue: Queue<H::Job>,
     /// Unique per live worker; a generation number is added at each start.
     pub name: String,
     pub concurrency: usize,
     pub handler: H,
+    /// What wakes it besides its poll interval (none: the bus' job wake-ups).
+    pub wake: Option<Arc<Notify>>,
 }
 
 /// Runs this process' worker of the workers' queue until `closing` is cancelled.
@@ -50,6 +57,7 @@ pub fn spawn(runner: Runner, closing: CancellationToken) -> tokio::task::JoinHan
         name: runner.name().to_owned(),
         concurrency: runner.settings().jobs.worker_concurrency.max(1),
         handler: runner.clone(),
+        wake: None,
     };
     supervise(runner, spec, closing)
 }
@@ -85,25 +93,33 @@ pub fn supervise<H: JobHandler>(
     })
 }
 
-/// When to look for jobs: at every wake-up of the bus, and every `poll_ms`.
-fn wakeups(runner: &Runner) -> Wakeups {
+/// When to look for jobs: at every wake-up (of `wake`, else of the bus), and every `poll_ms`.
+fn wakeups(runner: &Runner, wake: Option<Arc<Notify>>) -> Wakeups {
     let bus = runner.bus().clone();
     let every = Duration::from_millis(runner.settings().jobs.poll_ms.max(50));
-    Box::pin(futures::stream::unfold(bus, move |bus| async move {
-        tokio::select! {
-            () = bus.job_wakeup() => {}
-            () = tokio::time::sleep(every) => {}
-        }
-        Some(((), bus))
-    }))
+    Box::pin(futures::stream::unfold(
+        (bus, wake),
+        move |(bus, wake)| async move {
+            tokio::select! {
+                () = async {
+                    match &wake {
+                        Some(w) => w.notified().await,
+                        None => bus.job_wakeup().await,
+                    }
+                } => {}
+                () = tokio::time::sleep(every) => {}
+            }
+            Some(((), (bus, wake)))
+        },
+    ))
 }
 
 async fn handle<H: JobHandler>(
-    job: ScanJob,
+    job: H::Job,
     attempt: Attempt,
     handler: Data<H>,
 ) -> Result<(), BoxDynError> {
-    handler.run(job.scan_id, attempt.current()).await;
+    handler.run(job.id(), attempt.current()).await;
     Ok(())
 }
 
@@ -121,7 +137,7 @@ async fn run_once<H: JobHandler>(
     macro_rules! run {
         ($storage:expr) => {
             WorkerBuilder::new(name)
-                .backend($storage.poll_with_stream(wakeups(runner)))
+                .backend($storage.poll_with_stream(wakeups(runner, spec.wake.clone())))
                 .data(spec.handler.clone())
                 .concurrency(spec.concurrency.max(1))
                 .build(handle::<H>)
@@ -130,7 +146,7 @@ async fn run_once<H: JobHandler>(
         };
     }
     match spec.queue.clone() {
-        JobQueue::Sqlite(storage) => run!(storage),
-        JobQueue::Postgres(storage) => run!(storage),
+        Queue::Sqlite(storage) => run!(storage),
+        Queue::Postgres(storage) => run!(storage),
     }
 }

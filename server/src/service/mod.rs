@@ -2,6 +2,7 @@
 //! types here; resolvers and CLI commands are thin callers of these functions.
 
 pub mod agents;
+pub mod alerts;
 pub mod api_keys;
 pub mod artifacts;
 pub mod audit;

@@ -20,6 +20,7 @@ const KEY_MAX_CONCURRENT: &str = "scans.max_concurrent";
 const KEY_CHUNK_ADDRESSES: &str = "scans.chunk_addresses";
 const KEY_KEEP_SCANS: &str = "retention.keep_scans_per_config";
 const KEY_KEEP_DAYS: &str = "retention.keep_days";
+const KEY_NOTIFY_ALLOWED: &str = "alerts.allowed_networks";
 /// Most scans per config retention may keep / most days (larger: keep everything, i.e. 0).
 pub const MAX_KEEP_SCANS: u32 = 100_000;
 pub const MAX_KEEP_DAYS: u32 = 36_500;
@@ -43,6 +44,9 @@ pub struct RuntimeSettings {
     pub keep_scans_per_config: u32,
     /// Retention: finished scans older than this many days are deleted (0: never).
     pub keep_days: u32,
+    /// Internal networks (loopback, private, link-local…) notification channels may reach;
+    /// every other internal address is refused (SSRF). Empty: none.
+    pub notify_allowed: Vec<IpNet>,
 }
 
 impl Default for RuntimeSettings {
@@ -53,6 +57,7 @@ impl Default for RuntimeSettings {
             chunk_addresses: DEFAULT_CHUNK_ADDRESSES,
             keep_scans_per_config: 0,
             keep_days: 0,
+            notify_allowed: Vec::new(),
         }
     }
 }
@@ -67,6 +72,7 @@ pub struct SettingsPatch {
     pub chunk_addresses: Option<i64>,
     pub keep_scans_per_config: Option<i64>,
     pub keep_days: Option<i64>,
+    pub notify_allowed_cidrs: Option<Vec<String>>,
 }
 
 /// Current settings, for internal use (scope checks, the job runner).
@@ -95,6 +101,12 @@ pub async fn load<C: ConnectionTrait>(db: &C) -> AppResult<RuntimeSettings> {
             KEY_KEEP_DAYS => match serde_json::from_str(&row.value) {
                 Ok(n) => out.keep_days = n,
                 Err(e) => tracing::warn!(error = %e, "stored keep_days is unreadable"),
+            },
+            KEY_NOTIFY_ALLOWED => match serde_json::from_str(&row.value) {
+                Ok(nets) => out.notify_allowed = nets,
+                Err(e) => {
+                    tracing::warn!(error = %e, "stored alerts.allowed_networks is unreadable")
+                }
             },
             _ => {}
         }
@@ -152,6 +164,9 @@ pub async fn update(
     }
     if let Some(list) = &patch.denied_cidrs {
         current.scope.denied = parse_nets("deniedCidrs", list)?;
+    }
+    if let Some(list) = &patch.notify_allowed_cidrs {
+        current.notify_allowed = parse_nets("notifyAllowedCidrs", list)?;
     }
     if let Some(n) = patch.max_addresses_per_scan {
         current.scope.max_addresses = u64::try_from(n)
@@ -221,6 +236,10 @@ pub async fn update(
             serde_json::to_string(&current.keep_scans_per_config),
         ),
         (KEY_KEEP_DAYS, serde_json::to_string(&current.keep_days)),
+        (
+            KEY_NOTIFY_ALLOWED,
+            serde_json::to_string(&current.notify_allowed),
+        ),
     ]
     .into_iter()
     .map(|(key, value)| {
@@ -252,6 +271,7 @@ pub async fn update(
             "chunk_addresses": current.chunk_addresses,
             "keep_scans_per_config": current.keep_scans_per_config,
             "keep_days": current.keep_days,
+            "notify_allowed": current.notify_allowed.iter().map(ToString::to_string).collect::<Vec<_>>(),
         })),
     )
     .await?;

@@ -32,6 +32,17 @@ pub fn changes(
     compile(text, backend, now, On::Changes)
 }
 
+/// [`changes`] for alerts: site, address, port, protocol, kind (the kind that opened it) and
+/// severity are the alert's, `changed` its last event's time; hostname, tag, owner, state and
+/// `seen` its host's; a bare word is found in the site, address, kind, subject or summary.
+pub fn alerts(
+    text: Option<&str>,
+    backend: DbBackend,
+    now: DateTime<Utc>,
+) -> Result<Condition, AppError> {
+    compile(text, backend, now, On::Alerts)
+}
+
 /// [`hosts`] for the certificate inventory: `cert.expires` (days left: `cert.expires<30d`) and
 /// `cert.issuer` are the certificate's; site, address, hostname, port, tag and owner those of
 /// a host serving it now; a bare word is found in its subject, issuer, names or fingerprint.
@@ -70,6 +81,7 @@ fn compile(
 enum On {
     Hosts,
     Changes,
+    Alerts,
     Certificates,
     Scans,
 }
@@ -240,11 +252,11 @@ impl Compiler {
         }
     }
 
-    /// `<rank of a severity column> op ?` (info 0, low 1, medium 2, high 3).
+    /// `<rank of a severity column> op ?` (info 0, low 1, medium 2, high 3; stored lowercase).
     fn severity(column: &str, op: Op, rank: u8) -> (String, Vec<sea_orm::Value>) {
         (
             format!(
-                "(CASE {column} WHEN 'INFO' THEN 0 WHEN 'LOW' THEN 1 WHEN 'MEDIUM' THEN 2 \
+                "(CASE upper({column}) WHEN 'INFO' THEN 0 WHEN 'LOW' THEN 1 WHEN 'MEDIUM' THEN 2 \
                  ELSE 3 END) {} ?",
                 Self::compare(op)
             ),
@@ -283,12 +295,23 @@ impl Compiler {
         any
     }
 
-    /// A term on a change event.
-    fn change_term(&self, term: &Term) -> Result<Condition, AppError> {
-        const E: &str = "\"change_events\"";
+    /// A term on a change event (`table` change_events), or on an alert (alerts: the same
+    /// columns, `last_event_at` for the time).
+    fn change_term(&self, term: &Term, table: &'static str) -> Result<Condition, AppError> {
+        let alerts = table == "alerts";
+        let quoted = format!("\"{table}\"");
+        // Named like the constant the format strings below read.
+        #[allow(non_snake_case)]
+        let E = quoted.as_str();
+        let at = if alerts { "last_event_at" } else { "at" };
         let value = &term.value;
         let Some(field) = term.field else {
-            return Ok(self.word(E, &["site", "address", "kind", "summary"], value));
+            let words: &[&str] = if alerts {
+                &["site", "address", "kind", "subject", "summary"]
+            } else {
+                &["site", "address", "kind", "summary"]
+            };
+            return Ok(self.word(E, words, value));
         };
         Ok(match field {
             Field::Site | Field::Protocol | Field::Kind => {
@@ -320,7 +343,7 @@ impl Compiler {
             },
             Field::Changed => match value {
                 Value::Duration(d) => {
-                    let (sql, values) = self.age(&format!("{E}.\"at\""), term.op, *d);
+                    let (sql, values) = self.age(&format!("{E}.\"{at}\""), term.op, *d);
                     self.cust(sql, values)
                 }
                 _ => self.cust("1 = 0".into(), Vec::new()),
@@ -336,7 +359,7 @@ impl Compiler {
                     sea_orm::sea_query::Query::select()
                         .expr(Sql::val(1))
                         .from("hosts")
-                        .and_where(Sql::col(("hosts", "id")).equals(("change_events", "host_id")))
+                        .and_where(Sql::col(("hosts", "id")).equals((table, "host_id")))
                         .cond_where(host)
                         .to_owned(),
                 ))
@@ -350,8 +373,9 @@ impl Compiler {
                 return Err(invalid(
                     term.column,
                     format!(
-                        "`{}` does not apply to change events; search its words instead",
-                        field.name()
+                        "`{}` does not apply to {}; search its words instead",
+                        field.name(),
+                        if alerts { "alerts" } else { "change events" }
                     ),
                 ));
             }
@@ -581,7 +605,8 @@ impl Compiler {
 
     fn term(&self, term: &Term) -> Result<Condition, AppError> {
         match self.on {
-            On::Changes => return self.change_term(term),
+            On::Changes => return self.change_term(term, "change_events"),
+            On::Alerts => return self.change_term(term, "alerts"),
             On::Certificates => return self.certificate_term(term),
             On::Scans => return self.scan_term(term),
             On::Hosts => {}

@@ -21,9 +21,11 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Que
 use entity::{certificate, change_event, host, host_fact, scan};
 
 use crate::db::{self, IDS_PER_STATEMENT};
-use crate::domain::changes::{Change, diff_host};
+use crate::domain::alerts::{Item, config_subject, subject as alert_subject};
+use crate::domain::changes::{Change, ChangeKind, diff_host};
 use crate::domain::history::{self, Fact};
 use crate::error::{AppError, AppResult};
+use crate::service::alerts;
 
 /// PostgreSQL advisory lock under which history is recorded.
 const HISTORY_LOCK: i64 = 0x5C4E_0003;
@@ -36,6 +38,7 @@ const ROWS_PER_INSERT: usize = 400;
 pub struct Recorded {
     pub events: usize,
     pub new_hosts: usize,
+    pub alerts: alerts::Raised,
 }
 
 /// Records scan `scan_id`'s history (once: a second call does nothing).
@@ -52,6 +55,7 @@ pub async fn record(
     }
     let now = Utc::now();
     let at = row.completed_at.unwrap_or(now);
+    let config_id = row.config_id;
     let seen = observe::scan_with_certificates(db, &row, now, expiry_days).await?;
 
     let txn = db::begin_write(db).await?;
@@ -114,6 +118,17 @@ pub async fn record(
         }
     }
     let mut open = open_facts(&txn, &sites).await?;
+    // Alert rules see the events and the conditions that still hold (only built when a rule
+    // is enabled).
+    let alerting = alerts::any_enabled(&txn).await?;
+    let not_after: HashMap<&str, DateTime<Utc>> = seen
+        .certificates
+        .iter()
+        .filter_map(|c| Some((c.sha256_fingerprint.as_deref()?, c.not_after?)))
+        .collect();
+    let mut items: Vec<Item> = Vec::new();
+    let mut covered: HashSet<String> = config_id.map(config_subject).into_iter().collect();
+    let mut cert_expiry: HashMap<(i32, String), i64> = HashMap::new();
 
     let mut extend: Vec<i64> = Vec::new();
     let mut end: Vec<i64> = Vec::new();
@@ -173,6 +188,16 @@ pub async fn record(
             .chain(plan.open.iter())
             .collect();
         let open_ports = history::open_ports(after.iter().copied());
+        if alerting {
+            covered.insert(alert_subject(&h.site, &h.address, None));
+            for f in after.iter().filter(|f| f.fact == "cert") {
+                if let Some(t) = not_after.get(f.value.as_str()) {
+                    cert_expiry.insert((row.id, f.key.clone()), (*t - now).num_seconds());
+                }
+            }
+            let expiry = |key: &str| cert_expiry.get(&(row.id, key.to_owned())).copied();
+            items.extend(alerts::holding_items(row, &after, &expiry));
+        }
         extend.extend(plan.extend);
         end.extend(ended);
         for f in plan.open {
@@ -267,6 +292,29 @@ pub async fn record(
             .await?;
     }
     record_certificates(&txn, &seen.certificates, at).await?;
+    let mut raised = alerts::Raised::default();
+    if alerting {
+        let by_id: HashMap<i32, &host::Model> = hosts.values().map(|h| (h.id, h)).collect();
+        let written: HashMap<i32, change_event::Model> = change_event::Entity::find()
+            .filter(change_event::Column::ScanId.eq(scan_id))
+            .all(&txn)
+            .await?
+            .into_iter()
+            .map(|e| (e.id, e))
+            .collect();
+        for e in written.values() {
+            let Some(kind) = ChangeKind::parse(&e.kind) else {
+                continue;
+            };
+            let expiry = e
+                .host_id
+                .zip(e.protocol.as_deref().zip(e.port))
+                .and_then(|(h, (p, n))| cert_expiry.get(&(h, format!("{p}/{n}"))).copied());
+            let host = e.host_id.and_then(|id| by_id.get(&id).copied());
+            items.push(alerts::event_item(e, kind, host, config_id, expiry));
+        }
+        raised = alerts::raise(&txn, Some(scan_id), &items, &covered, &written, now).await?;
+    }
     scan::Entity::update_many()
         .col_expr(scan::Column::BaselineId, Expr::value(baseline))
         .filter(scan::Column::Id.eq(scan_id))
@@ -276,6 +324,7 @@ pub async fn record(
     Ok(Recorded {
         events: event_count,
         new_hosts,
+        alerts: raised,
     })
 }
 
