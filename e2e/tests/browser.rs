@@ -296,6 +296,27 @@ impl Browser {
     }
 }
 
+/// Waits until the value of the field `css` starts with `prefix`.
+async fn api_value_until(b: &Browser, css: &str, prefix: &str) {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let value = b
+            .js(
+                "return document.querySelector(arguments[0]).value;",
+                vec![json!(css)],
+            )
+            .await;
+        if value.as_str().is_some_and(|v| v.starts_with(prefix)) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{css} never got a value starting {prefix}"
+        );
+        tokio::time::sleep(POLL).await;
+    }
+}
+
 /// Polls the API (as `client`) until `done` holds for the answer to `query`.
 async fn api_until(
     app: &TestApp,
@@ -1071,6 +1092,98 @@ scan:
     b.text_of("table.runs", "run now by admin").await;
     b.text_of("table.runs", "started").await;
     b.shot("23-schedules").await;
+
+    // Alerts: a webhook channel and a rule made in the page (the scope checked as typed); the
+    // expected port that is gone again raises an alert that appears without a reload, its
+    // notice reaches the receiver, and it is acknowledged.
+    let body = app
+        .gql(
+            &admin,
+            "mutation { updateSettings(input: { notifyAllowedCidrs: [\"127.0.0.0/8\"] }) { notifyAllowedCidrs } }",
+            json!({}),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let hook = e2e::receivers::HttpReceiver::start(host).await;
+    b.nav("/alerts").await;
+    b.text_of("h1", "Alerts").await;
+    b.fill("#channel-name", "hook").await;
+    b.fill("#channel-url", &hook.url("/in")).await;
+    b.button("Generate a secret")
+        .await
+        .click()
+        .await
+        .expect("generate");
+    api_value_until(&b, "#channel-secret", "whsec_").await;
+    b.button("Create channel")
+        .await
+        .click()
+        .await
+        .expect("create channel");
+    b.find("tr[data-channel='hook']").await;
+    b.fill("#rule-name", "Missing port").await;
+    b.fill("#rule-scope", "port:(").await;
+    b.text_of("#rule-scope-problem", "column").await;
+    b.fill("#rule-scope", &format!("port:{closed}")).await;
+    let deadline = std::time::Instant::now() + WAIT;
+    while b
+        .js(
+            "return document.querySelector('#rule-scope-problem').textContent;",
+            vec![],
+        )
+        .await
+        != json!("")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a good scope still shows a problem"
+        );
+        tokio::time::sleep(POLL).await;
+    }
+    // Kinds: the missing expected port instead of the default; the channel.
+    b.js(
+        "for (const l of document.querySelectorAll('#rule-form label.check')) { \
+           const t = l.textContent.trim(); \
+           if (t === 'PORT_OPENED' || t === 'EXPECTED_PORT_MISSING' || t === 'hook') l.querySelector('input').click(); }",
+        vec![],
+    )
+    .await;
+    b.button("Create rule")
+        .await
+        .click()
+        .await
+        .expect("create rule");
+    b.text_of("tr[data-rule='Missing port']", "EXPECTED_PORT_MISSING")
+        .await;
+    b.text_of("tr[data-rule='Missing port']", "hook").await;
+    let fourth = app.start_config_scan(&admin, &config_id).await;
+    api_until(
+        &app,
+        &admin,
+        "query($id:ID!){ scan(id:$id){ status } }",
+        json!({ "id": fourth }),
+        "the fourth scan",
+        |d| d["data"]["scan"]["status"] == "COMPLETED",
+    )
+    .await;
+    b.text_of("table.alerts", "Missing port").await;
+    let deadline = std::time::Instant::now() + WAIT;
+    while hook.received().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no webhook notice");
+        tokio::time::sleep(POLL).await;
+    }
+    assert_eq!(hook.received()[0].json()["type"], "alert.opened");
+    b.button("Details").await.click().await.expect("details");
+    b.text_of("#alert-detail", "EXPECTED_PORT_MISSING").await;
+    b.text_of("table.deliveries", "sent").await;
+    b.fill("#alert-note", "on it").await;
+    b.button("Acknowledge")
+        .await
+        .click()
+        .await
+        .expect("acknowledge");
+    b.text_of("table.alerts", "acknowledged by admin").await;
+    b.shot("27-alerts").await;
     b.nav("/scans").await;
     b.find(&format!("tr[data-scan-id='{third}'] a"))
         .await

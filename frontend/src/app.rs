@@ -7,6 +7,7 @@ use crate::api::{self, ApiError, User};
 use crate::components::error_box::ErrorBox;
 use crate::components::header::Header;
 use crate::pages::agents::AgentsPage;
+use crate::pages::alerts::AlertsPage;
 use crate::pages::api_keys::ApiKeysPage;
 use crate::pages::certificates::CertificatesPage;
 use crate::pages::changes::ChangesPage;
@@ -138,6 +139,7 @@ fn page(route: Route) -> AnyView {
         Route::Certificates => view! { <CertificatesPage /> }.into_any(),
         Route::Changes => view! { <ChangesPage /> }.into_any(),
         Route::Schedules => view! { <SchedulesPage /> }.into_any(),
+        Route::Alerts => view! { <AlertsPage /> }.into_any(),
         Route::Diff { base, head } => view! { <DiffPage base=base head=head /> }.into_any(),
         Route::NotFound(path) => view! { <NotFoundPage path=path /> }.into_any(),
     }

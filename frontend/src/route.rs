@@ -24,6 +24,7 @@ pub enum Route {
     /// Change events (`/changes?filter=…`).
     Changes,
     Schedules,
+    Alerts,
     /// Compare scans: `/diff?base=<id>&head=<id>` (either may be absent).
     Diff {
         base: Option<String>,
@@ -70,6 +71,7 @@ impl Route {
             ["certificates"] => Route::Certificates,
             ["changes"] => Route::Changes,
             ["schedules"] => Route::Schedules,
+            ["alerts"] => Route::Alerts,
             ["diff"] => Route::Diff {
                 base: query_id(query, "base"),
                 head: query_id(query, "head"),
@@ -96,6 +98,7 @@ impl Route {
             Route::Certificates => "/certificates".to_owned(),
             Route::Changes => "/changes".to_owned(),
             Route::Schedules => "/schedules".to_owned(),
+            Route::Alerts => "/alerts".to_owned(),
             Route::Diff { base, head } => {
                 let params: Vec<String> = [("base", base), ("head", head)]
                     .into_iter()
@@ -130,6 +133,7 @@ impl Route {
             Route::Certificates => "Certificates".to_owned(),
             Route::Changes => "Changes".to_owned(),
             Route::Schedules => "Schedules".to_owned(),
+            Route::Alerts => "Alerts".to_owned(),
             Route::Diff { .. } => "Compare scans".to_owned(),
             Route::NotFound(_) => "Not found".to_owned(),
         };
@@ -251,6 +255,7 @@ mod tests {
             Route::Certificates,
             Route::Changes,
             Route::Schedules,
+            Route::Alerts,
             Route::Diff {
                 base: None,
                 head: None,

@@ -63,6 +63,10 @@ impl de::Error for Invalid {
 }
 
 /// Decodes `value` into `T` (owned: strings move, nothing is copied).
+///
+/// The reader's entry points are `#[inline(never)]`: each is then one function per value
+/// type, called from every field of that type, instead of a copy inlined into every field of
+/// every response type (measured in docs/BENCHMARKS.md).
 pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, Invalid> {
     T::deserialize(Reader(value))
 }
@@ -78,6 +82,7 @@ struct Reader(Value);
 impl<'de> de::Deserializer<'de> for Reader {
     type Error = Invalid;
 
+    #[inline(never)]
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Invalid> {
         match self.0 {
             Value::Null => visitor.visit_unit(),
@@ -97,6 +102,7 @@ impl<'de> de::Deserializer<'de> for Reader {
         }
     }
 
+    #[inline(never)]
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Invalid> {
         match self.0 {
             Value::Null => visitor.visit_none(),
@@ -104,6 +110,7 @@ impl<'de> de::Deserializer<'de> for Reader {
         }
     }
 
+    #[inline(never)]
     fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Invalid> {
         match self.0 {
             Value::String(s) => visitor.visit_string(s),
@@ -119,11 +126,9 @@ impl<'de> de::Deserializer<'de> for Reader {
         self.deserialize_string(visitor)
     }
 
+    #[inline(never)]
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Invalid> {
-        match self.0 {
-            Value::Array(items) => visitor.visit_seq(Items(items.into_iter())),
-            _ => Err(Invalid),
-        }
+        visitor.visit_seq(items(self.0)?)
     }
 
     /// Objects only: what makes the derived `visit_seq` of every struct dead code.
@@ -136,14 +141,13 @@ impl<'de> de::Deserializer<'de> for Reader {
         self.deserialize_map(visitor)
     }
 
+    #[inline(never)]
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Invalid> {
-        match self.0 {
-            Value::Object(map) => visitor.visit_map(Fields::new(map)),
-            _ => Err(Invalid),
-        }
+        visitor.visit_map(fields(self.0)?)
     }
 
     /// GraphQL enums arrive as their names: unit variants only.
+    #[inline(never)]
     fn deserialize_enum<V: Visitor<'de>>(
         self,
         _name: &'static str,
@@ -175,11 +179,30 @@ impl<'de> de::Deserializer<'de> for Reader {
     }
 }
 
+/// An array's items (the same for every element type: once in the wasm).
+#[inline(never)]
+fn items(value: Value) -> Result<Items, Invalid> {
+    match value {
+        Value::Array(items) => Ok(Items(items.into_iter())),
+        _ => Err(Invalid),
+    }
+}
+
+/// An object's fields (the same for every struct: once in the wasm).
+#[inline(never)]
+fn fields(value: Value) -> Result<Fields, Invalid> {
+    match value {
+        Value::Object(map) => Ok(Fields::new(map)),
+        _ => Err(Invalid),
+    }
+}
+
 struct Items(std::vec::IntoIter<Value>);
 
 impl<'de> SeqAccess<'de> for Items {
     type Error = Invalid;
 
+    #[inline(never)]
     fn next_element_seed<T: DeserializeSeed<'de>>(
         &mut self,
         seed: T,
@@ -209,6 +232,34 @@ impl Fields {
     }
 }
 
+impl Fields {
+    /// The next entry's key (its value kept for `next_value_seed`): the part of reading a key
+    /// that is the same for every struct, once in the wasm.
+    #[inline(never)]
+    fn next_key(&mut self) -> Option<String> {
+        let (key, value) = self.entries.next()?;
+        self.value = Some(value);
+        Some(key)
+    }
+}
+
+/// A field name: handed to the derived field visitor as is (no `Value` to match on).
+struct Key(String);
+
+impl<'de> de::Deserializer<'de> for Key {
+    type Error = Invalid;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Invalid> {
+        visitor.visit_string(self.0)
+    }
+
+    forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map struct enum
+        identifier ignored_any
+    }
+}
+
 impl<'de> MapAccess<'de> for Fields {
     type Error = Invalid;
 
@@ -216,13 +267,13 @@ impl<'de> MapAccess<'de> for Fields {
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, Invalid> {
-        let Some((key, value)) = self.entries.next() else {
-            return Ok(None);
-        };
-        self.value = Some(value);
-        seed.deserialize(Reader(Value::String(key))).map(Some)
+        match self.next_key() {
+            Some(key) => seed.deserialize(Key(key)).map(Some),
+            None => Ok(None),
+        }
     }
 
+    #[inline(never)]
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Invalid> {
         seed.deserialize(Reader(self.value.take().unwrap_or(Value::Null)))
     }

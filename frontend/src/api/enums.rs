@@ -214,6 +214,15 @@ api_enum! {
 }
 
 api_enum! {
+    /// `enum ChannelKind`: where a notification channel sends.
+    ChannelKind {
+        Webhook => ("WEBHOOK", "webhook"),
+        Slack => ("SLACK", "Slack"),
+        Email => ("EMAIL", "email"),
+    }
+}
+
+api_enum! {
     /// `enum ViewPage`: the list a saved view is for (the label is its path).
     ViewPage {
         Hosts => ("HOSTS", "hosts"),

@@ -7,8 +7,8 @@
 use graphql_client::GraphQLQuery;
 
 pub use super::enums::{
-    ChangeKind, FindingCode, HostStatus, MisfirePolicy, OverlapPolicy, PortState, Protocol,
-    ScanPhase, ScheduleRunOutcome, Severity, TlsGrade, ViewPage,
+    ChangeKind, ChannelKind, FindingCode, HostStatus, MisfirePolicy, OverlapPolicy, PortState,
+    Protocol, ScanPhase, ScheduleRunOutcome, Severity, TlsGrade, ViewPage,
 };
 pub use super::{Role, ScanStatus};
 
@@ -28,7 +28,7 @@ macro_rules! operation {
             extern_enums(
                 "Role", "ScanStatus", "ScanPhase", "PortState", "Protocol", "HostStatus",
                 "TlsGrade", "FindingCode", "Severity", "ChangeKind", "OverlapPolicy",
-                "MisfirePolicy", "ScheduleRunOutcome", "ViewPage"
+                "MisfirePolicy", "ScheduleRunOutcome", "ViewPage", "ChannelKind"
             ),
             skip_serializing_none
         )]
@@ -92,6 +92,21 @@ operation!(UpdateSchedule, "graphql/schedules.graphql");
 operation!(PauseSchedule, "graphql/schedules.graphql");
 operation!(RunScheduleNow, "graphql/schedules.graphql");
 operation!(DeleteSchedule, "graphql/schedules.graphql");
+
+// Alerts: answers read as JSON values (`api::run`), so these operations add no
+// decoding code; the documents are still checked against the schema here.
+operation!(AlertsPage, "graphql/alerts.graphql");
+operation!(AlertDetail, "graphql/alerts.graphql");
+operation!(AcknowledgeAlert, "graphql/alerts.graphql");
+operation!(ResolveAlert, "graphql/alerts.graphql");
+operation!(CreateAlertRule, "graphql/alerts.graphql");
+operation!(UpdateAlertRule, "graphql/alerts.graphql");
+operation!(CreateChannel, "graphql/alerts.graphql");
+operation!(DeleteAlertRule, "graphql/alerts.graphql");
+operation!(DeleteChannel, "graphql/alerts.graphql");
+operation!(TestChannel, "graphql/alerts.graphql");
+operation!(GenerateWebhookSecret, "graphql/alerts.graphql");
+operation!(AlertUpdates, "graphql/alerts.graphql");
 
 operation!(ScanUpdates, "graphql/subscriptions.graphql");
 operation!(ScanProgress, "graphql/subscriptions.graphql");

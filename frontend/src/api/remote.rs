@@ -64,6 +64,18 @@ impl<T: Send + Sync + 'static> Remote<T> {
     }
 }
 
+/// [`act`] for a request body (`api::body`), its answer as JSON: one instance of `act` serves
+/// every such change.
+pub fn act_on(
+    busy: RwSignal<bool>,
+    error: RwSignal<Option<ApiError>>,
+    body: String,
+    on_ok: impl FnOnce(serde_json::Value) + 'static,
+) {
+    let on_ok: Box<dyn FnOnce(serde_json::Value)> = Box::new(on_ok);
+    act(busy, error, super::run(body), on_ok);
+}
+
 /// Runs one change the user asked for: `busy` while it is in flight (its buttons disabled),
 /// then `on_ok` with the answer, or the error in `error` (cleared when the change starts).
 pub fn act<T: 'static>(

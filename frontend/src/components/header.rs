@@ -44,6 +44,7 @@ pub fn Header(user: User, session: RwSignal<Session>) -> impl IntoView {
         (Route::Hosts, "Hosts"),
         (Route::Changes, "Changes"),
         (Route::Certificates, "Certificates"),
+        (Route::Alerts, "Alerts"),
     ];
     if user.role.can_operate() {
         links.push((Route::Import, "Import"));

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::api::ops::{self, CancelScan, DeleteScan, ScanUpdates};
-use crate::api::remote::act;
+use crate::api::remote::act_on;
 use crate::api::{self, ApiError, ScanStatus};
 use crate::app::use_user;
 use crate::components::confirm::ConfirmButton;
@@ -121,10 +121,10 @@ pub fn ScanTable(
                                 disabled=busy
                                 on_confirm=move || {
                                     let id = cancel_id.clone();
-                                    act(
+                                    act_on(
                                         busy,
                                         error,
-                                        api::call::<CancelScan>(ops::cancel_scan::Variables { id }),
+                                        api::body::<CancelScan>(ops::cancel_scan::Variables { id }),
                                         move |_| on_change.run(()),
                                     );
                                 }
@@ -137,10 +137,10 @@ pub fn ScanTable(
                                 disabled=busy
                                 on_confirm=move || {
                                     let id = delete_id.clone();
-                                    act(
+                                    act_on(
                                         busy,
                                         error,
-                                        api::call::<DeleteScan>(ops::delete_scan::Variables { id }),
+                                        api::body::<DeleteScan>(ops::delete_scan::Variables { id }),
                                         move |_| on_change.run(()),
                                     );
                                 }

@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 
 use crate::api::ops::{self, Agents, CreateAgent, RevokeAgent};
-use crate::api::remote::{Remote, act};
+use crate::api::remote::{Remote, act, act_on};
 use crate::api::{self, ApiError, Role};
 use crate::app::use_user;
 use crate::components::confirm::ConfirmButton;
@@ -141,8 +141,8 @@ pub fn AgentsPage() -> impl IntoView {
                                                 <ConfirmButton label="Revoke" what=format!("agent “{}”", a.name) disabled=busy
                                                     on_confirm=move || {
                                                         let id = id.clone();
-                                                        act(busy, error,
-                                                            api::call::<RevokeAgent>(ops::revoke_agent::Variables { id }),
+                                                        act_on(busy, error,
+                                                            api::body::<RevokeAgent>(ops::revoke_agent::Variables { id }),
                                                             move |_| agents.refetch());
                                                     }
                                                 />

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::api::ops::{self, ApiKeys, CreateApiKey, RevokeApiKey};
-use crate::api::remote::{Remote, act};
+use crate::api::remote::{Remote, act, act_on};
 use crate::api::{self, ApiError, Role};
 use crate::app::use_user;
 use crate::components::confirm::ConfirmButton;
@@ -111,8 +111,8 @@ pub fn ApiKeysPage() -> impl IntoView {
                                                     <ConfirmButton label="Revoke" what=format!("key “{}”", k.name) disabled=busy
                                                         on_confirm=move || {
                                                             let id = id.clone();
-                                                            act(busy, error,
-                                                                api::call::<RevokeApiKey>(ops::revoke_api_key::Variables { id }),
+                                                            act_on(busy, error,
+                                                                api::body::<RevokeApiKey>(ops::revoke_api_key::Variables { id }),
                                                                 move |_| keys.refetch());
                                                         }
                                                     />

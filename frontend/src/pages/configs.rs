@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::api::ops::{self, DeleteScanConfig, ScanConfigs};
-use crate::api::remote::{Remote, act};
+use crate::api::remote::{Remote, act, act_on};
 use crate::api::{self, ApiError};
 use crate::app::use_user;
 use crate::components::confirm::ConfirmButton;
@@ -87,8 +87,8 @@ pub fn ConfigsPage() -> impl IntoView {
                                                 <ConfirmButton label="Delete" what=format!("config “{}”", c.title) disabled=busy
                                                     on_confirm=move || {
                                                         let id = delete_id.clone();
-                                                        act(busy, error,
-                                                            api::call::<DeleteScanConfig>(ops::delete_scan_config::Variables { id }),
+                                                        act_on(busy, error,
+                                                            api::body::<DeleteScanConfig>(ops::delete_scan_config::Variables { id }),
                                                             move |_| configs.refetch());
                                                     }
                                                 />

@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 
 use crate::api::ops::{self, HostChanges, HostDetail, UpdateHost};
-use crate::api::remote::{Remote, act};
+use crate::api::remote::{Remote, act_on};
 use crate::api::{self, ApiError};
 use crate::app::use_user;
 use crate::components::changes::{ChangeRow, ChangeTable};
@@ -110,11 +110,11 @@ fn EditHost(host: Host, #[prop(into)] on_saved: Callback<()>) -> impl IntoView {
             owner: Some(owner.get_untracked()),
             notes: Some(notes.get_untracked()),
         };
-        let call = api::call::<UpdateHost>(ops::update_host::Variables {
+        let call = api::body::<UpdateHost>(ops::update_host::Variables {
             id: id.clone(),
             input,
         });
-        act(busy, error, call, move |_| {
+        act_on(busy, error, call, move |_| {
             saved.try_set(true);
             on_saved.run(());
         });

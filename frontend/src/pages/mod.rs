@@ -1,4 +1,5 @@
 pub mod agents;
+pub mod alerts;
 pub mod api_keys;
 pub mod certificates;
 pub mod changes;

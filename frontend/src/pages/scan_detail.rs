@@ -7,7 +7,7 @@ use leptos::task::spawn_local;
 use crate::api::ops::{
     self, CancelScan, DeleteScan, ScanChunks, ScanDetail, ScanFindings, ScanHosts, ScanProgress,
 };
-use crate::api::remote::{Remote, act};
+use crate::api::remote::{Remote, act_on};
 use crate::api::{self, ApiError, ScanStatus};
 use crate::app::use_user;
 use crate::components::changes::ScanChanges;
@@ -112,10 +112,10 @@ pub fn ScanDetailPage(id: String) -> impl IntoView {
         move || {
             let id = id.clone();
             // The live panel shows the scan stopping; nothing else to do.
-            act(
+            act_on(
                 busy,
                 action_error,
-                api::call::<CancelScan>(ops::cancel_scan::Variables { id }),
+                api::body::<CancelScan>(ops::cancel_scan::Variables { id }),
                 |_| {},
             );
         }
@@ -124,10 +124,10 @@ pub fn ScanDetailPage(id: String) -> impl IntoView {
         let id = id.clone();
         move || {
             let id = id.clone();
-            act(
+            act_on(
                 busy,
                 action_error,
-                api::call::<DeleteScan>(ops::delete_scan::Variables { id }),
+                api::body::<DeleteScan>(ops::delete_scan::Variables { id }),
                 move |_| router.go(Route::Scans),
             );
         }

@@ -11,7 +11,7 @@ use crate::api::ops::{
     self, CreateSchedule, DeleteSchedule, PauseSchedule, PreviewSchedule, RunScheduleNow,
     ScheduleRuns, Schedules, UpdateSchedule,
 };
-use crate::api::remote::{Remote, act};
+use crate::api::remote::{Remote, act, act_on};
 use crate::api::{self, ApiError};
 use crate::app::use_user;
 use crate::components::confirm::ConfirmButton;
@@ -143,10 +143,10 @@ pub fn SchedulesPage() -> impl IntoView {
 
     let pause = move |id: String, pause: bool| {
         notice.set(None);
-        act(
+        act_on(
             busy,
             error,
-            api::call::<PauseSchedule>(ops::pause_schedule::Variables { id, pause }),
+            api::body::<PauseSchedule>(ops::pause_schedule::Variables { id, pause }),
             move |_| list.refetch(),
         );
     };
@@ -235,8 +235,8 @@ pub fn SchedulesPage() -> impl IntoView {
                                                 <ConfirmButton label="Delete" what=format!("schedule “{}”", s.name) disabled=busy
                                                     on_confirm=move || {
                                                         let id = id_delete.clone();
-                                                        act(busy, error,
-                                                            api::call::<DeleteSchedule>(ops::delete_schedule::Variables { id }),
+                                                        act_on(busy, error,
+                                                            api::body::<DeleteSchedule>(ops::delete_schedule::Variables { id }),
                                                             move |_| list.refetch());
                                                     }
                                                 />
@@ -295,19 +295,19 @@ fn ScheduleEditor(form: Form, #[prop(into)] on_saved: Callback<()>) -> impl Into
             on_saved.run(());
         };
         match form.editing.get_untracked() {
-            Some(id) => act(
+            Some(id) => act_on(
                 busy,
                 error,
-                api::call::<UpdateSchedule>(ops::update_schedule::Variables {
+                api::body::<UpdateSchedule>(ops::update_schedule::Variables {
                     id,
                     input: input!(update_schedule, form),
                 }),
                 move |_| done(),
             ),
-            None => act(
+            None => act_on(
                 busy,
                 error,
-                api::call::<CreateSchedule>(ops::create_schedule::Variables {
+                api::body::<CreateSchedule>(ops::create_schedule::Variables {
                     input: input!(create_schedule, form),
                 }),
                 move |_| done(),

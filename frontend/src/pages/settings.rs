@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use crate::api::ops::{
     self, ApplyRetention, CreateUser, SettingsPage as SettingsQuery, UpdateSettings, UpdateUser,
 };
-use crate::api::remote::{Remote, act};
+use crate::api::remote::{Remote, act, act_on};
 use crate::api::{self, ApiError, Role};
 use crate::app::use_user;
 use crate::components::error_box::{ErrorBox, show};
@@ -47,6 +47,7 @@ pub fn SettingsPage() -> impl IntoView {
 fn ScopeForm(settings: ops::settings_page::SettingsPageSettings) -> impl IntoView {
     let allowed = RwSignal::new(settings.allowed_cidrs.join("\n"));
     let denied = RwSignal::new(settings.denied_cidrs.join("\n"));
+    let notify = RwSignal::new(settings.notify_allowed_cidrs.join("\n"));
     let max_addresses = RwSignal::new(settings.max_addresses_per_scan.to_string());
     let max_scans = RwSignal::new(settings.max_concurrent_scans.to_string());
     let chunk = RwSignal::new(settings.chunk_addresses.to_string());
@@ -76,6 +77,7 @@ fn ScopeForm(settings: ops::settings_page::SettingsPageSettings) -> impl IntoVie
             chunk_addresses: Some(chunk),
             keep_scans_per_config: Some(keep_scans),
             keep_days: Some(keep_days),
+            notify_allowed_cidrs: Some(format::list_entries(&notify.get_untracked())),
         };
         notice.set(None);
         let update = api::call::<UpdateSettings>(ops::update_settings::Variables { input });
@@ -83,6 +85,7 @@ fn ScopeForm(settings: ops::settings_page::SettingsPageSettings) -> impl IntoVie
             let s = d.update_settings;
             allowed.try_set(s.allowed_cidrs.join("\n"));
             denied.try_set(s.denied_cidrs.join("\n"));
+            notify.try_set(s.notify_allowed_cidrs.join("\n"));
             notice.try_set(Some("Saved. New scans use these settings.".to_owned()));
         });
     };
@@ -123,6 +126,11 @@ fn ScopeForm(settings: ops::settings_page::SettingsPageSettings) -> impl IntoVie
                     <input id="keep-days" type="number" min="0" inputmode="numeric" bind:value=keep_days />
                     <p class="hint">"0: no age limit."</p>
                 </div>
+                <div>
+                    <label for="notify-allowed">"Notification networks (one CIDR per line)"</label>
+                    <textarea id="notify-allowed" rows="3" spellcheck="false" bind:value=notify></textarea>
+                    <p class="hint">"Private, loopback or link-local networks that webhook and Slack channels may reach (refused otherwise)."</p>
+                </div>
                 <div class="form-actions span-2">
                     <button type="submit" class="button" disabled=move || busy.get()>"Save settings"</button>
                     <button type="button" class="button secondary" disabled=move || busy.get() on:click=move |_| {
@@ -155,15 +163,15 @@ fn UsersCard(users: Users, #[prop(into)] on_change: Callback<()>) -> impl IntoVi
             password: password.get_untracked(),
             role: Role::parse(&role.get_untracked()).unwrap_or(Role::Viewer),
         };
-        let create = api::call::<CreateUser>(ops::create_user::Variables { input });
-        act(busy, error, create, move |_| on_change.run(()));
+        let create = api::body::<CreateUser>(ops::create_user::Variables { input });
+        act_on(busy, error, create, move |_| on_change.run(()));
     };
     let update = move |id: String, role: Option<Role>, disabled: Option<bool>| {
-        let update = api::call::<UpdateUser>(ops::update_user::Variables {
+        let update = api::body::<UpdateUser>(ops::update_user::Variables {
             id,
             input: ops::update_user::UpdateUserInput { role, disabled },
         });
-        act(busy, error, update, move |_| on_change.run(()));
+        act_on(busy, error, update, move |_| on_change.run(()));
     };
 
     view! {
