@@ -4,7 +4,8 @@
 //!   the first document) timed whole, and its history step alone (replayed on the same state);
 //! - the diff of the two stored 10,000-host scans (`scanDiff`'s service) against `ndiff` on
 //!   their two files;
-//! - a page of `hosts(filter)` over 100,000 hosts.
+//! - a page of `hosts(filter)` over 100,000 hosts;
+//! - the same history step with alert rules enabled (issue 16: evaluated in that transaction).
 //!
 //! Prints `key=value` lines.
 
@@ -112,8 +113,41 @@ async fn main() {
         step.as_secs_f64() / without.as_secs_f64() * 100.0
     );
 
-    // 2. Diff of the two stored scans vs ndiff on their files.
+    // 1b. The same history step with alert rules enabled — the three shipped ones and one on
+    // every opened or closed port and changed service — evaluated in its transaction.
     let (db, base, head) = diff_db.expect("db");
+    db.execute_unprepared("UPDATE alert_rules SET enabled = true")
+        .await
+        .expect("enable rules");
+    db.execute_unprepared(
+        "INSERT INTO alert_rules (name, enabled, events, min_severity, scope, confirm_after_scans, \
+         cooldown_minutes, created_by, created_at, updated_at) VALUES ('every change', true, \
+         '[\"PORT_OPENED\",\"PORT_CLOSED\",\"SERVICE_CHANGED\"]', 'INFO', '', 1, 0, 'bench', \
+         strftime('%Y-%m-%d %H:%M:%f+00:00', 'now'), strftime('%Y-%m-%d %H:%M:%f+00:00', 'now'))",
+    )
+    .await
+    .expect("a rule");
+    let mut with_rules = Vec::new();
+    let mut opened = 0;
+    for _ in 0..RUNS {
+        unrecord(&db, base, head).await;
+        for sql in ["DELETE FROM alerts", "DELETE FROM alert_streaks"] {
+            db.execute_unprepared(sql).await.expect("forget alerts");
+        }
+        let t = Instant::now();
+        let recorded = history::record(&db, head, 30).await.expect("record");
+        with_rules.push(t.elapsed());
+        opened = recorded.alerts.opened;
+    }
+    let with_rules = median(with_rules);
+    println!("alerts_opened={opened}");
+    println!("history_step_with_rules_s={:.4}", with_rules.as_secs_f64());
+    println!(
+        "rules_cost_pct={:.1}",
+        (with_rules.as_secs_f64() / step.as_secs_f64() - 1.0) * 100.0
+    );
+
+    // 2. Diff of the two stored scans vs ndiff on their files.
     let mut ours = Vec::new();
     let mut entries = 0;
     for _ in 0..RUNS {

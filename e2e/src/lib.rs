@@ -339,6 +339,37 @@ impl TestApp {
             .to_owned()
     }
 
+    /// Waits (up to 2 minutes) until scan `id` is COMPLETED; fails the test if it ends
+    /// otherwise.
+    pub async fn until_completed(&self, client: &reqwest::Client, id: &str) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        loop {
+            let body = self
+                .gql(
+                    client,
+                    "query($id:ID!){ scan(id:$id){ status errorMessage } }",
+                    json!({ "id": id }),
+                )
+                .await;
+            let status = body["data"]["scan"]["status"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            if status == "COMPLETED" {
+                return;
+            }
+            assert!(
+                !matches!(status.as_str(), "FAILED" | "CANCELLED" | "INTERRUPTED"),
+                "scan ended {status}: {body}"
+            );
+            assert!(
+                std::time::Instant::now() < deadline,
+                "scan {id} did not complete: {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     pub async fn admin(&self) -> reqwest::Client {
         self.login("admin", ADMIN_PASSWORD).await
     }

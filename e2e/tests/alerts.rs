@@ -19,38 +19,9 @@ const ALERTS: &str = "query($f:String){ alerts(first: 50, filter: $f) { totalCou
   id status kind severity subject port summary eventCount acknowledgedBy note resolvedBy
   rule { name } events { kind port scan { id } } deliveries { id kind status attempts statusCode lastError channel { name } } } } } }";
 
-async fn until_completed(app: &TestApp, client: &reqwest::Client, id: &str) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let body = app
-            .gql(
-                client,
-                "query($id:ID!){ scan(id:$id){ status } }",
-                json!({ "id": id }),
-            )
-            .await;
-        let status = body["data"]["scan"]["status"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        if status == "COMPLETED" {
-            return;
-        }
-        assert!(
-            !matches!(status.as_str(), "FAILED" | "CANCELLED" | "INTERRUPTED"),
-            "{body}"
-        );
-        assert!(
-            Instant::now() < deadline,
-            "scan {id} did not complete: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 async fn scan(app: &TestApp, client: &reqwest::Client, config: &str) -> String {
     let id = app.start_config_scan(client, config).await;
-    until_completed(app, client, &id).await;
+    app.until_completed(client, &id).await;
     id
 }
 

@@ -6,7 +6,6 @@
 //! event. On SQLite and PostgreSQL.
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
 
 use e2e::listeners::{self, Kind};
 use e2e::{Backend, TestApp, error_code};
@@ -16,35 +15,6 @@ use serde_json::{Value, json};
 const CHANGES: &str = "query($id:ID!){ scan(id:$id){ status baseline { id }
   changes(first: 100) { totalCount edges { node { kind severity site address protocol port
     before after summary scan { id } baselineScan { id } host { id } } } } } }";
-
-async fn until_completed(app: &TestApp, client: &reqwest::Client, id: &str) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let body = app
-            .gql(
-                client,
-                "query($id:ID!){ scan(id:$id){ status errorMessage } }",
-                json!({ "id": id }),
-            )
-            .await;
-        let status = body["data"]["scan"]["status"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        if status == "COMPLETED" {
-            return;
-        }
-        assert!(
-            !matches!(status.as_str(), "FAILED" | "CANCELLED" | "INTERRUPTED"),
-            "scan ended {status}: {body}"
-        );
-        assert!(
-            Instant::now() < deadline,
-            "scan {id} did not complete: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
 
 /// (kind, port) of each change.
 fn kinds(changes: &[Value]) -> BTreeSet<(String, i64)> {
@@ -99,7 +69,7 @@ async fn a_second_scan_records_exactly_what_changed(backend: Backend) {
     let config_id = app.create_config(&admin, &yaml).await;
 
     let first = app.start_config_scan(&admin, &config_id).await;
-    until_completed(&app, &admin, &first).await;
+    app.until_completed(&admin, &first).await;
     let (scan, changes) = scan_changes(&app, &admin, &first).await;
     assert!(scan["baseline"].is_null(), "a first scan has no baseline");
     let (w, s, t, l) = (
@@ -142,7 +112,7 @@ async fn a_second_scan_records_exactly_what_changed(backend: Backend) {
     let sha = |der: &[u8]| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(der));
 
     let second = app.start_config_scan(&admin, &config_id).await;
-    until_completed(&app, &admin, &second).await;
+    app.until_completed(&admin, &second).await;
     let (scan, changes) = scan_changes(&app, &admin, &second).await;
     assert_eq!(scan["baseline"]["id"], first.as_str());
     assert_eq!(

@@ -327,6 +327,15 @@ async fn a_server_down_across_a_firing_catches_up_once_or_records_missed() {
         .unwrap_or_else(|| panic!("{skip}"))
         .to_owned();
     let due = time(&once["data"]["createSchedule"]["nextRunAt"]);
+    // A rule on missed firings (issue 16): the miss raises an alert for the schedule.
+    let rule = app
+        .gql(
+            &admin,
+            "mutation { createAlertRule(input: { name: \"missed\", events: [SCHEDULE_MISSED] }) { id } }",
+            json!({}),
+        )
+        .await;
+    assert!(rule["errors"].is_null(), "{rule}");
 
     // Down from before `due` until 20 s after it (later than a firing can be on time).
     let back = due + chrono::Duration::seconds(20) - Utc::now();
@@ -381,6 +390,19 @@ async fn a_server_down_across_a_firing_catches_up_once_or_records_missed() {
             .as_str()
             .is_some_and(|s| s.contains("\"skip\"")),
         "{events}"
+    );
+    let alerts = app
+        .gql(
+            &admin,
+            "{ alerts(first: 10) { edges { node { kind subject status eventCount rule { name } } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        alerts["data"]["alerts"]["edges"],
+        json!([{ "node": { "kind": "SCHEDULE_MISSED", "subject": format!("schedule:{skip_id}"),
+            "status": "OPEN", "eventCount": 1, "rule": { "name": "missed" } } }]),
+        "{alerts}"
     );
     app.stop().await;
 }

@@ -17,7 +17,7 @@ use crate::domain;
 use crate::error::{AppError, GqlError, GqlResult};
 use crate::events::EventBus;
 use crate::graphql::connection::connection;
-use crate::graphql::context::{ContextExt, parse_id};
+use crate::graphql::context::{ContextExt, or_none, parse_id};
 use crate::graphql::enums::{Severity, typed};
 use crate::graphql::history::{ChangeEvent, ChangeKind};
 use crate::service::alerts::{self as service, ChannelInput as InputC, RuleInput as InputR};
@@ -185,11 +185,10 @@ impl Alert {
         ID(self.0.id.to_string())
     }
     async fn rule(&self, ctx: &Context<'_>) -> GqlResult<Option<AlertRule>> {
-        match service::rule(ctx.db(), ctx.actor()?, self.0.rule_id).await {
-            Ok(r) => Ok(Some(AlertRule(r))),
-            Err(AppError::NotFound(_)) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+        or_none(
+            service::rule(ctx.db(), ctx.actor()?, self.0.rule_id).await,
+            AlertRule,
+        )
     }
     /// What it is about: `<site>/<address>`, `<site>/<address>/<protocol>/<port>` or
     /// `config:<id>`.
@@ -288,11 +287,10 @@ impl Delivery {
         ID(self.0.id.to_string())
     }
     async fn channel(&self, ctx: &Context<'_>) -> GqlResult<Option<NotificationChannel>> {
-        match service::channel(ctx.db(), ctx.actor()?, self.0.channel_id).await {
-            Ok(c) => Ok(Some(NotificationChannel(c))),
-            Err(AppError::NotFound(_)) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+        or_none(
+            service::channel(ctx.db(), ctx.actor()?, self.0.channel_id).await,
+            NotificationChannel,
+        )
     }
     async fn alert_id(&self) -> Option<ID> {
         self.0.alert_id.map(|a| ID(a.to_string()))
@@ -462,11 +460,10 @@ impl AlertQuery {
     }
 
     async fn alert(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Alert>> {
-        match service::get(ctx.db(), ctx.actor()?, parse_id(&id, "alert")?).await {
-            Ok(a) => Ok(Some(Alert(a))),
-            Err(AppError::NotFound(_)) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+        or_none(
+            service::get(ctx.db(), ctx.actor()?, parse_id(&id, "alert")?).await,
+            Alert,
+        )
     }
 
     /// A fresh webhook signing secret for a channel form (ADMIN); nothing is stored.

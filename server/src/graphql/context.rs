@@ -86,6 +86,18 @@ impl ContextExt for Context<'_> {
     }
 }
 
+/// A row a field may lack: NOT_FOUND becomes `null`, any other error stays one.
+pub fn or_none<T, U>(
+    found: Result<T, AppError>,
+    wrap: impl FnOnce(T) -> U,
+) -> crate::error::GqlResult<Option<U>> {
+    match found {
+        Ok(row) => Ok(Some(wrap(row))),
+        Err(AppError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Parses a GraphQL `ID` holding a numeric row id; anything else is `NOT_FOUND` (an id that
 /// cannot exist).
 pub fn parse_id(id: &async_graphql::ID, what: &'static str) -> Result<i32, AppError> {

@@ -11,7 +11,7 @@ use crate::domain::schedule as rules;
 use crate::error::{AppError, GqlResult};
 use crate::graphql::configs::ScanConfig;
 use crate::graphql::connection::connection;
-use crate::graphql::context::{ContextExt, parse_id};
+use crate::graphql::context::{ContextExt, or_none, parse_id};
 use crate::graphql::scans::{Scan, config_or_none, scan_or_none};
 use crate::jobs::runner::Runner;
 use crate::service::pagination::PageRequest;
@@ -336,9 +336,5 @@ pub async fn scan_schedule(ctx: &Context<'_>, id: Option<i32>) -> GqlResult<Opti
 
 /// The schedule `id`, or none where it does not exist.
 async fn schedule_or_none(ctx: &Context<'_>, id: i32) -> GqlResult<Option<Schedule>> {
-    match schedules::get(ctx.db(), ctx.actor()?, id).await {
-        Ok(row) => Ok(Some(Schedule(row))),
-        Err(AppError::NotFound(_)) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
+    or_none(schedules::get(ctx.db(), ctx.actor()?, id).await, Schedule)
 }

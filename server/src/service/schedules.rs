@@ -590,7 +590,8 @@ async fn fire(
         schedule_run::Entity::insert_many(runs).exec(&txn).await?;
     }
     if !missed.is_empty() {
-        missed_event(row, &missed, now).insert(&txn).await?;
+        let event = missed_event(row, &missed, now).insert(&txn).await?;
+        crate::service::alerts::schedule_missed(&txn, row.id, event).await?;
     }
     let mut update: schedule::ActiveModel = current.into();
     update.next_run_at = Set(due.next_run_at);

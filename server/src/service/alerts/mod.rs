@@ -35,7 +35,7 @@ use crate::service::audit;
 use crate::service::history::filter;
 use crate::service::pagination::{Page, PageRequest};
 
-pub use raise::{Raised, event_item, holding_items, raise, scan_failed};
+pub use raise::{Raised, event_item, holding_items, raise, scan_failed, schedule_missed};
 
 /// Where a channel sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +89,19 @@ fn check_name(field: &str, name: &str) -> AppResult<String> {
         )));
     }
     Ok(name.to_owned())
+}
+
+/// Records `action` on `target` in the audit log and commits: every change here ends so.
+async fn commit_audited(
+    txn: sea_orm::DatabaseTransaction,
+    actor: &Actor,
+    action: &str,
+    target: String,
+    detail: Option<serde_json::Value>,
+) -> AppResult<()> {
+    audit::record(&txn, actor, action, Some(target), detail).await?;
+    txn.commit().await?;
+    Ok(())
 }
 
 fn conflict_on_name(e: sea_orm::DbErr, what: &str, name: &str) -> AppError {
@@ -264,15 +277,14 @@ pub async fn create_channel(
     .insert(&txn)
     .await
     .map_err(|e| conflict_on_name(e, "channel", &name))?;
-    audit::record(
-        &txn,
+    commit_audited(
+        txn,
         actor,
         "channel.create",
-        Some(format!("channel:{}", row.id)),
+        format!("channel:{}", row.id),
         Some(serde_json::json!({ "name": row.name, "kind": row.kind })),
     )
     .await?;
-    txn.commit().await?;
     Ok(row)
 }
 
@@ -309,15 +321,14 @@ pub async fn update_channel(
         .update(&txn)
         .await
         .map_err(|e| conflict_on_name(e, "channel", &name))?;
-    audit::record(
-        &txn,
+    commit_audited(
+        txn,
         actor,
         "channel.update",
-        Some(format!("channel:{id}")),
+        format!("channel:{id}"),
         Some(serde_json::json!({ "name": row.name, "enabled": row.enabled })),
     )
     .await?;
-    txn.commit().await?;
     Ok(row)
 }
 
@@ -331,15 +342,14 @@ pub async fn delete_channel(db: &DatabaseConnection, actor: &Actor, id: i32) -> 
         .ok_or(AppError::NotFound("channel"))?;
     // Its deliveries and rule links go with it (foreign keys cascade).
     channel::Entity::delete_by_id(id).exec(&txn).await?;
-    audit::record(
-        &txn,
+    commit_audited(
+        txn,
         actor,
         "channel.delete",
-        Some(format!("channel:{id}")),
+        format!("channel:{id}"),
         Some(serde_json::json!({ "name": row.name })),
     )
     .await?;
-    txn.commit().await?;
     Ok(())
 }
 
@@ -364,15 +374,7 @@ pub async fn test_channel(
     });
     let txn = db::begin_write(db).await?;
     let queued = deliver::enqueue(&txn, None, row.id, "test", &payload, Utc::now()).await?;
-    audit::record(
-        &txn,
-        actor,
-        "channel.test",
-        Some(format!("channel:{id}")),
-        None,
-    )
-    .await?;
-    txn.commit().await?;
+    commit_audited(txn, actor, "channel.test", format!("channel:{id}"), None).await?;
     deliver::attempt(db, settings, queued.id).await?;
     delivery::Entity::find_by_id(queued.id)
         .one(db)
@@ -608,15 +610,14 @@ pub async fn create_rule(
     .await
     .map_err(|e| conflict_on_name(e, "rule", &name))?;
     set_rule_channels(&txn, row.id, &input.channel_ids).await?;
-    audit::record(
-        &txn,
+    commit_audited(
+        txn,
         actor,
         "alert_rule.create",
-        Some(format!("alert_rule:{}", row.id)),
+        format!("alert_rule:{}", row.id),
         Some(serde_json::json!({ "name": row.name })),
     )
     .await?;
-    txn.commit().await?;
     Ok(row)
 }
 
@@ -653,15 +654,14 @@ pub async fn update_rule(
         .filter(entity::alert_streak::Column::RuleId.eq(id))
         .exec(&txn)
         .await?;
-    audit::record(
-        &txn,
+    commit_audited(
+        txn,
         actor,
         "alert_rule.update",
-        Some(format!("alert_rule:{id}")),
+        format!("alert_rule:{id}"),
         Some(serde_json::json!({ "name": row.name, "enabled": row.enabled })),
     )
     .await?;
-    txn.commit().await?;
     Ok(row)
 }
 
@@ -676,15 +676,14 @@ pub async fn delete_rule(db: &DatabaseConnection, actor: &Actor, id: i32) -> App
     // Its alerts (with their events and deliveries), streaks and channel links go with it
     // (foreign keys cascade; SQLite's are on).
     alert_rule::Entity::delete_by_id(id).exec(&txn).await?;
-    audit::record(
-        &txn,
+    commit_audited(
+        txn,
         actor,
         "alert_rule.delete",
-        Some(format!("alert_rule:{id}")),
+        format!("alert_rule:{id}"),
         Some(serde_json::json!({ "name": row.name })),
     )
     .await?;
-    txn.commit().await?;
     Ok(())
 }
 
@@ -799,15 +798,7 @@ pub async fn acknowledge(
     update.note = Set(note);
     update.updated_at = Set(now);
     let row = update.update(&txn).await?;
-    audit::record(
-        &txn,
-        actor,
-        "alert.acknowledge",
-        Some(format!("alert:{id}")),
-        None,
-    )
-    .await?;
-    txn.commit().await?;
+    commit_audited(txn, actor, "alert.acknowledge", format!("alert:{id}"), None).await?;
     Ok(row)
 }
 
@@ -835,15 +826,7 @@ pub async fn resolve(
     }
     update.update(&txn).await?;
     raise::resolve_alerts(&txn, &[row], &actor.username, Utc::now()).await?;
-    audit::record(
-        &txn,
-        actor,
-        "alert.resolve",
-        Some(format!("alert:{id}")),
-        None,
-    )
-    .await?;
-    txn.commit().await?;
+    commit_audited(txn, actor, "alert.resolve", format!("alert:{id}"), None).await?;
     get(db, actor, id).await
 }
 

@@ -481,11 +481,10 @@ pub async fn scan_failed<C: ConnectionTrait>(
     reason: &str,
 ) -> AppResult<Raised> {
     let kind = ChangeKind::ScanFailed;
-    let now = Utc::now();
     let event = change_event::ActiveModel {
         kind: Set(kind.as_str().to_owned()),
         severity: Set(kind.severity().as_str().to_owned()),
-        at: Set(now),
+        at: Set(Utc::now()),
         scan_id: Set(Some(row.id)),
         summary: Set(format!("Scan {} ({}) failed: {reason}", row.id, row.title)),
         after: Set(Some(
@@ -495,8 +494,42 @@ pub async fn scan_failed<C: ConnectionTrait>(
     }
     .insert(txn)
     .await?;
-    let item = event_item(&event, kind, None, row.config_id, None);
-    let covered: HashSet<String> = row.config_id.map(config_subject).into_iter().collect();
+    let subject = row
+        .config_id
+        .map_or_else(|| format!("scan:{}", row.id), config_subject);
+    raise_one(txn, event, kind, subject, Some(row.id)).await
+}
+
+/// A schedule's missed firings (its SCHEDULE_MISSED event, written in the caller's
+/// transaction): the rules over it (subject `schedule:<id>`: later misses attach to its open
+/// alert).
+pub async fn schedule_missed<C: ConnectionTrait>(
+    txn: &C,
+    schedule_id: i32,
+    event: change_event::Model,
+) -> AppResult<Raised> {
+    raise_one(
+        txn,
+        event,
+        ChangeKind::ScheduleMissed,
+        format!("schedule:{schedule_id}"),
+        None,
+    )
+    .await
+}
+
+/// The rules over one event that is not about a host, its subject observed.
+async fn raise_one<C: ConnectionTrait>(
+    txn: &C,
+    event: change_event::Model,
+    kind: ChangeKind,
+    subject: String,
+    scan_id: Option<i32>,
+) -> AppResult<Raised> {
+    let mut item = event_item(&event, kind, None, None, None);
+    item.subject = subject;
+    let covered: HashSet<String> = [item.subject.clone()].into();
+    let at = event.at;
     let events = HashMap::from([(event.id, event)]);
-    raise(txn, Some(row.id), &[item], &covered, &events, now).await
+    raise(txn, scan_id, &[item], &covered, &events, at).await
 }
