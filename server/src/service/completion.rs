@@ -3,7 +3,8 @@
 //! 1. results stored (the caller: the job's `results::finish`, the import's batches), the scan
 //!    still RUNNING in phase `finishing` ([`ScanPhase::Finishing`]);
 //! 2. the host history and change events recorded against each host's baseline
-//!    (`service::history`; wave 2: alerts);
+//!    (`service::history`), and in the same transaction the alert rules over them with the
+//!    deliveries they raise (`service::alerts`: the outbox);
 //! 3. findings computed once and stored (`scan_findings`);
 //! 4. the JSON/HTML/ZIP reports written (with the changes since the baseline);
 //! 5. status COMPLETED set last, in one conditional update — only then may a client see it,

@@ -22,16 +22,15 @@ const REQUEUE_AFTER: Duration = Duration::minutes(5);
 /// Due deliveries claimed per look.
 const CLAIM_BATCH: u64 = 200;
 
-/// Writes a PENDING delivery, due now.
-pub async fn enqueue<C: ConnectionTrait>(
-    db: &C,
+/// A PENDING delivery, due now (to insert).
+pub fn pending(
     alert_id: Option<i32>,
     channel_id: i32,
     kind: &str,
     payload: &serde_json::Value,
     now: DateTime<Utc>,
-) -> AppResult<delivery::Model> {
-    Ok(delivery::ActiveModel {
+) -> delivery::ActiveModel {
+    delivery::ActiveModel {
         alert_id: Set(alert_id),
         channel_id: Set(channel_id),
         kind: Set(kind.to_owned()),
@@ -49,8 +48,20 @@ pub async fn enqueue<C: ConnectionTrait>(
         updated_at: Set(now),
         ..Default::default()
     }
-    .insert(db)
-    .await?)
+}
+
+/// Writes a PENDING delivery, due now.
+pub async fn enqueue<C: ConnectionTrait>(
+    db: &C,
+    alert_id: Option<i32>,
+    channel_id: i32,
+    kind: &str,
+    payload: &serde_json::Value,
+    now: DateTime<Utc>,
+) -> AppResult<delivery::Model> {
+    Ok(pending(alert_id, channel_id, kind, payload, now)
+        .insert(db)
+        .await?)
 }
 
 /// How long a delivery is retried.

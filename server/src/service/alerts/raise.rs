@@ -6,7 +6,9 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
+};
 use serde_json::{Value, json};
 
 use entity::{
@@ -29,6 +31,9 @@ pub(super) fn plus(
     use sea_orm::sea_query::ExprTrait;
     Expr::col(column).add(n)
 }
+
+/// Rows per INSERT (SQLite caps bound parameters per statement; an alert has 22 columns).
+const ROWS_PER_INSERT: usize = 200;
 
 /// What an evaluation wrote.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -235,67 +240,109 @@ pub async fn raise<C: ConnectionTrait>(
     raised.resolved = resolving.len();
     raised.deliveries += resolve_alerts(txn, &resolving, "system", now).await?;
 
+    // New alerts in batches; their ids read back (rows of this transaction past the highest id
+    // before it), then their events and deliveries in batches too.
     let mut channels_of: HashMap<i32, Vec<channel::Model>> = HashMap::new();
-    for new in &plan.open {
-        let item = &new.item;
-        let row = alert::ActiveModel {
-            rule_id: Set(new.rule_id),
-            subject: Set(item.subject.clone()),
-            kind: Set(item.kind.as_str().to_owned()),
-            severity: Set(new.severity.as_str().to_owned()),
-            status: Set(status::OPEN.into()),
-            site: Set(item.site.clone()),
-            address: Set(item.address.clone()),
-            protocol: Set(item.protocol.clone()),
-            port: Set(item.port.map(i32::from)),
-            host_id: Set(item.host_id),
-            summary: Set(item.summary.clone()),
-            event_count: Set(i32::try_from(new.event_ids.len()).unwrap_or(i32::MAX)),
-            last_event_at: Set(now),
-            notified: Set(false),
-            acknowledged_by: Set(None),
-            acknowledged_at: Set(None),
-            note: Set(None),
-            resolved_at: Set(None),
-            resolved_by: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        }
-        .insert(txn)
-        .await?;
-        link_events(txn, row.id, &new.event_ids).await?;
-        raised.opened += 1;
-        if !new.notify {
-            continue;
-        }
+    for new in plan.open.iter().filter(|n| n.notify) {
         if let std::collections::hash_map::Entry::Vacant(v) = channels_of.entry(new.rule_id) {
             v.insert(enabled_channels(txn, new.rule_id).await?);
         }
-        let channels = &channels_of[&new.rule_id];
-        if channels.is_empty() {
-            continue;
-        }
-        let attached: Vec<&change_event::Model> = new
-            .event_ids
+    }
+    if !plan.open.is_empty() {
+        let before: Option<i32> = alert::Entity::find()
+            .select_only()
+            .column_as(alert::Column::Id.max(), "max")
+            .into_tuple()
+            .one(txn)
+            .await?
+            .flatten();
+        let rows: Vec<alert::ActiveModel> = plan
+            .open
             .iter()
-            .filter_map(|id| events.get(id))
+            .map(|new| {
+                let item = &new.item;
+                let notified =
+                    new.notify && channels_of.get(&new.rule_id).is_some_and(|c| !c.is_empty());
+                alert::ActiveModel {
+                    rule_id: Set(new.rule_id),
+                    subject: Set(item.subject.clone()),
+                    kind: Set(item.kind.as_str().to_owned()),
+                    severity: Set(new.severity.as_str().to_owned()),
+                    status: Set(status::OPEN.into()),
+                    site: Set(item.site.clone()),
+                    address: Set(item.address.clone()),
+                    protocol: Set(item.protocol.clone()),
+                    port: Set(item.port.map(i32::from)),
+                    host_id: Set(item.host_id),
+                    summary: Set(item.summary.clone()),
+                    event_count: Set(i32::try_from(new.event_ids.len()).unwrap_or(i32::MAX)),
+                    last_event_at: Set(now),
+                    notified: Set(notified),
+                    acknowledged_by: Set(None),
+                    acknowledged_at: Set(None),
+                    note: Set(None),
+                    resolved_at: Set(None),
+                    resolved_by: Set(None),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                    ..Default::default()
+                }
+            })
             .collect();
-        let payload = payload(
-            "alert.opened",
-            &row,
-            names.get(&row.rule_id).copied().unwrap_or(""),
-            &attached,
-        );
-        for c in channels {
-            deliver::enqueue(txn, Some(row.id), c.id, "alert.opened", &payload, now).await?;
-            raised.deliveries += 1;
+        for batch in rows.chunks(ROWS_PER_INSERT) {
+            alert::Entity::insert_many(batch.to_vec())
+                .exec_without_returning(txn)
+                .await?;
         }
-        alert::Entity::update_many()
-            .col_expr(alert::Column::Notified, Expr::value(true))
-            .filter(alert::Column::Id.eq(row.id))
-            .exec(txn)
-            .await?;
+        let mut inserted = alert::Entity::find();
+        if let Some(before) = before {
+            inserted = inserted.filter(alert::Column::Id.gt(before));
+        }
+        let inserted: HashMap<(i32, String), alert::Model> = inserted
+            .all(txn)
+            .await?
+            .into_iter()
+            .map(|a| ((a.rule_id, a.subject.clone()), a))
+            .collect();
+        let mut links = Vec::new();
+        let mut outbox = Vec::new();
+        for new in &plan.open {
+            let Some(row) = inserted.get(&(new.rule_id, new.item.subject.clone())) else {
+                continue;
+            };
+            raised.opened += 1;
+            links.extend(new.event_ids.iter().map(|e| (row.id, *e)));
+            if !row.notified {
+                continue;
+            }
+            let attached: Vec<&change_event::Model> = new
+                .event_ids
+                .iter()
+                .filter_map(|id| events.get(id))
+                .collect();
+            let payload = payload(
+                "alert.opened",
+                row,
+                names.get(&row.rule_id).copied().unwrap_or(""),
+                &attached,
+            );
+            for c in channels_of.get(&row.rule_id).into_iter().flatten() {
+                outbox.push(deliver::pending(
+                    Some(row.id),
+                    c.id,
+                    "alert.opened",
+                    &payload,
+                    now,
+                ));
+            }
+        }
+        link_pairs(txn, links).await?;
+        raised.deliveries += outbox.len();
+        for batch in outbox.chunks(ROWS_PER_INSERT) {
+            entity::delivery::Entity::insert_many(batch.to_vec())
+                .exec_without_returning(txn)
+                .await?;
+        }
     }
 
     for (id, event_ids, most) in &plan.attach {
@@ -357,20 +404,26 @@ async fn link_events<C: ConnectionTrait>(
     alert_id: i32,
     event_ids: &[i32],
 ) -> AppResult<()> {
-    if event_ids.is_empty() {
-        return Ok(());
+    link_pairs(txn, event_ids.iter().map(|e| (alert_id, *e)).collect()).await
+}
+
+/// Attaches events to alerts: (alert, event) pairs, in batches.
+async fn link_pairs<C: ConnectionTrait>(txn: &C, pairs: Vec<(i32, i32)>) -> AppResult<()> {
+    for batch in pairs.chunks(ROWS_PER_INSERT * 4) {
+        alert_event::Entity::insert_many(batch.iter().map(|(alert_id, event_id)| {
+            alert_event::ActiveModel {
+                alert_id: Set(*alert_id),
+                event_id: Set(*event_id),
+            }
+        }))
+        .on_conflict(
+            OnConflict::columns([alert_event::Column::AlertId, alert_event::Column::EventId])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?;
     }
-    alert_event::Entity::insert_many(event_ids.iter().map(|e| alert_event::ActiveModel {
-        alert_id: Set(alert_id),
-        event_id: Set(*e),
-    }))
-    .on_conflict(
-        OnConflict::columns([alert_event::Column::AlertId, alert_event::Column::EventId])
-            .do_nothing()
-            .to_owned(),
-    )
-    .exec_without_returning(txn)
-    .await?;
     Ok(())
 }
 

@@ -7,6 +7,8 @@
 //! intervals, the last known state of each fact, which is what the previous completed scan
 //! covering it left — by `domain::changes::diff_host`; drift and certificate expiry come from
 //! their facts opening and ending (`domain::history`). A host never seen up gets no row.
+//! When an alert rule is enabled, the same transaction evaluates the rules over the scan's
+//! events and the conditions still holding after it (`service::alerts::raise`).
 
 pub mod filter;
 pub mod observe;
