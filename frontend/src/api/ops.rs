@@ -102,6 +102,7 @@ operation!(ResolveAlert, "graphql/alerts.graphql");
 operation!(CreateAlertRule, "graphql/alerts.graphql");
 operation!(UpdateAlertRule, "graphql/alerts.graphql");
 operation!(CreateChannel, "graphql/alerts.graphql");
+operation!(RetryDelivery, "graphql/alerts.graphql");
 operation!(DeleteAlertRule, "graphql/alerts.graphql");
 operation!(DeleteChannel, "graphql/alerts.graphql");
 operation!(TestChannel, "graphql/alerts.graphql");

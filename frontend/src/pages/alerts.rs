@@ -1,8 +1,8 @@
 //! Alerts: what the alert rules raised (live: the list follows `alertUpdates`), searched with
-//! the filter language; an alert's events and deliveries; acknowledge and resolve (operators)
-//! (`retryDelivery` sends a failed delivery again: API). The rules (operators edit them, the scope checked as it is typed) and the
-//! notification channels (admins create, test and delete them — to change one, replace it; a channel's URL and secret are
-//! write-only).
+//! the filter language; an alert's events and deliveries; acknowledge, resolve and retry a
+//! delivery (operators). The rules (operators edit them, the scope checked as it is typed) and
+//! the notification channels (admins create, test and delete them — to change one, replace it;
+//! a channel's URL and secret are write-only).
 //!
 //! Built for size: answers are read as JSON values (`api::run`, no decoding code per
 //! operation), every change goes through one `act_on`, and the tables and fields share a few
@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::api::ops::{
     self, AcknowledgeAlert, AlertDetail, AlertUpdates, AlertsPage as PageQuery, CreateAlertRule,
     CreateChannel, DeleteAlertRule, DeleteChannel, GenerateWebhookSecret, ResolveAlert,
-    TestChannel, UpdateAlertRule,
+    RetryDelivery, TestChannel, UpdateAlertRule,
 };
 use crate::api::remote::{Remote, act_on};
 use crate::api::{self, ApiError, Role};
@@ -308,13 +308,18 @@ fn detail(id: String, role: Role, on_change: Callback<()>) -> impl IntoView {
                     </table></div>
                     <h3>"Deliveries"</h3>
                     <div class="table-wrap"><table class="table deliveries">
-                        {head(&["Kind", "Channel", "Status", "Attempts", "Last error", "Sent"])}
+                        {head(&["Kind", "Channel", "Status", "Attempts", "Last error", "Sent", ""])}
                         <tbody>{list(&a["deliveries"]).into_iter().map(|d| {
-                            let status = text(&d, "status");
+                            let (id, status) = (text(&d, "id"), text(&d, "status"));
+                            let retry = (operator && status != "SENT").then(|| view! {
+                                <button type="button" class="button secondary small" disabled=move || busy.get()
+                                    on:click=move |_| act_on(busy, error, api::body::<RetryDelivery>(ops::retry_delivery::Variables { id: id.clone() }), move |_| detail.refetch())>"Retry"</button>
+                            });
                             view! {
                                 <tr data-delivery=text(&d, "kind")>
                                     {cells(vec![plain(text(&d, "kind")), plain(text(&d["channel"], "name")), badge(status), plain(text(&d, "attempts")),
                                         plain(text(&d, "lastError")), plain(format::maybe_timestamp(d["sentAt"].as_str()))])}
+                                    <td>{retry}</td>
                                 </tr>
                             }
                         }).collect_view()}</tbody>
