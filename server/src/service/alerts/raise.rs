@@ -61,20 +61,17 @@ fn with_host(mut item: Item, host: Option<&host::Model>) -> Item {
 }
 
 /// The item of a change event (`cert_expires_in`: of the certificate on its port, if any).
+/// An event about no host is its own subject unless the caller names one (`raise_one`).
 pub fn event_item(
     e: &change_event::Model,
     kind: ChangeKind,
     host: Option<&host::Model>,
-    config_id: Option<i32>,
     cert_expires_in: Option<i64>,
 ) -> Item {
     let port = e.port.and_then(|p| u16::try_from(p).ok());
     let subject = match (&e.site, &e.address) {
         (Some(site), Some(address)) => subject(site, address, e.protocol.as_deref().zip(port)),
-        _ => match (kind, config_id) {
-            (ChangeKind::ScanFailed | ChangeKind::ScanCompleted, Some(id)) => config_subject(id),
-            _ => format!("event:{}", e.id),
-        },
+        _ => format!("event:{}", e.id),
     };
     with_host(
         Item {
@@ -106,6 +103,26 @@ pub fn holding_items(
     cert_expiry: &dyn Fn(&str) -> Option<i64>,
 ) -> Vec<Item> {
     let mut out = Vec::new();
+    // The host's own fields (its tags parsed) once, for every item of it.
+    let base = with_host(
+        Item {
+            event_id: None,
+            kind: ChangeKind::HostDown,
+            severity: Severity::Info,
+            subject: String::new(),
+            site: Some(host.site.clone()),
+            address: Some(host.address.clone()),
+            hostname: None,
+            protocol: None,
+            port: None,
+            host_id: Some(host.id),
+            tags: Vec::new(),
+            owner: None,
+            cert_expires_in: None,
+            summary: String::new(),
+        },
+        Some(host),
+    );
     for f in facts {
         let kind = match (f.fact.as_str(), f.value.as_str()) {
             ("state", "down") => ChangeKind::HostDown,
@@ -117,35 +134,26 @@ pub fn holding_items(
             _ => continue,
         };
         let port = port_of_key(&f.key);
-        out.push(with_host(
-            Item {
-                event_id: None,
+        out.push(Item {
+            kind,
+            severity: kind.severity(),
+            subject: subject(
+                &host.site,
+                &host.address,
+                port.as_ref().map(|(p, n)| (p.as_str(), *n)),
+            ),
+            protocol: port.as_ref().map(|p| p.0.clone()),
+            port: port.as_ref().map(|p| p.1),
+            cert_expires_in: port.is_some().then(|| cert_expiry(&f.key)).flatten(),
+            summary: crate::domain::history::summary(
                 kind,
-                severity: kind.severity(),
-                subject: subject(
-                    &host.site,
-                    &host.address,
-                    port.as_ref().map(|(p, n)| (p.as_str(), *n)),
-                ),
-                site: Some(host.site.clone()),
-                address: Some(host.address.clone()),
-                hostname: None,
-                protocol: port.as_ref().map(|p| p.0.clone()),
-                port: port.as_ref().map(|p| p.1),
-                host_id: Some(host.id),
-                tags: Vec::new(),
-                owner: None,
-                cert_expires_in: port.is_some().then(|| cert_expiry(&f.key)).flatten(),
-                summary: crate::domain::history::summary(
-                    kind,
-                    &host.address,
-                    port.as_ref(),
-                    &Value::Null,
-                    &json!(f.value),
-                ),
-            },
-            Some(host),
-        ));
+                &host.address,
+                port.as_ref(),
+                &Value::Null,
+                &json!(f.value),
+            ),
+            ..base.clone()
+        });
     }
     out
 }
@@ -446,36 +454,53 @@ pub async fn resolve_alerts<C: ConnectionTrait>(
     by: &str,
     now: DateTime<Utc>,
 ) -> AppResult<usize> {
-    let mut written = 0;
-    for row in rows {
+    let ids: Vec<i32> = rows.iter().map(|r| r.id).collect();
+    for chunk in ids.chunks(crate::db::IDS_PER_STATEMENT) {
         alert::Entity::update_many()
             .col_expr(alert::Column::Status, Expr::value(status::RESOLVED))
             .col_expr(alert::Column::ResolvedAt, Expr::value(Some(now)))
             .col_expr(alert::Column::ResolvedBy, Expr::value(Some(by.to_owned())))
             .col_expr(alert::Column::UpdatedAt, Expr::value(now))
-            .filter(alert::Column::Id.eq(row.id))
+            .filter(alert::Column::Id.is_in(chunk.iter().copied()))
             .exec(txn)
             .await?;
-        if !row.notified {
-            continue;
+    }
+    // Resolve notices for those whose opening went out: each rule's name and channels once.
+    let mut rules: HashMap<i32, (String, Vec<channel::Model>)> = HashMap::new();
+    let mut outbox = Vec::new();
+    for row in rows.iter().filter(|r| r.notified) {
+        if let std::collections::hash_map::Entry::Vacant(v) = rules.entry(row.rule_id) {
+            let name = alert_rule::Entity::find_by_id(row.rule_id)
+                .one(txn)
+                .await?
+                .map(|r| r.name)
+                .unwrap_or_default();
+            v.insert((name, enabled_channels(txn, row.rule_id).await?));
         }
-        let rule = alert_rule::Entity::find_by_id(row.rule_id).one(txn).await?;
-        let mut resolved = row.clone();
-        resolved.status = status::RESOLVED.into();
-        resolved.resolved_at = Some(now);
-        resolved.resolved_by = Some(by.to_owned());
-        let payload = payload(
-            "alert.resolved",
-            &resolved,
-            rule.as_ref().map_or("", |r| r.name.as_str()),
-            &[],
-        );
-        for c in enabled_channels(txn, row.rule_id).await? {
-            deliver::enqueue(txn, Some(row.id), c.id, "alert.resolved", &payload, now).await?;
-            written += 1;
+        let (name, channels) = &rules[&row.rule_id];
+        let resolved = alert::Model {
+            status: status::RESOLVED.into(),
+            resolved_at: Some(now),
+            resolved_by: Some(by.to_owned()),
+            ..row.clone()
+        };
+        let payload = payload("alert.resolved", &resolved, name, &[]);
+        for c in channels {
+            outbox.push(deliver::pending(
+                Some(row.id),
+                c.id,
+                "alert.resolved",
+                &payload,
+                now,
+            ));
         }
     }
-    Ok(written)
+    for batch in outbox.chunks(ROWS_PER_INSERT) {
+        entity::delivery::Entity::insert_many(batch.to_vec())
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(outbox.len())
 }
 
 /// The webhook body (DESIGN §13): `{ type, alert, events }`.
@@ -579,7 +604,7 @@ async fn raise_one<C: ConnectionTrait>(
     subject: String,
     scan_id: Option<i32>,
 ) -> AppResult<Raised> {
-    let mut item = event_item(&event, kind, None, None, None);
+    let mut item = event_item(&event, kind, None, None);
     item.subject = subject;
     let covered: HashSet<String> = [item.subject.clone()].into();
     let at = event.at;

@@ -172,17 +172,10 @@ async fn post(
         Ok(Some(code))
     } else {
         let reason = response.status().canonical_reason().unwrap_or("");
-        Failure::retry(
+        Err(Failure::retry(
             Some(code),
             format!("the receiver answered HTTP {code} {reason}"),
-        )
-        .into_err()
-    }
-}
-
-impl Failure {
-    fn into_err<T>(self) -> Result<T, Failure> {
-        Err(self)
+        ))
     }
 }
 

@@ -313,7 +313,7 @@ pub async fn record(
                 .zip(e.protocol.as_deref().zip(e.port))
                 .and_then(|(h, (p, n))| cert_expiry.get(&(h, format!("{p}/{n}"))).copied());
             let host = e.host_id.and_then(|id| by_id.get(&id).copied());
-            items.push(alerts::event_item(e, kind, host, config_id, expiry));
+            items.push(alerts::event_item(e, kind, host, expiry));
         }
         raised = alerts::raise(&txn, Some(scan_id), &items, &covered, &written, now).await?;
     }
